@@ -1,0 +1,122 @@
+"""Append-only audit trail (JSON Lines) of what the server was asked to do and what it did.
+
+Every record is written with a single ``O_APPEND`` write and fsynced before ``append`` returns,
+so a purchase that reached Telnyx is on disk even if the process dies right after. Secrets are
+redacted before anything is written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+__all__ = ["REDACTED", "AuditLog", "default_audit_path", "looks_secret", "redact"]
+
+REDACTED = "***"
+_SECRET_KEY_PARTS = ("api_key", "apikey", "token", "authorization", "password", "secret")
+
+
+def default_audit_path() -> Path:
+    """Per-user data directory, so the trail survives upgrades and is not in the working dir."""
+    return platformdirs.user_data_path("telnyx-numbers-mcp") / "audit.jsonl"
+
+
+def looks_secret(key: str) -> bool:
+    """True for keys such as ``api_key``, ``X-Api-Key``, ``Authorization`` or ``client_secret``."""
+    normal = key.lower().replace("-", "_")
+    return any(part in normal for part in _SECRET_KEY_PARTS)
+
+
+def redact(obj: Any, secrets: Iterable[str] = ()) -> Any:
+    """Return a copy of ``obj`` with secret-looking keys and known secret strings replaced.
+
+    Values of secret-looking keys become "***" (None stays None, so "no key" stays visible);
+    any occurrence of one of ``secrets`` inside a string becomes "***". Objects JSON cannot
+    hold are turned into ``str`` first so that their text is redacted too.
+    """
+    known = sorted({s for s in secrets if s}, key=len, reverse=True)
+    return _redact(obj, known)
+
+
+def _redact(obj: Any, secrets: list[str]) -> Any:
+    if isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            name = _redact_text(str(key), secrets)
+            if looks_secret(name) and value is not None:
+                out[name] = REDACTED
+            else:
+                out[name] = _redact(value, secrets)
+        return out
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_redact(item, secrets) for item in obj]
+    if isinstance(obj, str):
+        return _redact_text(obj, secrets)
+    if obj is None or isinstance(obj, (bool, int, float)):
+        return obj
+    return _redact_text(str(obj), secrets)
+
+
+def _redact_text(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class AuditLog:
+    """One JSON object per line; ``append`` is durable when it returns."""
+
+    def __init__(self, path: str | os.PathLike[str], *, secrets: Iterable[str] = ()) -> None:
+        self.path = Path(path)
+        self._secrets = [s for s in secrets if s]
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write ``record`` plus ``ts``, ``seq`` (per-process counter) and ``event_id``; fsync it."""
+        with self._lock:
+            entry = dict(redact(record, self._secrets))
+            entry["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            entry["seq"] = next(self._seq)
+            entry["event_id"] = uuid.uuid4().hex
+            line = json.dumps(entry, sort_keys=True, default=str, ensure_ascii=False) + "\n"
+            self._write(line.encode("utf-8"))
+
+    def _write(self, data: bytes) -> None:
+        created = not self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_dir(self.path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a newly created file's directory entry durable too (not possible on Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
