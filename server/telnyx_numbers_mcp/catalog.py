@@ -1,0 +1,140 @@
+"""Load tool_specs/ into ToolSpec objects (validators built once) and filter them in one documented order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import mcp_types as types
+
+from telnyx_numbers_mcp.errors import ConfigError, SpecError
+
+TOOL_SPECS_DIR = Path(__file__).with_name("tool_specs")
+Kind = Literal["read", "write", "purchase", "destructive"]
+GUARDED_KINDS = ("purchase", "destructive")
+
+
+@dataclass(frozen=True)
+class WireArg:
+    location: Literal["path", "query", "body"]
+    name: str
+    renames: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool: what tools/list sends, plus how to turn its arguments into an HTTP request."""
+
+    name: str
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
+    annotations: dict[str, Any]
+    meta: dict[str, Any]
+    method: str
+    path: str
+    sdk_method: str
+    kind: Kind
+    toolset: str
+    e164: tuple[str, ...]
+    args: dict[str, WireArg]
+    response_media_type: str
+
+    @property
+    def guarded(self) -> bool:
+        return self.kind in GUARDED_KINDS
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.annotations.get("readOnlyHint"))
+
+    @cached_property
+    def validator(self) -> jsonschema.Draft202012Validator:
+        # Unknown arguments are refused at call time; the advertised schema stays compact.
+        return jsonschema.Draft202012Validator({**self.input_schema, "additionalProperties": False})
+
+    @cached_property
+    def mcp_tool(self) -> types.Tool:
+        return types.Tool(
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            input_schema=self.input_schema,
+            output_schema=self.output_schema,
+            annotations=types.ToolAnnotations.model_validate(self.annotations),
+            _meta=self.meta,
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ToolSpec:
+        x = data["x-telnyx"]
+        if data["inputSchema"].get("type") != "object":
+            raise SpecError(f"{data['name']}: inputSchema must be an object schema")
+        return cls(
+            name=data["name"],
+            title=data["title"],
+            description=data["description"],
+            input_schema=data["inputSchema"],
+            output_schema=data.get("outputSchema"),
+            annotations=data["annotations"],
+            meta=data["_meta"],
+            method=x["method"],
+            path=x["path"],
+            sdk_method=x["sdk_method"],
+            kind=x["kind"],
+            toolset=x["toolset"],
+            e164=tuple(x["e164"]),
+            args={
+                k: WireArg(location=v["in"], name=v["name"], renames=v.get("renames", {}))
+                for k, v in x["args"].items()
+            },
+            response_media_type=x["response"]["media_type"],
+        )
+
+
+def load_catalog(directory: Path = TOOL_SPECS_DIR) -> list[ToolSpec]:
+    """All tools in index order. Reads JSON only: the OpenAPI spec is never parsed at run time."""
+    try:
+        index = json.loads((directory / "index.json").read_text())
+        return [ToolSpec.from_json(json.loads((directory / f"{n}.json").read_text())) for n in index["tools"]]
+    except (OSError, KeyError, ValueError) as exc:
+        raise SpecError(f"cannot load tool specs from {directory}: {exc}") from exc
+
+
+def toolsets(catalog: Iterable[ToolSpec]) -> list[str]:
+    return sorted({t.toolset for t in catalog})
+
+
+def select(
+    catalog: list[ToolSpec],
+    *,
+    toolsets_wanted: Iterable[str] = (),
+    tools_wanted: Iterable[str] = (),
+    read_only: bool = False,
+    hide_guarded: bool = False,
+) -> list[ToolSpec]:
+    """Filters, in this order: --toolsets, then --tools (both: a tool must pass each given one),
+    then --read-only, then the purchase policy (`deny` hides purchase and destructive tools).
+    Unknown toolset or tool names are a ConfigError, so a typo never silently yields no tools."""
+    wanted_sets, wanted_tools = set(toolsets_wanted), set(tools_wanted)
+    known_sets, known_tools = set(toolsets(catalog)), {t.name for t in catalog}
+    if wanted_sets - known_sets:
+        raise ConfigError(
+            f"unknown toolset(s): {', '.join(sorted(wanted_sets - known_sets))}; "
+            f"known: {', '.join(sorted(known_sets))}"
+        )
+    if wanted_tools - known_tools:
+        raise ConfigError(f"unknown tool(s): {', '.join(sorted(wanted_tools - known_tools))}")
+    selected = [t for t in catalog if not wanted_sets or t.toolset in wanted_sets]
+    selected = [t for t in selected if not wanted_tools or t.name in wanted_tools]
+    if read_only:
+        selected = [t for t in selected if t.read_only]
+    if hide_guarded:
+        selected = [t for t in selected if not t.guarded]
+    return selected

@@ -1,0 +1,229 @@
+"""Turn one in-scope OpenAPI operation into one tool spec (the JSON written to tool_specs/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from telnyx_numbers_mcp.errors import SpecError
+from telnyx_numbers_mcp.specgen import naming
+from telnyx_numbers_mcp.specgen.schema import (
+    PROPERTY_DESCRIPTION_LIMIT,
+    Resolver,
+    Schema,
+    clean_input,
+    clean_text,
+    loosen_output,
+    redundant,
+)
+from telnyx_numbers_mcp.specgen.source import Scope, ScopeEntry
+
+GENERATOR_VERSION = "1"
+META_PREFIX = "telnyx-numbers-mcp"
+# 8 to 15 digits after '+', first digit 1-9 (ITU-T E.164); possibility per country is checked at call time.
+E164_PATTERN = r"^\+[1-9]\d{7,14}$"
+KIND_NOTES = {
+    "purchase": "PURCHASE (real charges): runs only after a human approves it.",
+    "destructive": "DESTRUCTIVE: runs only after a human approves it.",
+}
+
+
+def annotations(entry: ScopeEntry, kind: str) -> dict[str, bool]:
+    """Hints set explicitly for every tool: clients treat a missing destructiveHint as `true`."""
+    read_only = kind == "read"
+    destructive = kind in ("purchase", "destructive")
+    if entry.destructive is not None:
+        destructive = entry.destructive
+    idempotent = read_only or (entry.method in ("PUT", "PATCH", "DELETE") and kind != "purchase")
+    if entry.idempotent is not None:
+        idempotent = entry.idempotent
+    return {
+        "readOnlyHint": read_only,
+        "destructiveHint": destructive,
+        "idempotentHint": idempotent,
+        "openWorldHint": True,
+    }
+
+
+def _rename_keys(schema: Schema, prefix: str, renames: dict[str, str]) -> Schema:
+    """Give nested query keys their SDK names (`location.code` -> `location_code`), recording the wire key."""
+    props = schema.get("properties")
+    if not props:
+        return schema
+    new_props = {}
+    required = []
+    for wire_key, sub in props.items():
+        arg = naming.arg_name(wire_key)
+        path = f"{prefix}{arg}"
+        if arg != wire_key:
+            renames[path] = wire_key
+        if arg in new_props:
+            raise SpecError(f"query keys collide on {path!r}")
+        new_props[arg] = _rename_keys(sub, path + ".", renames)
+        if wire_key in schema.get("required", []):
+            required.append(arg)
+    out = {**schema, "properties": new_props}
+    if required:
+        out["required"] = required
+    return out
+
+
+def _set_e164(schema: Schema, field_path: str, op: str) -> None:
+    node = schema
+    for step in field_path.split("."):
+        is_array = step.endswith("[]")
+        key = step[:-2] if is_array else step
+        props = node.get("properties", {})
+        if key not in props:
+            raise SpecError(f"{op}: E.164 field {field_path!r} is not in the generated schema")
+        node = props[key]
+        if is_array:
+            if "items" not in node:
+                raise SpecError(f"{op}: E.164 field {field_path!r}: {key} is not an array")
+            node = node["items"]
+    if node.get("type") not in ("string", None):
+        raise SpecError(f"{op}: E.164 field {field_path!r} is not a string")
+    node.setdefault("pattern", E164_PATTERN)
+    desc = node.get("description", "")
+    if desc == "e164_phone_number" or not desc:
+        node["description"] = "E.164, e.g. +13125550001"
+    elif "E.164" not in desc and "E164" not in desc:
+        node["description"] = desc.rstrip(". ") + " (E.164)."
+
+
+def _check_keys(schema: Any, where: str) -> None:
+    if isinstance(schema, dict):
+        for key, sub in (schema.get("properties") or {}).items():
+            if not naming.PROPERTY_KEY_RE.match(key):
+                raise SpecError(f"{where}: property key {key!r} is not accepted by clients")
+            _check_keys(sub, f"{where}.{key}")
+        for key in ("items", "additionalProperties"):
+            if isinstance(schema.get(key), dict):
+                _check_keys(schema[key], where)
+        for key in ("anyOf", "oneOf", "allOf"):
+            for sub in schema.get(key, []):
+                _check_keys(sub, where)
+        if "$ref" in schema:
+            raise SpecError(f"{where}: unresolved $ref")
+
+
+def build_tool(
+    entry: ScopeEntry, *, spec: dict[str, Any], resolver: Resolver, sdk_method: str, scope: Scope
+) -> dict[str, Any]:
+    op_id = f"{entry.method} {entry.path}"
+    path_item = spec["paths"].get(entry.path)
+    if not path_item or entry.method.lower() not in path_item:
+        raise SpecError(f"{op_id} is not in the spec")
+    op = path_item[entry.method.lower()]
+    name = naming.tool_name(sdk_method, override=entry.name, max_length=scope.max_name_length)
+    kind = entry.kind or ("read" if entry.method == "GET" else "write")
+
+    properties: dict[str, Schema] = {}
+    required: list[str] = []
+    args: dict[str, dict[str, Any]] = {}
+
+    def add(arg: str, schema: Schema, wire: dict[str, Any], is_required: bool) -> None:
+        if arg in properties:
+            raise SpecError(f"{op_id}: argument {arg!r} appears twice (path/query/body)")
+        properties[arg] = schema
+        args[arg] = wire
+        if is_required:
+            required.append(arg)
+
+    params = [resolver.deref(p) for p in path_item.get("parameters", []) + op.get("parameters", [])]
+    for param in params:
+        location, wire_name = param["in"], param["name"]
+        if location not in ("path", "query"):
+            continue  # headers/cookies: none in scope, and the SDK sets its own
+        schema = clean_input(resolver.inline(param.get("schema", {})), name=wire_name)
+        if param.get("description") and "description" not in schema:
+            text = clean_text(param["description"], PROPERTY_DESCRIPTION_LIMIT)
+            if text and not redundant(text, wire_name):
+                schema["description"] = text
+        if location == "path":
+            add(naming.arg_name(wire_name), schema, {"in": "path", "name": wire_name}, True)
+        elif wire_name in scope.flatten_query_objects and schema.get("type") == "object":
+            for key, sub in schema.get("properties", {}).items():
+                arg = f"{naming.arg_name(wire_name)}_{naming.arg_name(key)}"
+                add(arg, sub, {"in": "query", "name": f"{wire_name}[{key}]"}, False)
+        else:
+            renames: dict[str, str] = {}
+            schema = _rename_keys(schema, "", renames)
+            wire: dict[str, Any] = {"in": "query", "name": wire_name}
+            if renames:
+                wire["renames"] = dict(sorted(renames.items()))
+            add(naming.arg_name(wire_name), schema, wire, bool(param.get("required")))
+
+    body = op.get("requestBody")
+    if body:
+        body = resolver.deref(body)
+        content = body.get("content", {})
+        if "application/json" not in content:
+            raise SpecError(f"{op_id}: only JSON request bodies are supported ({list(content)})")
+        body_schema = clean_input(resolver.inline(content["application/json"].get("schema", {})))
+        if body_schema.get("type") != "object":
+            raise SpecError(f"{op_id}: request body is not an object")
+        body_required = set(body_schema.get("required", []))
+        for key, sub in body_schema.get("properties", {}).items():
+            add(naming.arg_name(key), sub, {"in": "body", "name": key}, key in body_required)
+
+    input_schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        input_schema["required"] = required
+    for field_path in entry.e164:
+        _set_e164(input_schema, field_path, op_id)
+
+    _check_keys(input_schema, name)
+    jsonschema.Draft202012Validator.check_schema(input_schema)
+
+    status, media_type, output_schema = _success_response(op, resolver, op_id)
+    summary = clean_text(op.get("summary"), 120) or name
+    detail = clean_text(op.get("description"))
+    description = detail if detail and detail.rstrip(".").lower() != summary.rstrip(".").lower() else summary
+    if not description.endswith((".", "…")):
+        description += "."
+    parts = [description]
+    if kind in KIND_NOTES:
+        parts.append(KIND_NOTES[kind])
+    parts.append(f"[{sdk_method}: {op_id}]")
+
+    tool: dict[str, Any] = {
+        "name": name,
+        "title": summary,
+        "description": " ".join(parts),
+        "inputSchema": input_schema,
+        "annotations": annotations(entry, kind),
+        "_meta": {f"{META_PREFIX}/sdk_method": sdk_method, f"{META_PREFIX}/operation": op_id},
+        "x-telnyx": {
+            "method": entry.method,
+            "path": entry.path,
+            "sdk_method": sdk_method,
+            "kind": kind,
+            "toolset": entry.toolset,
+            "e164": list(entry.e164),
+            "args": args,
+            "response": {"status": status, "media_type": media_type},
+        },
+    }
+    if output_schema is not None:
+        tool["outputSchema"] = output_schema
+    return tool
+
+
+def _success_response(op: dict[str, Any], resolver: Resolver, op_id: str) -> tuple[int, str, Schema | None]:
+    codes = sorted(c for c in op.get("responses", {}) if str(c).startswith("2"))
+    if not codes:
+        raise SpecError(f"{op_id}: no success response")
+    response = resolver.deref(op["responses"][codes[0]])
+    content = response.get("content", {})
+    if "application/json" in content:
+        raw = content["application/json"].get("schema")
+        schema = loosen_output(resolver.inline(raw)) if raw else None
+        if schema is not None and schema.get("type") != "object":
+            schema = None  # MCP output schemas must describe an object
+        if schema is not None:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        return int(codes[0]), "application/json", schema
+    media_type = next(iter(content), "")
+    return int(codes[0]), media_type, None

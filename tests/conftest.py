@@ -1,0 +1,30 @@
+"""Shared fixtures: the anyio backend, the tool catalog and the parsed OpenAPI spec (parsed once)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules (sdk_oracle, spec_examples)
+
+from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def catalog() -> list[ToolSpec]:
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def openapi() -> dict[str, Any]:
+    import spec_examples
+
+    return spec_examples.spec()
