@@ -1,0 +1,292 @@
+"""The ASGI app: Telnyx REST routes under /v2 and JSON controls under /_sandbox.
+
+Order of work per /v2 request: record it, check auth, fire any armed fault, dispatch, persist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import blocks, bulk_orders, coverage, orders, records, reservations, search
+from .core import Call, Sandbox
+from .errors import ApiError, fault_error, unauthorized
+from .query import parse_query
+
+log = logging.getLogger("telnyx_numbers_mcp.sandbox")
+
+Handler = Callable[[Sandbox, Call], tuple[int, Any]]
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/available_phone_numbers", search.list_available_numbers),
+    ("GET", "/available_phone_number_blocks", search.list_available_blocks),
+    ("POST", "/numbers_features", search.numbers_features),
+    ("POST", "/number_orders", orders.create_number_order),
+    ("GET", "/number_orders", orders.list_number_orders),
+    ("GET", "/number_orders/{number_order_id}", orders.retrieve_number_order),
+    ("PATCH", "/number_orders/{number_order_id}", orders.update_number_order),
+    ("GET", "/number_order_phone_numbers", orders.list_order_numbers),
+    ("GET", "/number_order_phone_numbers/{number_order_phone_number_id}", orders.retrieve_order_number),
+    ("PATCH", "/number_order_phone_numbers/{number_order_phone_number_id}", orders.update_order_number),
+    ("GET", "/sub_number_orders", orders.list_sub_orders),
+    ("GET", "/sub_number_orders/{sub_number_order_id}", orders.retrieve_sub_order),
+    ("PATCH", "/sub_number_orders/{sub_number_order_id}", orders.update_sub_order),
+    ("PATCH", "/sub_number_orders/{sub_number_order_id}/cancel", orders.cancel_sub_order),
+    ("POST", "/number_reservations", reservations.create),
+    ("GET", "/number_reservations", reservations.list_),
+    ("GET", "/number_reservations/{number_reservation_id}", reservations.retrieve),
+    ("POST", "/number_reservations/{number_reservation_id}/actions/extend", reservations.extend),
+    ("GET", "/number_block_orders", blocks.list_block_orders),
+    ("POST", "/number_block_orders", blocks.create_block_order),
+    ("GET", "/number_block_orders/{number_block_order_id}", blocks.retrieve_block_order),
+    ("GET", "/phone_number_blocks/jobs", blocks.list_jobs),
+    ("POST", "/phone_number_blocks/jobs/delete_phone_number_block", blocks.create_deletion_job),
+    ("GET", "/phone_number_blocks/jobs/{id}", blocks.retrieve_job),
+    ("GET", "/advanced_orders", bulk_orders.list_advanced),
+    ("POST", "/advanced_orders", bulk_orders.create_advanced),
+    ("GET", "/advanced_orders/{order_id}", bulk_orders.retrieve_advanced),
+    (
+        "PATCH",
+        "/advanced_orders/{advanced_order_id}/requirement_group",
+        bulk_orders.update_advanced_requirement_group,
+    ),
+    ("GET", "/inexplicit_number_orders", bulk_orders.list_inexplicit),
+    ("POST", "/inexplicit_number_orders", bulk_orders.create_inexplicit),
+    ("GET", "/inexplicit_number_orders/{id}", bulk_orders.retrieve_inexplicit),
+    ("GET", "/customer_service_records", records.list_csrs),
+    ("POST", "/customer_service_records", records.create_csr),
+    ("POST", "/customer_service_records/phone_number_coverages", records.verify_coverage),
+    ("GET", "/customer_service_records/{customer_service_record_id}", records.retrieve_csr),
+    ("GET", "/country_coverage", coverage.country_coverage),
+    ("GET", "/country_coverage/countries/{country_code}", coverage.country_coverage_one),
+    ("GET", "/inventory_coverage", coverage.inventory_coverage),
+    ("GET", "/network_coverage", coverage.network_coverage),
+    ("GET", "/mobile_network_operators", coverage.mobile_network_operators),
+    ("GET", "/comments", records.list_comments),
+    ("POST", "/comments", records.create_comment),
+    ("GET", "/comments/{id}", records.retrieve_comment),
+    ("PATCH", "/comments/{id}/read", records.mark_comment_read),
+    ("POST", "/sub_number_orders_report", records.create_report),
+    ("GET", "/sub_number_orders_report/{report_id}", records.retrieve_report),
+    ("GET", "/sub_number_orders_report/{report_id}/download", records.download_report),
+]
+"""(method, path under /v2, handler): the 47 operations the simulator answers."""
+
+SANDBOX_HEADERS = {"x-sandbox": "true"}
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
+
+
+_COMPILED = [(method, _compile(path), handler) for method, path, handler in ROUTES]
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(payload, status_code=status, headers={**SANDBOX_HEADERS, **(headers or {})})
+
+
+def _error(err: ApiError) -> Response:
+    return _json(err.status, err.body(), err.headers)
+
+
+def _record(sb: Sandbox, request: Request, raw: bytes) -> Any:
+    """Append the request to sb.requests (authorization redacted) and return its parsed JSON body."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if "authorization" in headers:
+        headers["authorization"] = "Bearer ***"
+    query = request.url.query
+    pairs, _ = parse_query(query)
+    sb.requests.append(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "query": query,
+            "query_pairs": pairs,
+            "headers": headers,
+            "json": parsed,
+            "body": text,
+        }
+    )
+    return parsed
+
+
+async def _api(request: Request) -> Response:
+    sb: Sandbox = request.app.state.sandbox
+    raw = await request.body()
+    body = _record(sb, request, raw)
+    path = request.url.path[len("/v2") :] or "/"
+    if sb.require_auth:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or not auth[len("Bearer ") :].strip():
+            return _error(unauthorized())
+    fault = sb.faults.take(request.method, request.url.path)
+    if fault is not None:
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.drop:
+            log.info("sandbox: dropping %s %s", request.method, request.url.path)
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        if fault.status < 400:
+            fault = None
+        else:
+            return _error(fault_error(fault.status, fault.retry_after))
+    if raw.strip() and body is None:
+        return _json(
+            400,
+            {
+                "errors": [
+                    {"code": "10015", "title": "Bad Request", "detail": "The request body is not valid JSON."}
+                ]
+            },
+        )
+    allowed = False
+    for method, pattern, handler in _COMPILED:
+        match = pattern.match(path)
+        if match is None:
+            continue
+        allowed = True
+        if method != request.method:
+            continue
+        _, query = parse_query(request.url.query)
+        call = Call(request.method, path, match.groupdict(), query, body)
+        with sb.lock:
+            try:
+                status, payload = handler(sb, call)
+            except ApiError as err:
+                return _error(err)
+            finally:
+                sb.store.commit()
+        if isinstance(payload, str):
+            return Response(payload, status_code=status, media_type="text/csv", headers=SANDBOX_HEADERS)
+        return _json(status, payload)
+    if allowed:
+        return _json(
+            405,
+            {
+                "errors": [
+                    {
+                        "code": "10015",
+                        "title": "Method not allowed",
+                        "detail": f"{request.method} is not supported on {path}.",
+                    }
+                ]
+            },
+        )
+    return _json(
+        404,
+        {
+            "errors": [
+                {
+                    "code": "10005",
+                    "title": "Resource not found",
+                    "detail": f"No route matches {request.url.path}.",
+                }
+            ]
+        },
+    )
+
+
+# ---- controls -------------------------------------------------------------------------------------
+
+
+async def _control_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ApiError(
+            400, [{"code": "10015", "title": "Bad Request", "detail": "Body must be a JSON object."}]
+        )
+    return data
+
+
+async def _requests(request: Request) -> Response:
+    sb: Sandbox = request.app.state.sandbox
+    if request.method == "DELETE":
+        sb.reset_requests()
+        return _json(200, {"data": []})
+    return _json(200, {"data": list(sb.requests)})
+
+
+async def _advance(request: Request) -> Response:
+    sb: Sandbox = request.app.state.sandbox
+    try:
+        data = await _control_body(request)
+        seconds = float(data.get("seconds", 0))
+        sb.clock.advance(seconds)
+    except ApiError as err:
+        return _error(err)
+    except (TypeError, ValueError) as exc:
+        return _json(
+            422,
+            {
+                "errors": [
+                    {
+                        "code": "10015",
+                        "title": "Invalid value",
+                        "detail": str(exc),
+                        "source": {"pointer": "/seconds"},
+                    }
+                ]
+            },
+        )
+    return _json(200, {"data": {"now": sb.clock.now().isoformat(), "offset_seconds": sb.clock.offset}})
+
+
+async def _faults(request: Request) -> Response:
+    sb: Sandbox = request.app.state.sandbox
+    if request.method == "DELETE":
+        sb.faults.clear()
+        return _json(200, {"data": []})
+    if request.method == "GET":
+        return _json(200, {"data": [f.to_dict() for f in sb.faults.list()]})
+    try:
+        data = await _control_body(request)
+        fault = sb.faults.add(
+            int(data["status"]),
+            path_prefix=str(data.get("path_prefix", "")),
+            method=data.get("method"),
+            count=int(data.get("count", 1)),
+            retry_after=None if data.get("retry_after") is None else float(data["retry_after"]),
+            delay=float(data.get("delay", 0.0)),
+            drop=bool(data.get("drop", False)),
+        )
+    except ApiError as err:
+        return _error(err)
+    except (KeyError, TypeError, ValueError) as exc:
+        return _json(
+            422, {"errors": [{"code": "10015", "title": "Invalid value", "detail": f"Bad fault: {exc}"}]}
+        )
+    return _json(201, {"data": fault.to_dict()})
+
+
+def create_app(sandbox: Sandbox) -> Starlette:
+    """Starlette app serving the simulator; several apps may share one Sandbox."""
+    app = Starlette(
+        routes=[
+            Route("/_sandbox/requests", _requests, methods=["GET", "DELETE"]),
+            Route("/_sandbox/clock/advance", _advance, methods=["POST"]),
+            Route("/_sandbox/faults", _faults, methods=["GET", "POST", "DELETE"]),
+            Route("/v2/{rest:path}", _api, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+        ]
+    )
+    app.state.sandbox = sandbox
+    return app

@@ -1,0 +1,222 @@
+"""Orders that name criteria instead of numbers: inexplicit orders (filled at once) and advanced orders
+(fulfilled by Telnyx staff, so the simulator only moves them from pending to processing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import Call, Sandbox
+from .errors import invalid, missing
+from .orders import create_order
+from .query import body_object, opt_bool, opt_str, paginate, req_list
+from .search import search_numbers
+from .state import Doc
+
+Reply = tuple[int, Any]
+
+ADVANCED_REVIEW_SECONDS = 60.0
+ADVANCED_TYPES = ("local", "mobile", "toll_free", "shared_cost", "national", "landline")
+ADVANCED_FEATURES = ("sms", "mms", "voice", "fax", "emergency")
+
+
+# ---- inexplicit orders ----------------------------------------------------------------------------
+
+
+def _group_filter(group: dict[str, Any], i: int) -> tuple[dict[str, Any], int]:
+    """Validate one ordering group and turn it into a search filter plus the requested count."""
+    ptr = f"/ordering_groups/{i}"
+    for key in ("country_iso", "count_requested", "phone_number_type"):
+        if group.get(key) in (None, ""):
+            raise missing(f"{ptr}/{key}")
+    if group["country_iso"] not in ("US", "CA"):
+        raise invalid(f"{ptr}/country_iso", "'country_iso' must be US or CA.")
+    raw = group["count_requested"]
+    try:
+        count = int(raw) if not isinstance(raw, bool) else -1
+    except (TypeError, ValueError):
+        count = -1
+    if count < 1 or count > 1000:
+        raise invalid(f"{ptr}/count_requested", "'count_requested' must be a whole number from 1 to 1000.")
+    strategy = group.get("strategy", "always")
+    if strategy not in ("always", "never"):
+        raise invalid(f"{ptr}/strategy", "'strategy' must be 'always' or 'never'.")
+    for key in ("quickship", "exclude_held_numbers"):
+        opt_bool(group, key, f"{ptr}/{key}")
+    features = group.get("features")
+    if features is not None and not (
+        isinstance(features, list) and all(isinstance(f, str) for f in features)
+    ):
+        raise invalid(f"{ptr}/features", "'features' must be an array of strings.")
+    pattern = group.get("phone_number") or {}
+    if not isinstance(pattern, dict):
+        raise invalid(f"{ptr}/phone_number", "'phone_number' must be an object.")
+    flt: dict[str, Any] = {
+        "country_code": group["country_iso"],
+        "phone_number_type": group["phone_number_type"],
+        "limit": str(count),
+        "phone_number": {k: v for k, v in pattern.items() if k in ("starts_with", "contains", "ends_with")},
+    }
+    for key in ("administrative_area", "national_destination_code", "locality"):
+        if group.get(key) is not None:
+            flt[key] = opt_str(group, key, f"{ptr}/{key}")
+    if group.get("quickship") is not None:
+        flt["quickship"] = "true" if group["quickship"] else "false"
+    if features:
+        flt["features"] = features
+    return flt, count
+
+
+def create_inexplicit(sb: Sandbox, call: Call) -> Reply:
+    body = body_object(call.body)
+    groups = req_list(body, "ordering_groups")
+    attrs = {
+        k: opt_str(body, k)
+        for k in ("customer_reference", "connection_id", "messaging_profile_id", "billing_group_id")
+    }
+    plans = []
+    for i, group in enumerate(groups):
+        if not isinstance(group, dict):
+            raise invalid(f"/ordering_groups/{i}", "Each ordering group must be an object.")
+        plans.append((group, *_group_filter(group, i)))
+    now = sb.now_iso()
+    rendered = []
+    for group, flt, count in plans:
+        found, _ = search_numbers(sb, flt, default_limit=count)
+        strategy = group.get("strategy", "always")
+        out: dict[str, Any] = {
+            "country_iso": group["country_iso"],
+            "phone_number_type": group["phone_number_type"],
+            "count_requested": count,
+            "strategy": strategy,
+            "created_at": now,
+            "updated_at": now,
+            "orders": [],
+        }
+        for key in ("administrative_area", "national_destination_code", "quickship", "exclude_held_numbers"):
+            if group.get(key) is not None:
+                out[key] = group[key]
+        for key, value in (group.get("phone_number") or {}).items():
+            out[f"phone_number[{key}]"] = value
+        if found and (len(found) >= count or strategy == "always"):
+            items = [{"phone_number": c.e164} for c in found]
+            order = create_order(sb, items, [c.range for c in found], attrs)
+            out["orders"] = [{"number_order_id": order["id"], "sub_number_order_ids": order["sub_order_ids"]}]
+            out["count_allocated"] = len(found)
+            out["status"] = "success" if len(found) >= count else "partial_success"
+            if len(found) < count:
+                out["error_reason"] = f"Only {len(found)} of {count} matching numbers were available."
+        else:
+            out["count_allocated"] = 0
+            out["status"] = "failed"
+            out["error_reason"] = "Not enough numbers match these criteria."
+        rendered.append(out)
+    doc: Doc = {
+        "id": sb.new_id(),
+        "created_at": now,
+        "updated_at": now,
+        "ordering_groups": rendered,
+        **{k: v for k, v in attrs.items() if v is not None},
+    }
+    sb.store.put("inexplicit_orders", doc["id"], doc)
+    return 200, {"data": doc}
+
+
+def list_inexplicit(sb: Sandbox, call: Call) -> Reply:
+    page, meta = paginate(sb.store.all("inexplicit_orders"), call.query, flat=True)
+    return 200, {"data": page, "meta": meta}
+
+
+def retrieve_inexplicit(sb: Sandbox, call: Call) -> Reply:
+    return 200, {"data": sb.get_or_404("inexplicit_orders", call.params["id"], "inexplicit number order")}
+
+
+# ---- advanced orders ------------------------------------------------------------------------------
+
+
+def _advanced_fields(body: dict[str, Any], doc: Doc) -> None:
+    """Validate the AdvancedOrder fields present in body and copy them onto doc."""
+    if "area_code" in body:
+        v = opt_str(body, "area_code") or ""
+        if len(v) > 3 or (v and not v.isdigit()):
+            raise invalid("/area_code", "'area_code' must be up to 3 digits.")
+        doc["area_code"] = v
+    if "comments" in body:
+        v = opt_str(body, "comments") or ""
+        if len(v) > 255:
+            raise invalid("/comments", "'comments' must be at most 255 characters.")
+        doc["comments"] = v
+    if "country_code" in body:
+        v = opt_str(body, "country_code") or ""
+        if len(v) != 2 or not v.isalpha():
+            raise invalid("/country_code", "'country_code' must be an ISO 3166-1 alpha-2 code.")
+        doc["country_code"] = v.upper()
+    if "customer_reference" in body:
+        doc["customer_reference"] = opt_str(body, "customer_reference") or ""
+    if "features" in body:
+        v = body["features"]
+        if not isinstance(v, list) or any(f not in ADVANCED_FEATURES for f in v) or len(set(v)) != len(v):
+            raise invalid(
+                "/features", f"'features' must be distinct values from {', '.join(ADVANCED_FEATURES)}."
+            )
+        doc["features"] = v
+    if "phone_number_type" in body:
+        v = body["phone_number_type"]
+        if v not in ADVANCED_TYPES:
+            raise invalid(
+                "/phone_number_type", f"'phone_number_type' must be one of {', '.join(ADVANCED_TYPES)}."
+            )
+        doc["phone_number_type"] = v
+    if "quantity" in body:
+        v = body["quantity"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 10000:
+            raise invalid("/quantity", "'quantity' must be an integer from 1 to 10000.")
+        doc["quantity"] = v
+    if "requirement_group_id" in body:
+        doc["requirement_group_id"] = opt_str(body, "requirement_group_id")
+
+
+def render_advanced(sb: Sandbox, doc: Doc) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k not in ("created_at",) and v is not None}
+    out["phone_number_type"] = [doc["phone_number_type"]]
+    review = sb.elapsed(doc["created_at"]) >= ADVANCED_REVIEW_SECONDS
+    out["status"] = ["processing" if review else "pending"]
+    return out
+
+
+def create_advanced(sb: Sandbox, call: Call) -> Reply:
+    body = body_object(call.body)
+    doc: Doc = {
+        "id": sb.new_id(),
+        "area_code": "",
+        "comments": "",
+        "country_code": "US",
+        "customer_reference": "",
+        "features": [],
+        "orders": [],
+        "phone_number_type": "local",
+        "quantity": 1,
+        "created_at": sb.now_iso(),
+    }
+    _advanced_fields(body, doc)
+    sb.store.put("advanced_orders", doc["id"], doc)
+    return 200, render_advanced(sb, doc)
+
+
+def list_advanced(sb: Sandbox, call: Call) -> Reply:
+    return 200, {"data": [render_advanced(sb, d) for d in sb.store.all("advanced_orders")]}
+
+
+def retrieve_advanced(sb: Sandbox, call: Call) -> Reply:
+    return 200, render_advanced(
+        sb, sb.get_or_404("advanced_orders", call.params["order_id"], "advanced order")
+    )
+
+
+def update_advanced_requirement_group(sb: Sandbox, call: Call) -> Reply:
+    doc = sb.get_or_404("advanced_orders", call.params["advanced_order_id"], "advanced order")
+    body = body_object(call.body)
+    if body.get("requirement_group_id") is None:
+        raise missing("/requirement_group_id")
+    _advanced_fields(body, doc)
+    sb.store.put("advanced_orders", doc["id"], doc)
+    return 200, render_advanced(sb, doc)

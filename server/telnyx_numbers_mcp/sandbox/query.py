@@ -1,0 +1,159 @@
+"""Request-input helpers: deepObject query parsing, typed field access, page[number]/page[size] slicing."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .errors import invalid, invalid_param, missing
+
+_KEY = re.compile(r"([^\[\]]+)|\[([^\[\]]*)\]")
+
+
+def parse_query(raw: str) -> tuple[list[list[str]], dict[str, Any]]:
+    """Decode `filter[a][b]=1&x=2` into ordered pairs and a nested dict; repeats and `[]` become lists."""
+    pairs = [[k, v] for k, v in parse_qsl(raw, keep_blank_values=True)]
+    nested: dict[str, Any] = {}
+    for key, value in pairs:
+        parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in _KEY.finditer(key)]
+        if not parts:
+            continue
+        node = nested
+        for part in parts[:-1]:
+            if part == "":
+                break
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        last = parts[-1]
+        if last == "":
+            last = parts[-2] if len(parts) > 1 else key
+        if last in node:
+            existing = node[last]
+            node[last] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        elif key.endswith("[]"):
+            node[last] = [value]
+        else:
+            node[last] = value
+    return pairs, nested
+
+
+def sub(q: dict[str, Any], name: str) -> dict[str, Any]:
+    value = q.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[str]:
+    """Arrays may arrive repeated, bracketed, or comma-joined."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def as_bool(value: Any, parameter: str) -> bool | None:
+    if value is None or value == "":
+        return None
+    text = str(value[-1] if isinstance(value, list) else value).lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise invalid_param(parameter, f"'{text}' is not a boolean.")
+
+
+def as_int(
+    value: Any, parameter: str, *, default: int | None = None, lo: int | None = None, hi: int | None = None
+) -> int | None:
+    if value is None or value == "":
+        return default
+    text = str(value[-1] if isinstance(value, list) else value)
+    try:
+        number = int(text)
+    except ValueError:
+        raise invalid_param(parameter, f"'{text}' is not an integer.") from None
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise invalid_param(parameter, f"{number} is out of range.")
+    return number
+
+
+def as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value[-1] if isinstance(value, list) else value)
+
+
+def paginate(items: list[Any], q: dict[str, Any], *, flat: bool = False) -> tuple[list[Any], dict[str, int]]:
+    """Slice by page[number]/page[size] (page_number/page_size when flat); build Telnyx pagination meta."""
+    if flat:
+        number = as_int(q.get("page_number"), "page_number", default=1, lo=1)
+        size = as_int(q.get("page_size"), "page_size", default=20, lo=1, hi=250)
+    else:
+        page = sub(q, "page")
+        number = as_int(page.get("number"), "page[number]", default=1, lo=1)
+        size = as_int(page.get("size"), "page[size]", default=20, lo=1, hi=250)
+    assert number is not None and size is not None
+    total = len(items)
+    meta = {
+        "page_number": number,
+        "page_size": size,
+        "total_pages": max(1, math.ceil(total / size)),
+        "total_results": total,
+    }
+    return items[(number - 1) * size : number * size], meta
+
+
+# ---- JSON body helpers -------------------------------------------------------------------------------
+
+
+def body_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid("/", "The request body must be a JSON object.")
+    return body
+
+
+def opt_str(body: dict[str, Any], key: str, pointer: str | None = None) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(pointer or f"/{key}", f"'{key}' must be a string.")
+    return value
+
+
+def req_str(body: dict[str, Any], key: str, pointer: str | None = None) -> str:
+    value = opt_str(body, key, pointer)
+    if value is None or value == "":
+        raise missing(pointer or f"/{key}")
+    return value
+
+
+def opt_bool(body: dict[str, Any], key: str, pointer: str | None = None) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise invalid(pointer or f"/{key}", f"'{key}' must be a boolean.")
+    return value
+
+
+def opt_int(body: dict[str, Any], key: str, pointer: str | None = None) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(pointer or f"/{key}", f"'{key}' must be an integer.")
+    return value
+
+
+def req_list(body: dict[str, Any], key: str, pointer: str | None = None) -> list[Any]:
+    value = body.get(key)
+    if value is None:
+        raise missing(pointer or f"/{key}")
+    if not isinstance(value, list):
+        raise invalid(pointer or f"/{key}", f"'{key}' must be an array.")
+    if not value:
+        raise invalid(pointer or f"/{key}", f"'{key}' must not be empty.")
+    return value
