@@ -1,0 +1,1 @@
+"""The run-time path of one call: validate -> build request -> send -> result."""

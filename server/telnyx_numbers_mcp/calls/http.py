@@ -1,0 +1,180 @@
+"""Send one request to Telnyx (or the sandbox) through one pooled httpx client, retrying reads only."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+
+from telnyx_numbers_mcp.errors import ApiError, TransportError
+from telnyx_numbers_mcp.request import WireRequest
+
+log = logging.getLogger("telnyx_numbers_mcp.http")
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+HINTS = {
+    400: "the request was malformed; check the arguments.",
+    401: "check TELNYX_API_KEY: it is missing, wrong or revoked (keys start with 'KEY').",
+    403: "the API key lacks permission for this operation, or the account is not enabled for it.",
+    404: "no such resource: check the id (the matching list tool shows valid ids).",
+    422: "Telnyx rejected a field: fix the field named in 'source' and call again.",
+    429: "rate limited by Telnyx: wait before calling again.",
+}
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    status: int
+    media_type: str
+    json: Any
+    text: str
+    attempts: int
+
+
+def _retry_after(response: httpx.Response, cap: float) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return min(max(float(value), 0.0), cap)
+    except ValueError:
+        return None
+
+
+def api_error(response: httpx.Response, *, tool: str, method: str, attempts: int) -> ApiError:
+    """Telnyx's error objects (code, title, detail, source) with a one-line hint for the status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    lines = [f"Telnyx answered HTTP {response.status_code} {response.reason_phrase} to {tool}."]
+    for e in errors:
+        parts = [str(e.get(k)) for k in ("code", "title") if e.get(k)]
+        text = " ".join(parts)
+        if e.get("detail"):
+            text += f": {e['detail']}"
+        if e.get("source"):
+            text += f" (source: {e['source']})"
+        lines.append(f"- {text}")
+    if not errors and response.text:
+        lines.append(f"- {response.text[:300]}")
+    status = response.status_code
+    if status >= 500:
+        hint = "Telnyx had a server error"
+        if method == "GET":
+            hint += f" (tried {attempts} times); try again later."
+        else:
+            hint += "; the change may or may not have been made: look it up before trying again."
+    else:
+        hint = HINTS.get(status, "see the error above.")
+    if status == 429 and response.headers.get("retry-after"):
+        hint += f" Retry-After: {response.headers['retry-after']} s."
+    lines.append(f"Hint: {hint}")
+    return ApiError("\n".join(lines), status=status, errors=errors)
+
+
+class TelnyxClient:
+    """One pooled AsyncClient for the server's life; the transport is injectable (sandbox, tests)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        timeout: float,
+        max_retries: int,
+        retry_backoff: float,
+        retry_max_wait: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        user_agent: str = "telnyx-numbers-mcp",
+    ) -> None:
+        headers = {"Accept": "application/json", "User-Agent": user_agent}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self.retry_max_wait = retry_max_wait
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, wire: WireRequest, *, tool: str, extra_headers: dict[str, str] | None = None) -> ApiAnswer:
+        """Reads retry on 429/5xx/connection errors with capped, jittered backoff; writes never retry
+        once they may have reached Telnyx (only a failed connect, which sends nothing, is retried)."""
+        is_read = wire.method == "GET"
+        attempts = 0
+        while True:
+            attempts += 1
+            request = self.client.build_request(
+                wire.method, wire.path, params=wire.query or None, json=wire.json, headers=extra_headers
+            )
+            retries_left = attempts <= self.max_retries
+            try:
+                response = await self.client.send(request)
+            except httpx.ConnectError as exc:
+                if retries_left and is_read:
+                    await self._backoff(attempts, None)
+                    continue
+                raise TransportError(
+                    f"Could not connect to Telnyx ({type(exc).__name__}); the request was not sent."
+                    + (" It was tried several times." if attempts > 1 else ""),
+                    may_have_reached=False,
+                ) from None
+            except httpx.TimeoutException as exc:
+                if retries_left and is_read:
+                    await self._backoff(attempts, None)
+                    continue
+                reached = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+                raise TransportError(
+                    f"Telnyx did not answer in time ({type(exc).__name__}). "
+                    + (
+                        "The request may have reached Telnyx and may have been carried out."
+                        if reached
+                        else "The request was not sent."
+                    ),
+                    may_have_reached=reached,
+                ) from None
+            except httpx.TransportError as exc:
+                if retries_left and is_read:
+                    await self._backoff(attempts, None)
+                    continue
+                raise TransportError(
+                    f"The connection to Telnyx failed ({type(exc).__name__}). "
+                    "The request may have reached Telnyx and may have been carried out.",
+                    may_have_reached=True,
+                ) from None
+            if response.status_code in RETRY_STATUSES and is_read and retries_left:
+                wait = _retry_after(response, self.retry_max_wait)
+                log.info("GET %s -> %s; retry %d", wire.path, response.status_code, attempts)
+                await self._backoff(attempts, wait)
+                continue
+            if response.status_code >= 400:
+                raise api_error(response, tool=tool, method=wire.method, attempts=attempts)
+            media_type = response.headers.get("content-type", "").split(";")[0].strip()
+            data: Any = None
+            if media_type.endswith("json") and response.content:
+                try:
+                    data = response.json()
+                except ValueError:
+                    data = None
+            return ApiAnswer(response.status_code, media_type, data, response.text, attempts)
+
+    async def _backoff(self, attempt: int, retry_after: float | None) -> None:
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            delay = min(self.retry_backoff * 2 ** (attempt - 1), self.retry_max_wait)
+            delay = random.uniform(delay / 2, delay)
+        await anyio.sleep(delay)

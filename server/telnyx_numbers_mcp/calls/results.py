@@ -1,0 +1,53 @@
+"""The one place where answers and errors become MCP tool results."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp_types as types
+
+from telnyx_numbers_mcp.calls.http import ApiAnswer
+from telnyx_numbers_mcp.catalog import ToolSpec
+from telnyx_numbers_mcp.errors import ToolCallError
+
+SANDBOX_NOTE = "[SANDBOX: simulated Telnyx API; nothing is bought or changed for real]"
+META_SANDBOX = "telnyx-numbers-mcp/sandbox"
+
+
+def compact(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _content(text: str, sandbox: bool) -> list[types.TextContent]:
+    blocks = [types.TextContent(type="text", text=text)]
+    if sandbox:
+        blocks.insert(0, types.TextContent(type="text", text=SANDBOX_NOTE))
+    return blocks
+
+
+def success(tool: ToolSpec, answer: ApiAnswer, *, sandbox: bool) -> types.CallToolResult:
+    """structuredContent is Telnyx's JSON answer; the text block mirrors it compactly."""
+    meta = {META_SANDBOX: True} if sandbox else None
+    if isinstance(answer.json, dict):
+        return types.CallToolResult(
+            content=_content(compact(answer.json), sandbox), structured_content=answer.json, _meta=meta
+        )
+    if answer.json is not None:  # JSON that is not an object: wrap it so clients can still validate
+        data = {"data": answer.json}
+        return types.CallToolResult(content=_content(compact(data), sandbox), structured_content=data, _meta=meta)
+    if tool.output_schema is not None:
+        data = {"data": None, "http_status": answer.status}
+        return types.CallToolResult(content=_content(compact(data), sandbox), structured_content=data, _meta=meta)
+    text = answer.text if answer.text else f"(empty answer, HTTP {answer.status})"
+    return types.CallToolResult(content=_content(text, sandbox), _meta=meta)
+
+
+def structured(data: dict[str, Any], text: str, *, sandbox: bool) -> types.CallToolResult:
+    """A result the server makes itself (a quote awaiting confirmation)."""
+    meta = {META_SANDBOX: True} if sandbox else None
+    return types.CallToolResult(content=_content(text, sandbox), structured_content=data, _meta=meta)
+
+
+def error(exc: ToolCallError | str, *, sandbox: bool = False) -> types.CallToolResult:
+    return types.CallToolResult(content=_content(str(exc), sandbox), is_error=True)

@@ -1,0 +1,184 @@
+"""Command line: flags + environment -> Settings; subcommands serve (default), tools, call, sandbox-api, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from telnyx_numbers_mcp import __version__
+from telnyx_numbers_mcp.config import Settings, build_settings
+from telnyx_numbers_mcp.errors import NumbersMcpError
+
+S = argparse.SUPPRESS  # unset flags stay absent, so the environment can fill them
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("server options")
+    g.add_argument(
+        "--base-url",
+        default=S,
+        help="Telnyx API base URL (env TELNYX_BASE_URL; default %(prog)s uses https://api.telnyx.com/v2)",
+    )
+    g.add_argument("--transport", choices=["stdio", "http"], default=S, help="stdio (default) or streamable HTTP")
+    g.add_argument("--host", default=S, help="HTTP bind address (default 127.0.0.1)")
+    g.add_argument("--port", type=int, default=S, help="HTTP port (default 8765)")
+    g.add_argument("--http-token", default=S, help="bearer token HTTP clients must send (env MCP_HTTP_TOKEN)")
+    g.add_argument("--toolsets", default=S, help="comma-separated toolsets to offer (default: all)")
+    g.add_argument("--tools", default=S, help="comma-separated tool names to offer (default: all)")
+    g.add_argument("--read-only", action="store_true", default=S, help="offer only tools that change nothing")
+    g.add_argument("--log-level", default=S, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr")
+    g.add_argument(
+        "--sandbox", action="store_true", default=S, help="use the built-in Telnyx simulator (env TELNYX_SANDBOX=1)"
+    )
+    g.add_argument("--sandbox-state", default=S, help="SQLite file that keeps sandbox state across restarts")
+    g.add_argument(
+        "--purchase-policy",
+        choices=["confirm", "elicit-only", "deny", "allow"],
+        default=S,
+        help="how purchases and destructive calls are approved (default confirm)",
+    )
+    g.add_argument("--max-numbers-per-order", type=int, default=S, help="refuse larger orders (default 10)")
+    g.add_argument("--max-order-cost", type=float, default=S, help="refuse orders costing more upfront (USD)")
+    g.add_argument("--audit-log", default=S, help="JSON Lines audit file (default: the user data folder)")
+    g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
+    g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _common(common)
+    p = argparse.ArgumentParser(
+        prog="telnyx-numbers-mcp", parents=[common],
+        description="MCP server for Telnyx phone numbers: search, reserve, buy, with human approval.",
+    )  # fmt: skip
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("serve", parents=[common], help="run the MCP server (the default)")
+    sub.add_parser("tools", parents=[common], help="list the tools")
+    call = sub.add_parser("call", parents=[common], help="call one tool once and print the result")
+    call.add_argument("tool")
+    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
+    api = sub.add_parser("sandbox-api", parents=[common], help="serve the Telnyx simulator over HTTP under /v2")
+    api.add_argument("--require-auth", action="store_true", help="answer 401 without a bearer key")
+    demo = sub.add_parser("demo", parents=[common], help="a short walk-through against the sandbox")
+    demo.add_argument("--yes", action="store_true", help="approve the demo purchase without asking")
+    return p
+
+
+FLAG_KEYS = {
+    "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "log_level",
+    "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
+    "timeout", "max_retries",
+}  # fmt: skip
+
+
+def settings_from(ns: argparse.Namespace, **overrides: Any) -> Settings:
+    flags = {k: v for k, v in vars(ns).items() if k in FLAG_KEYS}
+    flags.update(overrides)
+    return build_settings(flags)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parser().parse_args(argv)
+    command = ns.command or "serve"
+    try:
+        settings = settings_from(ns)
+    except NumbersMcpError as exc:
+        print(f"telnyx-numbers-mcp: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    try:
+        if command == "serve":
+            return serve(settings)
+        if command == "tools":
+            return print_tools(settings)
+        if command == "call":
+            return call_once(settings, ns.tool, ns.arguments)
+        if command == "sandbox-api":
+            from telnyx_numbers_mcp.sandbox import Sandbox
+            from telnyx_numbers_mcp.sandbox import serve as serve_sandbox
+
+            state = str(settings.sandbox_state) if settings.sandbox_state else None
+            port = settings.port if "port" in vars(ns) else 4010
+            serve_sandbox(host=settings.host, port=port, sandbox=Sandbox(state_path=state,
+                                                                         require_auth=ns.require_auth))  # fmt: skip
+            return 0
+        if command == "demo":
+            from telnyx_numbers_mcp.demo import run_demo
+
+            return run_demo(settings, auto_approve=ns.yes)
+    except NumbersMcpError as exc:
+        print(f"telnyx-numbers-mcp: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def serve(settings: Settings) -> int:
+    import anyio
+
+    from telnyx_numbers_mcp.app import build_server
+    from telnyx_numbers_mcp.transports import run_http, run_stdio
+
+    server = build_server(settings)
+    if settings.transport == "http":
+        token = settings.http_token.get_secret_value() if settings.http_token else None
+        run_http(server, host=settings.host, port=settings.port, token=token, log_level=settings.log_level)
+    else:
+        anyio.run(run_stdio, server)
+    return 0
+
+
+def print_tools(settings: Settings) -> int:
+    from telnyx_numbers_mcp.app import build_runtime
+
+    rt = build_runtime(settings)
+    for tool in rt.tools.values():
+        print(f"{tool.name:<42} {tool.kind:<11} {tool.title}")
+    if any(t.guarded for t in rt.tools.values()) and settings.purchase_policy == "confirm":
+        print(f"{'confirm_action':<42} {'confirm':<11} Confirm a quoted purchase or destructive action")
+    return 0
+
+
+def call_once(settings: Settings, tool: str, arguments: str) -> int:
+    """One call through the real server and a real MCP client (in memory); asks on the terminal
+    when a purchase needs approval and stdin is a terminal."""
+    import anyio
+
+    try:
+        args = json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        print(f"telnyx-numbers-mcp: arguments are not JSON ({exc})", file=sys.stderr)
+        return 2
+    if not isinstance(args, dict):
+        print("telnyx-numbers-mcp: arguments must be a JSON object", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        from mcp import Client, MCPError
+
+        from telnyx_numbers_mcp.app import build_server
+        from telnyx_numbers_mcp.terminal import terminal_approval
+
+        callback = terminal_approval if sys.stdin.isatty() else None
+        async with Client(build_server(settings), mode="legacy", elicitation_callback=callback) as client:
+            try:
+                result = await client.call_tool(tool, args)
+            except MCPError as exc:
+                print(f"telnyx-numbers-mcp: {exc}", file=sys.stderr)
+                return 2
+        if result.structured_content is not None:
+            print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
+        else:
+            for block in result.content:
+                print(getattr(block, "text", block))
+        if result.is_error:
+            return 1
+        return 0
+
+    return anyio.run(run)

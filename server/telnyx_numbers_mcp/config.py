@@ -1,0 +1,94 @@
+"""Settings: one frozen, typed object built once from flags and environment; the only reader of os.environ."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from telnyx_numbers_mcp.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
+PurchasePolicy = Literal["confirm", "elicit-only", "deny", "allow"]
+
+# flag name -> environment variable that sets the same setting when the flag is absent
+ENV_VARS = {
+    "api_key": "TELNYX_API_KEY",
+    "base_url": "TELNYX_BASE_URL",
+    "http_token": "MCP_HTTP_TOKEN",
+    "sandbox": "TELNYX_SANDBOX",
+    "log_level": "TELNYX_MCP_LOG_LEVEL",
+    "audit_log": "TELNYX_MCP_AUDIT_LOG",
+    "purchase_policy": "TELNYX_MCP_PURCHASE_POLICY",
+}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    transport: Literal["stdio", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    http_token: SecretStr | None = None
+    toolsets: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    read_only: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    sandbox: bool = False
+    sandbox_state: Path | None = None
+    purchase_policy: PurchasePolicy = "confirm"
+    max_numbers_per_order: int = Field(default=10, ge=1)
+    max_order_cost: float | None = Field(default=None, gt=0)
+    audit_log: Path | None = None
+    confirmation_ttl: float = Field(default=600.0, gt=0)
+    elicitation_timeout: float = Field(default=300.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    retry_backoff: float = Field(default=0.5, ge=0)
+    retry_max_wait: float = Field(default=10.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("toolsets", "tools", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @property
+    def effective_base_url(self) -> str:
+        return "http://sandbox.invalid/v2" if self.sandbox else self.base_url
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Flags win over environment variables; unset flags are absent from `flags` (or None)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    for field, var in ENV_VARS.items():
+        if field not in values and env.get(var):
+            values[field] = _truthy(env[var]) if field == "sandbox" else env[var]
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,53 @@
+"""stdio and streamable HTTP (127.0.0.1 by default, optional bearer token); knows nothing of Telnyx."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+import anyio
+from mcp.server import Server
+from mcp.server.stdio import stdio_server
+
+log = logging.getLogger("telnyx_numbers_mcp.transport")
+
+
+async def run_stdio(server: Server[Any]) -> None:
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+class BearerTokenMiddleware:
+    """Refuses HTTP requests without `Authorization: Bearer <token>` (constant-time comparison)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = json.dumps({"error": "unauthorized", "detail": "missing or wrong bearer token"}).encode()
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})  # fmt: skip
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def http_app(server: Server[Any], *, host: str, token: str | None) -> Any:
+    app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    return BearerTokenMiddleware(app, token) if token else app
+
+
+def run_http(server: Server[Any], *, host: str, port: int, token: str | None, log_level: str) -> None:
+    import uvicorn
+
+    if not token and host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s without --http-token: anyone who can reach it can use your Telnyx key", host)
+    config = uvicorn.Config(http_app(server, host=host, token=token), host=host, port=port,
+                            log_level=log_level.lower(), lifespan="on")  # fmt: skip
+    anyio.run(uvicorn.Server(config).serve)
