@@ -17,28 +17,24 @@ def parse_query(raw: str) -> tuple[list[list[str]], dict[str, Any]]:
     pairs = [[k, v] for k, v in parse_qsl(raw, keep_blank_values=True)]
     nested: dict[str, Any] = {}
     for key, value in pairs:
+        is_list = key.endswith("[]")
         parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in _KEY.finditer(key)]
+        parts = [p for p in parts if p != ""]
         if not parts:
             continue
         node = nested
         for part in parts[:-1]:
-            if part == "":
-                break
             child = node.get(part)
             if not isinstance(child, dict):
                 child = {}
                 node[part] = child
             node = child
         last = parts[-1]
-        if last == "":
-            last = parts[-2] if len(parts) > 1 else key
         if last in node:
             existing = node[last]
             node[last] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        elif key.endswith("[]"):
-            node[last] = [value]
         else:
-            node[last] = value
+            node[last] = [value] if is_list else value
     return pairs, nested
 
 
@@ -89,11 +85,12 @@ def as_str(value: Any) -> str | None:
 
 def paginate(items: list[Any], q: dict[str, Any], *, flat: bool = False) -> tuple[list[Any], dict[str, int]]:
     """Slice by page[number]/page[size] (page_number/page_size when flat); build Telnyx pagination meta."""
+    page = sub(q, "page")
+    flat = flat or (not page and ("page_number" in q or "page_size" in q))
     if flat:
         number = as_int(q.get("page_number"), "page_number", default=1, lo=1)
         size = as_int(q.get("page_size"), "page_size", default=20, lo=1, hi=250)
     else:
-        page = sub(q, "page")
         number = as_int(page.get("number"), "page[number]", default=1, lo=1)
         size = as_int(page.get("size"), "page[size]", default=20, lo=1, hi=250)
     assert number is not None and size is not None

@@ -1,0 +1,116 @@
+"""Helpers for the sandbox tests: spec loading, response-schema validation, clients and a uvicorn thread."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import referencing
+import uvicorn
+import yaml
+from referencing.jsonschema import DRAFT202012
+
+from telnyx_numbers_mcp.sandbox import Sandbox, create_app
+
+SPEC_PATH = Path("/work/shared/telnyx-openapi/spec3.yml")
+SPEC_URI = "urn:telnyx-openapi"
+BASE_URL = "http://sandbox.invalid/v2"
+
+
+def load_spec(cache_dir: Path) -> dict[str, Any]:
+    """Parse the 4 MB YAML once per session, caching the result as JSON next to the test's tmp files."""
+    cached = cache_dir / "spec.json"
+    if cached.exists():
+        return json.loads(cached.read_text())  # type: ignore[no-any-return]
+    with SPEC_PATH.open() as f:
+        spec: dict[str, Any] = yaml.load(f, Loader=yaml.CSafeLoader)
+    cached.write_text(json.dumps(spec))
+    return spec
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+class ResponseValidator:
+    """Validates answers against the spec's success response schema for an operation (refs resolved)."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        resource = referencing.Resource.from_contents(spec, default_specification=DRAFT202012)
+        self.registry: referencing.Registry[Any] = referencing.Registry().with_resource(SPEC_URI, resource)
+
+    def _deref(self, node: dict[str, Any], pointer: str) -> tuple[dict[str, Any], str]:
+        while "$ref" in node:
+            pointer = node["$ref"][1:]
+            node = self.spec
+            for part in pointer.strip("/").split("/"):
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node, pointer
+
+    def success_codes(self, method: str, template: str) -> list[int]:
+        op = self.spec["paths"][template][method.lower()]
+        return [int(code) for code in op["responses"] if code.startswith("2")]
+
+    def validate(self, method: str, template: str, response: httpx.Response) -> None:
+        """Raise AssertionError or jsonschema.ValidationError when the answer breaks the contract."""
+        assert response.headers.get("x-sandbox") == "true"
+        codes = self.success_codes(method, template)
+        assert response.status_code in codes, (response.status_code, codes, response.text[:500])
+        pointer = f"/paths/{_escape(template)}/{method.lower()}/responses/{response.status_code}"
+        node, pointer = self._deref(
+            self.spec["paths"][template][method.lower()]["responses"][str(response.status_code)], pointer
+        )
+        content = node.get("content", {})
+        if "application/json" in content:
+            assert response.headers["content-type"].startswith("application/json")
+            schema = {"$ref": f"{SPEC_URI}#{pointer}/content/application~1json/schema"}
+            validator = jsonschema.Draft202012Validator(schema, registry=self.registry)
+            errors = sorted(validator.iter_errors(response.json()), key=lambda e: list(e.path))
+            if errors:
+                raise AssertionError(f"{method} {template}: {errors[0].message} at {list(errors[0].path)}")
+        else:
+            media = next(iter(content))
+            assert response.headers["content-type"].startswith(media)
+
+
+@contextlib.asynccontextmanager
+async def client_for(sb: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    """In-process client, exactly as other components reach the sandbox."""
+    transport = httpx.ASGITransport(app=create_app(sb))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        yield client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served(sb: Sandbox) -> Iterator[str]:
+    """Serve the sandbox with uvicorn in a background thread; yields the /v2 base URL."""
+    port = free_port()
+    config = uvicorn.Config(create_app(sb), host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/v2"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

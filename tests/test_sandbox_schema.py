@@ -1,0 +1,557 @@
+"""Every sandbox answer, for all 47 operations and several argument sets each, matches the spec's schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox_helpers import ResponseValidator, client_for, load_spec
+from telnyx_numbers_mcp.sandbox import Sandbox
+from telnyx_numbers_mcp.sandbox.app import ROUTES
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def validator(tmp_path_factory: pytest.TempPathFactory) -> ResponseValidator:
+    return ResponseValidator(load_spec(Path(tmp_path_factory.getbasetemp())))
+
+
+@dataclass
+class World:
+    """Ids of records created up front so every operation has something to act on."""
+
+    client: httpx.AsyncClient
+    sb: Sandbox
+    ids: dict[str, str] = field(default_factory=dict)
+    spare: dict[str, list[str]] = field(default_factory=dict)
+
+    async def ok(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        r = await self.client.request(method, path, **kw)
+        assert r.status_code < 300, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+async def _search(w: World, **flt: str) -> list[str]:
+    params = {f"filter[{k}]": v for k, v in flt.items()}
+    data = (await w.ok("GET", "/available_phone_numbers", params=params))["data"]
+    return [d["phone_number"] for d in data]
+
+
+async def build_world(w: World) -> None:
+    us = await _search(w, country_code="US", limit="12")
+    de = await _search(w, country_code="DE", limit="4")
+    w.spare = {
+        "US": us[4:],
+        "DE": de[2:],
+        "GB": await _search(w, country_code="GB", limit="4"),
+        "FR": await _search(w, country_code="FR", limit="3"),
+    }
+    res = await w.ok("POST", "/number_reservations", json={"phone_numbers": [{"phone_number": us[0]}]})
+    w.ids["reservation"] = res["data"]["id"]
+    order = await w.ok(
+        "POST",
+        "/number_orders",
+        json={"phone_numbers": [{"phone_number": us[1]}, {"phone_number": us[2]}], "customer_reference": "ref-us"},
+    )
+    w.ids["order"] = order["data"]["id"]
+    w.ids["sub"] = order["data"]["sub_number_orders_ids"][0]
+    w.ids["number"] = order["data"]["phone_numbers"][0]["id"]
+    de_order = await w.ok("POST", "/number_orders", json={"phone_numbers": [{"phone_number": de[0]}]})
+    w.ids["de_order"] = de_order["data"]["id"]
+    w.ids["de_sub"] = de_order["data"]["sub_number_orders_ids"][0]
+    w.ids["de_number"] = de_order["data"]["phone_numbers"][0]["id"]
+    w.ids["de_req"] = de_order["data"]["phone_numbers"][0]["regulatory_requirements"][0]["requirement_id"]
+    w.ids["de_req2"] = de_order["data"]["phone_numbers"][0]["regulatory_requirements"][1]["requirement_id"]
+    pend = await w.ok("POST", "/number_orders", json={"phone_numbers": [{"phone_number": us[3]}]})
+    w.ids["pending_sub"] = pend["data"]["sub_number_orders_ids"][0]
+    blocks = (await w.ok("GET", "/available_phone_number_blocks", params={"filter[country_code]": "US"}))["data"]
+    w.spare["blocks"] = [b["phone_number"] for b in blocks]
+    block = await w.ok("POST", "/number_block_orders", json={"starting_number": blocks[0]["phone_number"], "range": 10})
+    w.ids["block"] = block["data"]["id"]
+    block2 = await w.ok(
+        "POST", "/number_block_orders", json={"starting_number": blocks[1]["phone_number"], "range": 10}
+    )
+    w.ids["block2"] = block2["data"]["id"]
+    w.sb.clock.advance(11)
+    job = await w.ok(
+        "POST", "/phone_number_blocks/jobs/delete_phone_number_block", json={"phone_number_block_id": w.ids["block"]}
+    )
+    w.ids["job"] = job["data"]["id"]
+    comment = await w.ok(
+        "POST",
+        "/comments",
+        json={"body": "Docs attached", "comment_record_id": w.ids["de_sub"], "comment_record_type": "sub_number_order"},
+    )
+    w.ids["comment"] = comment["data"]["id"]
+    csr = await w.ok("POST", "/customer_service_records", json={"phone_number": "+13125550123"})
+    w.ids["csr"] = csr["data"]["id"]
+    csr2 = await w.ok("POST", "/customer_service_records", json={"phone_number": "+13125550120"})
+    w.ids["csr_failed"] = csr2["data"]["id"]
+    report = await w.ok("POST", "/sub_number_orders_report", json={"country_code": "US"})
+    w.ids["report"] = report["data"]["id"]
+    inex = await w.ok(
+        "POST",
+        "/inexplicit_number_orders",
+        json={
+            "ordering_groups": [
+                {
+                    "country_iso": "US",
+                    "count_requested": "2",
+                    "phone_number_type": "local",
+                    "national_destination_code": "415",
+                }
+            ]
+        },
+    )
+    w.ids["inexplicit"] = inex["data"]["id"]
+    adv = await w.ok("POST", "/advanced_orders", json={"country_code": "US", "quantity": 5, "area_code": "312"})
+    w.ids["advanced"] = adv["id"]
+    w.sb.clock.advance(40)
+
+
+Case = tuple[str, dict[str, Any]]
+
+
+def cases(op: tuple[str, str], w: World) -> list[Case]:
+    """Argument sets per operation: (concrete path, httpx request kwargs)."""
+    i = w.ids
+    q = "params"
+    table: dict[tuple[str, str], list[Case]] = {
+        ("GET", "/available_phone_numbers"): [
+            (
+                "/available_phone_numbers",
+                {
+                    q: {
+                        "filter[country_code]": "US",
+                        "filter[phone_number][starts_with]": "312",
+                        "filter[features]": "sms,voice",
+                        "filter[limit]": "5",
+                    }
+                },
+            ),
+            ("/available_phone_numbers", {q: {"filter[country_code]": "GB", "filter[locality]": "London"}}),
+            (
+                "/available_phone_numbers",
+                {
+                    q: {
+                        "filter[country_code]": "US",
+                        "filter[phone_number_type]": "toll_free",
+                        "filter[phone_number][ends_with]": "00",
+                    }
+                },
+            ),
+            (
+                "/available_phone_numbers",
+                {
+                    q: {
+                        "filter[country_code]": "US",
+                        "filter[locality]": "Chicago",
+                        "filter[best_effort]": "true",
+                        "filter[limit]": "40",
+                    }
+                },
+            ),
+            (
+                "/available_phone_numbers",
+                {
+                    q: {
+                        "filter[country_code]": "CA",
+                        "filter[administrative_area]": "ON",
+                        "filter[quickship]": "true",
+                        "filter[reservable]": "true",
+                    }
+                },
+            ),
+            (
+                "/available_phone_numbers",
+                {
+                    q: [
+                        ("filter[country_code]", "AU"),
+                        ("filter[phone_number_type]", "mobile"),
+                        ("filter[features][]", "voice"),
+                        ("filter[features][]", "sms"),
+                    ]
+                },
+            ),
+            (
+                "/available_phone_numbers",
+                {
+                    q: {
+                        "filter[country_code]": "DE",
+                        "filter[national_destination_code]": "30",
+                        "filter[phone_number][contains]": "55",
+                    }
+                },
+            ),
+            ("/available_phone_numbers", {q: {"filter[country_code]": "ZW"}}),
+        ],
+        ("GET", "/available_phone_number_blocks"): [
+            ("/available_phone_number_blocks", {q: {"filter[country_code]": "US"}}),
+            ("/available_phone_number_blocks", {q: {"filter[country_code]": "CA", "filter[locality]": "Toronto"}}),
+            (
+                "/available_phone_number_blocks",
+                {
+                    q: {
+                        "filter[country_code]": "GB",
+                        "filter[phone_number_type]": "local",
+                        "filter[national_destination_code]": "20",
+                    }
+                },
+            ),
+        ],
+        ("POST", "/numbers_features"): [
+            ("/numbers_features", {"json": {"phone_numbers": w.spare["US"][:2]}}),
+            ("/numbers_features", {"json": {"phone_numbers": ["+442071838750", "+14155552671"]}}),
+        ],
+        ("POST", "/number_orders"): [
+            (
+                "/number_orders",
+                {
+                    "json": {
+                        "phone_numbers": [{"phone_number": w.spare["US"][0]}],
+                        "connection_id": "1234",
+                        "customer_reference": "new",
+                    }
+                },
+            ),
+            (
+                "/number_orders",
+                {"json": {"phone_numbers": [{"phone_number": w.spare["GB"][0]}, {"phone_number": w.spare["FR"][0]}]}},
+            ),
+            (
+                "/number_orders",
+                {
+                    "json": {
+                        "phone_numbers": [{"phone_number": w.spare["DE"][0], "requirement_group_id": i["reservation"]}]
+                    }
+                },
+            ),
+        ],
+        ("GET", "/number_orders"): [
+            ("/number_orders", {}),
+            ("/number_orders", {q: {"filter[status]": "success", "page[size]": "1"}}),
+            ("/number_orders", {q: {"filter[customer_reference]": "ref-us", "filter[requirements_met]": "true"}}),
+            ("/number_orders", {q: {"filter[created_at][gt]": "2000-01-01T00:00:00Z", "page[number]": "2"}}),
+        ],
+        ("GET", "/number_orders/{number_order_id}"): [
+            (f"/number_orders/{i['order']}", {}),
+            (f"/number_orders/{i['de_order']}", {}),
+        ],
+        ("PATCH", "/number_orders/{number_order_id}"): [
+            (f"/number_orders/{i['order']}", {"json": {"customer_reference": "renamed"}}),
+            (
+                f"/number_orders/{i['de_order']}",
+                {"json": {"regulatory_requirements": [{"requirement_id": i["de_req"], "field_value": "addr-1"}]}},
+            ),
+        ],
+        ("GET", "/number_order_phone_numbers"): [
+            ("/number_order_phone_numbers", {}),
+            ("/number_order_phone_numbers", {q: {"filter[country_code]": "DE"}}),
+        ],
+        ("GET", "/number_order_phone_numbers/{number_order_phone_number_id}"): [
+            (f"/number_order_phone_numbers/{i['number']}", {}),
+            (f"/number_order_phone_numbers/{i['de_number']}", {}),
+        ],
+        ("PATCH", "/number_order_phone_numbers/{number_order_phone_number_id}"): [
+            (
+                f"/number_order_phone_numbers/{i['de_number']}",
+                {"json": {"regulatory_requirements": [{"requirement_id": i["de_req2"], "field_value": "doc-1"}]}},
+            ),
+            (f"/number_order_phone_numbers/{i['number']}", {"json": {}}),
+        ],
+        ("GET", "/sub_number_orders"): [
+            ("/sub_number_orders", {}),
+            ("/sub_number_orders", {q: {"filter[country_code]": "US", "filter[status]": "success"}}),
+            ("/sub_number_orders", {q: {"filter[order_request_id]": i["order"], "filter[phone_numbers_count]": "2"}}),
+        ],
+        ("GET", "/sub_number_orders/{sub_number_order_id}"): [
+            (f"/sub_number_orders/{i['sub']}", {}),
+            (f"/sub_number_orders/{i['de_sub']}", {q: {"filter[include_phone_numbers]": "true"}}),
+        ],
+        ("PATCH", "/sub_number_orders/{sub_number_order_id}"): [
+            (
+                f"/sub_number_orders/{i['de_sub']}",
+                {"json": {"regulatory_requirements": [{"requirement_id": i["de_req"], "field_value": "addr-2"}]}},
+            ),
+            (f"/sub_number_orders/{i['sub']}", {"json": {}}),
+        ],
+        ("PATCH", "/sub_number_orders/{sub_number_order_id}/cancel"): [
+            (f"/sub_number_orders/{i['de_sub']}/cancel", {}),
+        ],
+        ("POST", "/number_reservations"): [
+            ("/number_reservations", {"json": {"phone_numbers": [{"phone_number": w.spare["US"][1]}]}}),
+            (
+                "/number_reservations",
+                {
+                    "json": {
+                        "phone_numbers": [{"phone_number": w.spare["US"][2]}, {"phone_number": w.spare["GB"][1]}],
+                        "customer_reference": "hold",
+                    }
+                },
+            ),
+        ],
+        ("GET", "/number_reservations"): [
+            ("/number_reservations", {}),
+            ("/number_reservations", {q: {"filter[status]": "success", "page[size]": "1"}}),
+            ("/number_reservations", {q: {"filter[phone_numbers.phone_number]": w.spare["US"][1]}}),
+        ],
+        ("GET", "/number_reservations/{number_reservation_id}"): [
+            (f"/number_reservations/{i['reservation']}", {}),
+        ],
+        ("POST", "/number_reservations/{number_reservation_id}/actions/extend"): [
+            (f"/number_reservations/{i['reservation']}/actions/extend", {}),
+            (f"/number_reservations/{i['reservation']}/actions/extend", {}),
+        ],
+        ("GET", "/number_block_orders"): [
+            ("/number_block_orders", {}),
+            ("/number_block_orders", {q: {"filter[status]": "success"}}),
+            ("/number_block_orders", {q: {"filter[phone_numbers.starting_number]": w.spare["blocks"][0]}}),
+        ],
+        ("POST", "/number_block_orders"): [
+            (
+                "/number_block_orders",
+                {
+                    "json": {
+                        "starting_number": w.spare["blocks"][2],
+                        "range": 100,
+                        "connection_id": "c1",
+                        "customer_reference": "blk",
+                    }
+                },
+            ),
+            ("/number_block_orders", {"json": {"starting_number": w.spare["blocks"][3], "range": 10}}),
+        ],
+        ("GET", "/number_block_orders/{number_block_order_id}"): [
+            (f"/number_block_orders/{i['block']}", {}),
+            (f"/number_block_orders/{i['block2']}", {}),
+        ],
+        ("GET", "/phone_number_blocks/jobs"): [
+            ("/phone_number_blocks/jobs", {}),
+            (
+                "/phone_number_blocks/jobs",
+                {q: {"filter[status]": "completed", "filter[type]": "delete_phone_number_block", "sort": "created_at"}},
+            ),
+        ],
+        ("POST", "/phone_number_blocks/jobs/delete_phone_number_block"): [
+            ("/phone_number_blocks/jobs/delete_phone_number_block", {"json": {"phone_number_block_id": i["block2"]}}),
+        ],
+        ("GET", "/phone_number_blocks/jobs/{id}"): [
+            (f"/phone_number_blocks/jobs/{i['job']}", {}),
+        ],
+        ("GET", "/advanced_orders"): [("/advanced_orders", {})],
+        ("POST", "/advanced_orders"): [
+            ("/advanced_orders", {"json": {}}),
+            (
+                "/advanced_orders",
+                {
+                    "json": {
+                        "country_code": "GB",
+                        "phone_number_type": "mobile",
+                        "quantity": 20,
+                        "features": ["sms", "voice"],
+                        "comments": "Need consecutive numbers",
+                    }
+                },
+            ),
+        ],
+        ("GET", "/advanced_orders/{order_id}"): [(f"/advanced_orders/{i['advanced']}", {})],
+        ("PATCH", "/advanced_orders/{advanced-order-id}/requirement_group"): [
+            (
+                f"/advanced_orders/{i['advanced']}/requirement_group",
+                {"json": {"requirement_group_id": "8ffb3622-7c6b-4ccc-b65f-7a3dc0099576"}},
+            ),
+        ],
+        ("GET", "/inexplicit_number_orders"): [
+            ("/inexplicit_number_orders", {}),
+            ("/inexplicit_number_orders", {q: {"page_number": "1", "page_size": "5"}}),
+        ],
+        ("POST", "/inexplicit_number_orders"): [
+            (
+                "/inexplicit_number_orders",
+                {
+                    "json": {
+                        "ordering_groups": [
+                            {
+                                "country_iso": "CA",
+                                "count_requested": "3",
+                                "phone_number_type": "local",
+                                "locality": "Toronto",
+                                "phone_number": {"starts_with": "416"},
+                            }
+                        ],
+                        "customer_reference": "bulk",
+                    }
+                },
+            ),
+            (
+                "/inexplicit_number_orders",
+                {
+                    "json": {
+                        "ordering_groups": [
+                            {
+                                "country_iso": "US",
+                                "count_requested": "2",
+                                "phone_number_type": "local",
+                                "locality": "Nowhere",
+                                "strategy": "never",
+                            }
+                        ]
+                    }
+                },
+            ),
+        ],
+        ("GET", "/inexplicit_number_orders/{id}"): [(f"/inexplicit_number_orders/{i['inexplicit']}", {})],
+        ("GET", "/customer_service_records"): [
+            ("/customer_service_records", {}),
+            ("/customer_service_records", {q: {"filter[status][eq]": "completed", "sort[value]": "-created_at"}}),
+            ("/customer_service_records", {q: {"filter[phone_number][in][]": "+13125550123"}}),
+        ],
+        ("POST", "/customer_service_records"): [
+            (
+                "/customer_service_records",
+                {
+                    "json": {
+                        "phone_number": "+14155550134",
+                        "webhook_url": "https://x.test/h",
+                        "additional_data": {"state": "CA", "zip_code": "94107"},
+                    }
+                },
+            ),
+        ],
+        ("POST", "/customer_service_records/phone_number_coverages"): [
+            (
+                "/customer_service_records/phone_number_coverages",
+                {"json": {"phone_numbers": ["+13125550123", "+13125550120"]}},
+            ),
+        ],
+        ("GET", "/customer_service_records/{customer_service_record_id}"): [
+            (f"/customer_service_records/{i['csr']}", {}),
+            (f"/customer_service_records/{i['csr_failed']}", {}),
+        ],
+        ("GET", "/country_coverage"): [("/country_coverage", {})],
+        ("GET", "/country_coverage/countries/{country_code}"): [
+            ("/country_coverage/countries/US", {}),
+            ("/country_coverage/countries/de", {}),
+            ("/country_coverage/countries/AF", {}),
+        ],
+        ("GET", "/inventory_coverage"): [
+            (
+                "/inventory_coverage",
+                {q: {"filter[country_code]": "US", "filter[groupBy]": "npa", "filter[count]": "true"}},
+            ),
+            ("/inventory_coverage", {q: {"filter[country_code]": "GB", "filter[groupBy]": "locality"}}),
+            (
+                "/inventory_coverage",
+                {
+                    q: {
+                        "filter[country_code]": "US",
+                        "filter[phone_number_type]": "toll_free",
+                        "filter[groupBy]": "national_destination_code",
+                        "filter[count]": "true",
+                    }
+                },
+            ),
+        ],
+        ("GET", "/network_coverage"): [
+            ("/network_coverage", {}),
+            (
+                "/network_coverage",
+                {q: {"filter[location.region]": "AMER", "filters[available_services][contains]": "cloud_vpn"}},
+            ),
+        ],
+        ("GET", "/mobile_network_operators"): [
+            ("/mobile_network_operators", {}),
+            ("/mobile_network_operators", {q: {"filter[country_code]": "US", "filter[name][contains]": "mobil"}}),
+        ],
+        ("GET", "/comments"): [
+            ("/comments", {}),
+            (
+                "/comments",
+                {q: {"filter[comment_record_id]": i["de_sub"], "filter[comment_record_type]": "sub_number_order"}},
+            ),
+        ],
+        ("POST", "/comments"): [
+            (
+                "/comments",
+                {
+                    "json": {
+                        "body": "Any update?",
+                        "comment_record_id": i["sub"],
+                        "comment_record_type": "sub_number_order",
+                    }
+                },
+            ),
+            (
+                "/comments",
+                {
+                    "json": {
+                        "body": "Group note",
+                        "comment_record_id": "8ffb3622-7c6b-4ccc-b65f-7a3dc0099576",
+                        "comment_record_type": "requirement_group",
+                    }
+                },
+            ),
+        ],
+        ("GET", "/comments/{id}"): [(f"/comments/{i['comment']}", {})],
+        ("PATCH", "/comments/{id}/read"): [
+            (f"/comments/{i['comment']}/read", {}),
+            (f"/comments/{i['comment']}/read", {}),
+        ],
+        ("POST", "/sub_number_orders_report"): [
+            ("/sub_number_orders_report", {"json": {}}),
+            (
+                "/sub_number_orders_report",
+                {
+                    "json": {
+                        "status": "success",
+                        "created_at_gt": "2020-01-01T00:00:00Z",
+                        "customer_reference": "ref-us",
+                    }
+                },
+            ),
+        ],
+        ("GET", "/sub_number_orders_report/{report_id}"): [(f"/sub_number_orders_report/{i['report']}", {})],
+        ("GET", "/sub_number_orders_report/{report_id}/download"): [
+            (f"/sub_number_orders_report/{i['report']}/download", {}),
+        ],
+    }
+    return table[op]
+
+
+SPEC_OPS = [(m, p.replace("{advanced_order_id}", "{advanced-order-id}")) for m, p, _ in ROUTES]
+
+
+def test_routes_cover_the_47_operations() -> None:
+    assert len(set(SPEC_OPS)) == 47
+
+
+@pytest.mark.parametrize("op", SPEC_OPS, ids=[f"{m} {p}" for m, p in SPEC_OPS])
+async def test_answers_match_spec(op: tuple[str, str], validator: ResponseValidator) -> None:
+    sb = Sandbox()
+    async with client_for(sb) as client:
+        world = World(client, sb)
+        await build_world(world)
+        arg_sets = cases(op, world)
+        for path, kwargs in arg_sets:
+            response = await client.request(op[0], path, **kwargs)
+            validator.validate(op[0], op[1], response)
+        assert arg_sets
+
+
+def test_validator_rejects_a_wrong_answer(validator: ResponseValidator) -> None:
+    """Guard against a validator that accepts everything (e.g. an unresolved $ref)."""
+    bad = httpx.Response(
+        200, json={"data": {"status": "done", "phone_numbers_count": "1"}}, headers={"x-sandbox": "true"}
+    )
+    with pytest.raises(AssertionError, match=r"status|phone_numbers_count"):
+        validator.validate("GET", "/number_orders/{number_order_id}", bad)
