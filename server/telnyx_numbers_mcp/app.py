@@ -280,7 +280,9 @@ async def guarded_call(
             return decision
         if not decision.approved:
             refusal = {"approved": False, "how": decision.how, "detail": decision.detail}
-            rt.audit.append({"event": "refused", "tool": tool.name, "kind": tool.kind, "args": args, "approval": refusal})
+            rt.audit.append(
+                {"event": "refused", "tool": tool.name, "kind": tool.kind, "args": args, "approval": refusal}
+            )
             raise ApprovalError(
                 f"Not approved: {decision.detail}. Nothing was sent to Telnyx; {summary.splitlines()[0]}"
             )
