@@ -1,0 +1,192 @@
+"""The official telnyx SDK, pointed at the sandbox served by uvicorn, calls all 47 methods and parses them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import telnyx
+
+from sandbox_helpers import served
+from telnyx_numbers_mcp.sandbox import Sandbox
+
+
+@pytest.fixture
+def sdk() -> Iterator[tuple[telnyx.Telnyx, Sandbox]]:
+    sb = Sandbox(require_auth=True)
+    with served(sb) as base_url:
+        client = telnyx.Telnyx(api_key="KEY", base_url=base_url, max_retries=0)
+        try:
+            yield client, sb
+        finally:
+            client.close()
+
+
+def test_sdk_calls_all_47_methods(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    c, sb = sdk
+    called: set[str] = set()
+
+    def call(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        called.add(name)
+        return fn(*args, **kwargs)
+
+    found = call(
+        "available_phone_numbers.list",
+        c.available_phone_numbers.list,
+        filter={"country_code": "US", "features": ["sms", "voice"], "limit": 6, "phone_number": {"starts_with": "312"}},
+    )
+    nums = [d.phone_number for d in found.data or []]
+    assert len(nums) == 6 and all(n and n.startswith("+1312") for n in nums)
+    blocks = call(
+        "available_phone_number_blocks.list", c.available_phone_number_blocks.list, filter={"country_code": "US"}
+    )
+    assert blocks.data and blocks.data[0].range in (10, 100)
+    feats = call("numbers_features.create", c.numbers_features.create, phone_numbers=[nums[0]])
+    assert feats.data and feats.data[0].phone_number == nums[0]
+
+    res = call(
+        "number_reservations.create",
+        c.number_reservations.create,
+        phone_numbers=[{"phone_number": nums[0]}],
+        customer_reference="sdk",
+    )
+    assert res.data and res.data.id
+    call("number_reservations.list", c.number_reservations.list)
+    call("number_reservations.retrieve", c.number_reservations.retrieve, res.data.id)
+    ext = call("number_reservations.actions.extend", c.number_reservations.actions.extend, res.data.id)
+    assert ext.data and ext.data.phone_numbers
+
+    order = call(
+        "number_orders.create",
+        c.number_orders.create,
+        phone_numbers=[{"phone_number": nums[1]}],
+        customer_reference="sdk",
+    )
+    assert order.data and order.data.status == "pending" and order.data.id
+    listed = call("number_orders.list", c.number_orders.list, filter={"customer_reference": "sdk"})
+    assert [o.id for o in listed.data] == [order.data.id]
+    call("number_orders.retrieve", c.number_orders.retrieve, order.data.id)
+    call("number_orders.update", c.number_orders.update, order.data.id, customer_reference="sdk-2")
+
+    de = c.available_phone_numbers.list(filter={"country_code": "DE", "limit": 1}).data or []
+    de_order = c.number_orders.create(phone_numbers=[{"phone_number": de[0].phone_number}])
+    assert de_order.data and de_order.data.phone_numbers
+    de_num = de_order.data.phone_numbers[0]
+    reqs = [r.requirement_id for r in de_num.regulatory_requirements or []]
+    nopn = call("number_order_phone_numbers.list", c.number_order_phone_numbers.list, filter={"country_code": "DE"})
+    assert nopn.data and nopn.data[0].id == de_num.id
+    call("number_order_phone_numbers.retrieve", c.number_order_phone_numbers.retrieve, de_num.id)
+    call(
+        "number_order_phone_numbers.update_requirements",
+        c.number_order_phone_numbers.update_requirements,
+        de_num.id,
+        regulatory_requirements=[{"requirement_id": reqs[0], "field_value": "addr"}],
+    )
+
+    de_sub = (de_order.data.sub_number_orders_ids or [])[0]
+    call("sub_number_orders.list", c.sub_number_orders.list, filter={"country_code": "DE"})
+    call("sub_number_orders.retrieve", c.sub_number_orders.retrieve, de_sub)
+    upd = call(
+        "sub_number_orders.update",
+        c.sub_number_orders.update,
+        de_sub,
+        regulatory_requirements=[{"requirement_id": reqs[1], "field_value": "doc"}],
+    )
+    assert upd.data and upd.data.requirements_met is True
+
+    extra = c.number_orders.create(phone_numbers=[{"phone_number": nums[2]}])
+    assert extra.data
+    cancelled = call(
+        "sub_number_orders.cancel", c.sub_number_orders.cancel, (extra.data.sub_number_orders_ids or [])[0]
+    )
+    assert cancelled.data and cancelled.data.status == "failure"
+
+    comment = call(
+        "comments.create",
+        c.comments.create,
+        body="hello",
+        comment_record_id=de_sub,
+        comment_record_type="sub_number_order",
+    )
+    assert comment.data and comment.data.id
+    comments = call("comments.list", c.comments.list, filter={"comment_record_id": de_sub})
+    assert comments.data and len(comments.data) == 2  # the admin's request for documents, and ours
+    call("comments.retrieve", c.comments.retrieve, comment.data.id)
+    read = call("comments.mark_as_read", c.comments.mark_as_read, comment.data.id)
+    assert read.data and read.data.read_at
+
+    block_order = call(
+        "number_block_orders.create",
+        c.number_block_orders.create,
+        starting_number=blocks.data[0].phone_number,
+        range=10,
+    )
+    assert block_order.data and block_order.data.id
+    call("number_block_orders.list", c.number_block_orders.list)
+    call("number_block_orders.retrieve", c.number_block_orders.retrieve, block_order.data.id)
+    sb.clock.advance(11)
+    job = call(
+        "phone_number_blocks.jobs.delete_phone_number_block",
+        c.phone_number_blocks.jobs.delete_phone_number_block,
+        phone_number_block_id=block_order.data.id,
+    )
+    assert job.data and job.data.id
+    call("phone_number_blocks.jobs.list", c.phone_number_blocks.jobs.list)
+    call("phone_number_blocks.jobs.retrieve", c.phone_number_blocks.jobs.retrieve, job.data.id)
+
+    adv = call("advanced_orders.create", c.advanced_orders.create, country_code="US", quantity=3, area_code="312")
+    assert adv.id
+    call("advanced_orders.list", c.advanced_orders.list)
+    call("advanced_orders.retrieve", c.advanced_orders.retrieve, adv.id)
+    call(
+        "advanced_orders.update_requirement_group",
+        c.advanced_orders.update_requirement_group,
+        adv.id,
+        requirement_group_id="8ffb3622-7c6b-4ccc-b65f-7a3dc0099576",
+    )
+
+    inex = call(
+        "inexplicit_number_orders.create",
+        c.inexplicit_number_orders.create,
+        ordering_groups=[{"country_iso": "US", "count_requested": "2", "phone_number_type": "local"}],
+    )
+    assert inex.data and inex.data.id
+    call("inexplicit_number_orders.list", c.inexplicit_number_orders.list)
+    call("inexplicit_number_orders.retrieve", c.inexplicit_number_orders.retrieve, inex.data.id)
+
+    csr = call("customer_service_records.create", c.customer_service_records.create, phone_number="+13125550123")
+    assert csr.data and csr.data.id
+    call("customer_service_records.list", c.customer_service_records.list)
+    call("customer_service_records.retrieve", c.customer_service_records.retrieve, csr.data.id)
+    call(
+        "customer_service_records.verify_phone_number_coverage",
+        c.customer_service_records.verify_phone_number_coverage,
+        phone_numbers=["+13125550123"],
+    )
+
+    cov = call("country_coverage.retrieve", c.country_coverage.retrieve)
+    assert cov.data and "United States" in cov.data
+    call("country_coverage.retrieve_country", c.country_coverage.retrieve_country, "US")
+    call("inventory_coverage.list", c.inventory_coverage.list, filter={"country_code": "US", "groupBy": "npa"})
+    call("network_coverage.list", c.network_coverage.list)
+    call("mobile_network_operators.list", c.mobile_network_operators.list)
+
+    report = call("sub_number_orders_report.create", c.sub_number_orders_report.create, country_code="US")
+    assert report.data and report.data.id
+    sb.clock.advance(6)
+    call("sub_number_orders_report.retrieve", c.sub_number_orders_report.retrieve, report.data.id)
+    csv_text = call("sub_number_orders_report.download", c.sub_number_orders_report.download, report.data.id)
+    assert str(csv_text).startswith("id,order_request_id,is_block_sub_number_order,status")
+
+    assert len(called) == 47, sorted(called)
+    assert all(r["headers"]["authorization"] == "Bearer ***" for r in sb.requests)
+
+
+def test_sdk_sees_telnyx_errors(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    c, _sb = sdk
+    with pytest.raises(telnyx.NotFoundError):
+        c.number_orders.retrieve("00000000-0000-0000-0000-000000000000")
+    with pytest.raises(telnyx.UnprocessableEntityError) as err:
+        c.number_orders.create(phone_numbers=[{"phone_number": "+15555550100"}])
+    assert err.value.body["errors"][0]["source"]["pointer"] == "/phone_numbers/0/phone_number"  # type: ignore[index]
