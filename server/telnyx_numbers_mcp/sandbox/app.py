@@ -149,11 +149,7 @@ async def _api(request: Request) -> Response:
     if raw.strip() and body is None:
         return _json(
             400,
-            {
-                "errors": [
-                    {"code": "10015", "title": "Bad Request", "detail": "The request body is not valid JSON."}
-                ]
-            },
+            {"errors": [{"code": "10015", "title": "Bad Request", "detail": "The request body is not valid JSON."}]},
         )
     allowed = False
     for method, pattern, handler in _COMPILED:
@@ -212,9 +208,7 @@ async def _control_body(request: Request) -> dict[str, Any]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise ApiError(
-            400, [{"code": "10015", "title": "Bad Request", "detail": "Body must be a JSON object."}]
-        )
+        raise ApiError(400, [{"code": "10015", "title": "Bad Request", "detail": "Body must be a JSON object."}])
     return data
 
 
@@ -272,9 +266,7 @@ async def _faults(request: Request) -> Response:
     except ApiError as err:
         return _error(err)
     except (KeyError, TypeError, ValueError) as exc:
-        return _json(
-            422, {"errors": [{"code": "10015", "title": "Invalid value", "detail": f"Bad fault: {exc}"}]}
-        )
+        return _json(422, {"errors": [{"code": "10015", "title": "Invalid value", "detail": f"Bad fault: {exc}"}]})
     return _json(201, {"data": fault.to_dict()})
 
 

@@ -31,9 +31,7 @@ def _job_status(sb: Sandbox, job: Doc) -> str:
 
 
 def _deleted(sb: Sandbox, block_id: str) -> bool:
-    return any(
-        j["block_id"] == block_id and _job_status(sb, j) == "completed" for j in sb.store.all("block_jobs")
-    )
+    return any(j["block_id"] == block_id and _job_status(sb, j) == "completed" for j in sb.store.all("block_jobs"))
 
 
 def active_block_numbers(sb: Sandbox) -> set[str]:
@@ -88,9 +86,7 @@ def create_block_order(sb: Sandbox, call: Call) -> Reply:
         )
     zeros = len(str(size)) - 1
     if not start.endswith("0" * zeros):
-        raise invalid(
-            "/starting_number", f"A block of {size} must start on a number ending in {'0' * zeros}."
-        )
+        raise invalid("/starting_number", f"A block of {size} must start on a number ending in {'0' * zeros}.")
     numbers = block_numbers(start, size)
     rng = n.find_range(start)
     held = sb.held_numbers()
@@ -118,9 +114,7 @@ def create_block_order(sb: Sandbox, call: Call) -> Reply:
 def list_block_orders(sb: Sandbox, call: Call) -> Reply:
     flt = sub(call.query, "filter")
     status = as_str(flt.get("status"))
-    start = as_str(flt.get("phone_numbers.starting_number")) or as_str(
-        sub(flt, "phone_numbers").get("starting_number")
-    )
+    start = as_str(flt.get("phone_numbers.starting_number")) or as_str(sub(flt, "phone_numbers").get("starting_number"))
     out = []
     for b in sb.store.all("block_orders"):
         data = render_block(sb, b)

@@ -43,9 +43,7 @@ def _group_filter(group: dict[str, Any], i: int) -> tuple[dict[str, Any], int]:
     for key in ("quickship", "exclude_held_numbers"):
         opt_bool(group, key, f"{ptr}/{key}")
     features = group.get("features")
-    if features is not None and not (
-        isinstance(features, list) and all(isinstance(f, str) for f in features)
-    ):
+    if features is not None and not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
         raise invalid(f"{ptr}/features", "'features' must be an array of strings.")
     pattern = group.get("phone_number") or {}
     if not isinstance(pattern, dict):
@@ -70,8 +68,7 @@ def create_inexplicit(sb: Sandbox, call: Call) -> Reply:
     body = body_object(call.body)
     groups = req_list(body, "ordering_groups")
     attrs = {
-        k: opt_str(body, k)
-        for k in ("customer_reference", "connection_id", "messaging_profile_id", "billing_group_id")
+        k: opt_str(body, k) for k in ("customer_reference", "connection_id", "messaging_profile_id", "billing_group_id")
     }
     plans = []
     for i, group in enumerate(groups):
@@ -155,16 +152,12 @@ def _advanced_fields(body: dict[str, Any], doc: Doc) -> None:
     if "features" in body:
         v = body["features"]
         if not isinstance(v, list) or any(f not in ADVANCED_FEATURES for f in v) or len(set(v)) != len(v):
-            raise invalid(
-                "/features", f"'features' must be distinct values from {', '.join(ADVANCED_FEATURES)}."
-            )
+            raise invalid("/features", f"'features' must be distinct values from {', '.join(ADVANCED_FEATURES)}.")
         doc["features"] = v
     if "phone_number_type" in body:
         v = body["phone_number_type"]
         if v not in ADVANCED_TYPES:
-            raise invalid(
-                "/phone_number_type", f"'phone_number_type' must be one of {', '.join(ADVANCED_TYPES)}."
-            )
+            raise invalid("/phone_number_type", f"'phone_number_type' must be one of {', '.join(ADVANCED_TYPES)}.")
         doc["phone_number_type"] = v
     if "quantity" in body:
         v = body["quantity"]
@@ -207,9 +200,7 @@ def list_advanced(sb: Sandbox, call: Call) -> Reply:
 
 
 def retrieve_advanced(sb: Sandbox, call: Call) -> Reply:
-    return 200, render_advanced(
-        sb, sb.get_or_404("advanced_orders", call.params["order_id"], "advanced order")
-    )
+    return 200, render_advanced(sb, sb.get_or_404("advanced_orders", call.params["order_id"], "advanced order"))
 
 
 def update_advanced_requirement_group(sb: Sandbox, call: Call) -> Reply:

@@ -38,9 +38,7 @@ def invalid(pointer: str, detail: str, *, code: str = "10015", title: str = "Inv
 
 def missing(pointer: str) -> ApiError:
     field = pointer.rsplit("/", 1)[-1]
-    return invalid(
-        pointer, f"The '{field}' parameter is required.", code="10004", title="Missing required parameter"
-    )
+    return invalid(pointer, f"The '{field}' parameter is required.", code="10004", title="Missing required parameter")
 
 
 def invalid_param(parameter: str, detail: str) -> ApiError:

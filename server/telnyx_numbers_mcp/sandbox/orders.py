@@ -233,9 +233,7 @@ def validate_orderable(sb: Sandbox, items: list[Any], pointer: str = "/phone_num
     return out
 
 
-def create_order(
-    sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.NumberRange], attrs: dict[str, Any]
-) -> Doc:
+def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.NumberRange], attrs: dict[str, Any]) -> Doc:
     """Store an order, one sub order per (country, type), and one document per number."""
     now = sb.now_iso()
     order_id = sb.new_id()
@@ -297,9 +295,7 @@ def create_order(
             from .records import add_admin_comment
 
             labels = ", ".join(label for _ft, label in REQUIREMENTS[so["country_code"]])
-            add_admin_comment(
-                sb, so["id"], f"Please provide the regulatory requirements for this order: {labels}."
-            )
+            add_admin_comment(sb, so["id"], f"Please provide the regulatory requirements for this order: {labels}.")
     sb.store.put("number_orders", order_id, order)
     return order
 
@@ -308,8 +304,7 @@ def create_number_order(sb: Sandbox, call: Call) -> Reply:
     body = body_object(call.body)
     items = req_list(body, "phone_numbers")
     attrs = {
-        k: opt_str(body, k)
-        for k in ("customer_reference", "connection_id", "messaging_profile_id", "billing_group_id")
+        k: opt_str(body, k) for k in ("customer_reference", "connection_id", "messaging_profile_id", "billing_group_id")
     }
     ranges = validate_orderable(sb, items)
     order = create_order(sb, items, ranges, attrs)
@@ -382,9 +377,7 @@ def _apply_requirements(sb: Sandbox, nums: list[Doc], body: dict[str, Any]) -> N
         if fv is None:
             raise missing(f"/regulatory_requirements/{i}/field_value")
         if not isinstance(fv, str) or not fv.strip():
-            raise invalid(
-                f"/regulatory_requirements/{i}/field_value", "'field_value' must be a non-empty string."
-            )
+            raise invalid(f"/regulatory_requirements/{i}/field_value", "'field_value' must be a non-empty string.")
         updates[rid] = fv
     now = sb.now_iso()
     for x in nums:
@@ -426,25 +419,19 @@ def list_order_numbers(sb: Sandbox, call: Call) -> Reply:
     flt = sub(call.query, "filter")
     cc = as_str(flt.get("country_code"))
     out = [
-        render_order_number(sb, x)
-        for x in sb.store.all("order_numbers")
-        if not cc or x["country_code"] == cc.upper()
+        render_order_number(sb, x) for x in sb.store.all("order_numbers") if not cc or x["country_code"] == cc.upper()
     ]
     page, meta = paginate(out, call.query)
     return 200, {"data": page, "meta": meta}
 
 
 def retrieve_order_number(sb: Sandbox, call: Call) -> Reply:
-    num = sb.get_or_404(
-        "order_numbers", call.params["number_order_phone_number_id"], "number order phone number"
-    )
+    num = sb.get_or_404("order_numbers", call.params["number_order_phone_number_id"], "number order phone number")
     return 200, {"data": render_order_number(sb, num)}
 
 
 def update_order_number(sb: Sandbox, call: Call) -> Reply:
-    num = sb.get_or_404(
-        "order_numbers", call.params["number_order_phone_number_id"], "number order phone number"
-    )
+    num = sb.get_or_404("order_numbers", call.params["number_order_phone_number_id"], "number order phone number")
     _apply_requirements(sb, [num], body_object(call.body))
     return 200, {"data": render_order_number(sb, num)}
 
@@ -454,9 +441,7 @@ def update_order_number(sb: Sandbox, call: Call) -> Reply:
 
 def list_sub_orders(sb: Sandbox, call: Call) -> Reply:
     flt = sub(call.query, "filter")
-    wanted = {
-        k: as_str(flt.get(k)) for k in ("country_code", "order_request_id", "phone_number_type", "status")
-    }
+    wanted = {k: as_str(flt.get(k)) for k in ("country_code", "order_request_id", "phone_number_type", "status")}
     count = as_int(flt.get("phone_numbers_count"), "filter[phone_numbers_count]")
     out = []
     for so in sb.store.all("sub_number_orders"):

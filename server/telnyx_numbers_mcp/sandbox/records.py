@@ -54,9 +54,7 @@ def create_comment(sb: Sandbox, call: Call) -> Reply:
     record_id = req_str(body, "comment_record_id")
     record_type = req_str(body, "comment_record_type")
     if record_type not in COMMENT_TYPES:
-        raise invalid(
-            "/comment_record_type", f"'comment_record_type' must be one of {', '.join(COMMENT_TYPES)}."
-        )
+        raise invalid("/comment_record_type", f"'comment_record_type' must be one of {', '.join(COMMENT_TYPES)}.")
     if record_type == "sub_number_order" and sb.store.get("sub_number_orders", record_id) is None:
         raise invalid(
             "/comment_record_id",
@@ -141,9 +139,7 @@ def render_csr(sb: Sandbox, doc: Doc) -> dict[str, Any]:
         return out
     out["updated_at"] = iso(parse_iso(doc["created_at"]) + timedelta(seconds=CSR_SECONDS))
     if not _covered(phone):
-        out.update(
-            status="failed", error_message="The losing carrier did not return a customer service record."
-        )
+        out.update(status="failed", error_message="The losing carrier did not return a customer service record.")
         return out
     extra = doc.get("additional_data") or {}
     rng = n.find_range(phone)

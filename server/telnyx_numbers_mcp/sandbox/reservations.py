@@ -104,9 +104,7 @@ def create(sb: Sandbox, call: Call) -> Reply:
 def list_(sb: Sandbox, call: Call) -> Reply:
     flt = sub(call.query, "filter")
     ref = as_str(flt.get("customer_reference"))
-    number = as_str(flt.get("phone_numbers.phone_number")) or as_str(
-        sub(flt, "phone_numbers").get("phone_number")
-    )
+    number = as_str(flt.get("phone_numbers.phone_number")) or as_str(sub(flt, "phone_numbers").get("phone_number"))
     status = as_str(flt.get("status"))
     out = []
     for doc in sb.store.all("reservations"):

@@ -62,9 +62,7 @@ def render_number(c: n.Candidate, best_effort: bool) -> dict[str, Any]:
     }
 
 
-def search_numbers(
-    sb: Sandbox, flt: dict[str, Any], default_limit: int = 20
-) -> tuple[list[n.Candidate], int]:
+def search_numbers(sb: Sandbox, flt: dict[str, Any], default_limit: int = 20) -> tuple[list[n.Candidate], int]:
     """Run the number search; returns (candidates, how many of them are best-effort extras)."""
     iso = (as_str(flt.get("country_code")) or "US").upper()
     number_type = as_str(flt.get("phone_number_type")) or "local"
@@ -138,9 +136,7 @@ def list_available_blocks(sb: Sandbox, call: Call) -> Reply:
     data: list[dict[str, Any]] = []
 
     def free_block(c: n.Candidate) -> bool:
-        return all(e not in held for e in block_numbers(c.e164, 100)) and n.is_valid(
-            block_numbers(c.e164, 100)[-1]
-        )
+        return all(e not in held for e in block_numbers(c.e164, 100)) and n.is_valid(block_numbers(c.e164, 100)[-1])
 
     for i, c in enumerate(n.generate(sb.seed + 7, ranges, n.Pattern(ends_with="00"), False, free_block, 10)):
         size = 100 if i % 2 == 0 else 10
