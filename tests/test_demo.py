@@ -1,0 +1,46 @@
+"""`telnyx-numbers-mcp demo` as a person would run it: a subprocess, no key, no network, stdin closed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def test_demo_runs_the_walk_through_without_a_terminal(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_"))}
+    env["TELNYX_MCP_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
+    env["HTTPS_PROXY"] = env["HTTP_PROXY"] = "http://127.0.0.1:9"  # any real network use would fail
+    proc = subprocess.run(
+        [sys.executable, "-m", "telnyx_numbers_mcp", "demo"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert "available_phone_numbers_list" in out and "Chicago" in out
+    assert "Reservation" in out and "number_reservations_create" in out
+    assert "BUY 1 phone number" in out and "Approve?" in out
+    assert "Answering 'yes' automatically (stdin is not a terminal)" in out
+    assert "Order status: " in out
+    assert len(out.splitlines()) < 40, out
+    assert "{" not in out, "no raw JSON in the walk-through"
+    audit = (tmp_path / "audit.jsonl").read_text()
+    assert "number_orders_create" in audit
+
+
+def test_demo_yes_flag_says_so() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "telnyx_numbers_mcp", "demo", "--yes"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Answering 'yes' automatically (--yes was given)" in proc.stdout
