@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -26,13 +27,16 @@ BASE_URL = "http://sandbox.invalid/v2"
 
 
 def load_spec(cache_dir: Path) -> dict[str, Any]:
-    """Parse the 4 MB YAML once per session, caching the result as JSON next to the test's tmp files."""
-    cached = cache_dir / "spec.json"
+    """Parse the 4 MB YAML once, caching it as JSON keyed by the spec file's size and mtime."""
+    stat = SPEC_PATH.stat()
+    cached = cache_dir / f"telnyx-spec-{stat.st_size}-{stat.st_mtime_ns}.json"
     if cached.exists():
         return json.loads(cached.read_text())  # type: ignore[no-any-return]
     with SPEC_PATH.open() as f:
         spec: dict[str, Any] = yaml.load(f, Loader=yaml.CSafeLoader)
-    cached.write_text(json.dumps(spec))
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(spec))
+    tmp.replace(cached)  # atomic, so parallel sessions never read half a file
     return spec
 
 

@@ -23,7 +23,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def validator(tmp_path_factory: pytest.TempPathFactory) -> ResponseValidator:
-    return ResponseValidator(load_spec(Path(tmp_path_factory.getbasetemp())))
+    # the parent of this session's basetemp is shared by sessions, so the parsed spec is reused across runs
+    return ResponseValidator(load_spec(Path(tmp_path_factory.getbasetemp()).parent))
 
 
 @dataclass

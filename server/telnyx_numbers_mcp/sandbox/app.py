@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -100,6 +101,32 @@ def _error(err: ApiError) -> Response:
     return _json(err.status, err.body(), err.headers)
 
 
+class _DroppedResponse(Response):
+    """Starts an answer, then aborts: uvicorn closes the socket mid-body, and in-process clients (ASGITransport)
+    get the same httpx.RemoteProtocolError a real dropped connection produces."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", status_code=200)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")],
+            }
+        )
+        raise httpx.RemoteProtocolError("Server disconnected without sending a complete response.")
+
+
+def _raw_path(request: Request) -> str:
+    """The path as received (still percent-encoded), without the query string."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes | bytearray) and raw:
+        return bytes(raw).decode("latin-1").split("?", 1)[0]
+    return request.url.path
+
+
 def _record(sb: Sandbox, request: Request, raw: bytes) -> Any:
     """Append the request to sb.requests (authorization redacted) and return its parsed JSON body."""
     text = raw.decode("utf-8", errors="replace")
@@ -115,7 +142,7 @@ def _record(sb: Sandbox, request: Request, raw: bytes) -> Any:
     sb.requests.append(
         {
             "method": request.method,
-            "path": request.url.path,
+            "path": _raw_path(request),
             "query": query,
             "query_pairs": pairs,
             "headers": headers,
@@ -141,7 +168,7 @@ async def _api(request: Request) -> Response:
             await asyncio.sleep(fault.delay)
         if fault.drop:
             log.info("sandbox: dropping %s %s", request.method, request.url.path)
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            return _DroppedResponse()
         if fault.status < 400:
             fault = None
         else:
@@ -270,15 +297,38 @@ async def _faults(request: Request) -> Response:
     return _json(201, {"data": fault.to_dict()})
 
 
+class _SandboxHeader:
+    """ASGI middleware stamping `x-sandbox: true` on every answer, including Starlette's own 404/405."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-sandbox" for k, _ in headers):
+                    headers.append((b"x-sandbox", b"true"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
 def create_app(sandbox: Sandbox) -> Starlette:
     """Starlette app serving the simulator; several apps may share one Sandbox."""
     app = Starlette(
+        middleware=[Middleware(_SandboxHeader)],
         routes=[
             Route("/_sandbox/requests", _requests, methods=["GET", "DELETE"]),
             Route("/_sandbox/clock/advance", _advance, methods=["POST"]),
             Route("/_sandbox/faults", _faults, methods=["GET", "POST", "DELETE"]),
             Route("/v2/{rest:path}", _api, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
-        ]
+        ],
     )
     app.state.sandbox = sandbox
     return app
