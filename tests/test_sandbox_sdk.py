@@ -190,3 +190,19 @@ def test_sdk_sees_telnyx_errors(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
     with pytest.raises(telnyx.UnprocessableEntityError) as err:
         c.number_orders.create(phone_numbers=[{"phone_number": "+15555550100"}])
     assert err.value.body["errors"][0]["source"]["pointer"] == "/phone_numbers/0/phone_number"  # type: ignore[index]
+
+
+def test_sdk_retries_a_429_and_gets_through(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    c, sb = sdk
+    sb.faults.add(429, path_prefix="/number_orders", retry_after=0)
+    retrying = c.with_options(max_retries=2)
+    assert retrying.number_orders.list().data == []
+    assert [r["path"] for r in sb.requests] == ["/v2/number_orders", "/v2/number_orders"]
+
+
+def test_dropped_connection_over_http(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    c, sb = sdk
+    sb.faults.add(500, drop=True, method="GET")
+    with pytest.raises(telnyx.APIConnectionError):
+        c.comments.list()
+    assert c.comments.list().data == []
