@@ -1,0 +1,362 @@
+"""The MCP server through a real MCP client (both protocol eras) against the in-process sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mcp_types as types
+import pytest
+from mcp import Client, MCPError
+
+from sandbox_helpers import served
+from sdk_oracle import sdk_request
+from spec_examples import example_args
+from telnyx_numbers_mcp.app import build_server
+from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
+from telnyx_numbers_mcp.config import Settings, build_settings
+from telnyx_numbers_mcp.errors import ConfigError
+from telnyx_numbers_mcp.sandbox import Sandbox, create_app
+
+pytestmark = pytest.mark.anyio
+
+BASE = "http://sandbox.invalid/v2"
+KEY = "KEY_test_0123456789secret"
+CATALOG = load_catalog()
+TOOLS = {t.name: t for t in CATALOG}
+
+
+@pytest.fixture(params=["legacy", "auto"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def settings_for(tmp_path: Path, **flags: Any) -> Settings:
+    base: dict[str, Any] = {
+        "base_url": BASE,
+        "api_key": KEY,
+        "audit_log": str(tmp_path / "audit.jsonl"),
+        "retry_backoff": 0.01,
+    }
+    base.update(flags)
+    return build_settings(base, {})
+
+
+Connect = Callable[..., AbstractAsyncContextManager[Client]]
+
+
+@pytest.fixture
+def sb() -> Sandbox:
+    return Sandbox()
+
+
+@pytest.fixture
+def connect(sb: Sandbox, tmp_path: Path, mode: str) -> Connect:
+    @asynccontextmanager
+    async def open_client(**flags: Any) -> AsyncIterator[Client]:
+        transport = httpx.ASGITransport(app=create_app(sb))
+        server = build_server(settings_for(tmp_path, **flags), transport=transport)
+        async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+            yield client
+
+    return open_client
+
+
+def fill_e164(args: dict[str, Any], tool: ToolSpec) -> dict[str, Any]:
+    """Spec examples lack some numbers; put a valid one wherever an E.164 field holds a placeholder."""
+    text = json.dumps(args)
+    return json.loads(re.sub(r'"example"', '"+13125550001"', text)) if tool.e164 else args  # type: ignore[no-any-return]
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return "\n".join(getattr(b, "text", "") for b in result.content)
+
+
+def recorded(sb: Sandbox, index: int = -1) -> tuple[str, str, list[tuple[str, str]], Any]:
+    req = sb.requests[index]
+    path = req["path"]
+    assert path.startswith("/v2"), path
+    return req["method"], path[len("/v2") :], sorted(map(tuple, req["query_pairs"])), req["json"]
+
+
+def is_cost_lookup(tool: ToolSpec, request: dict[str, Any]) -> bool:
+    """A purchase first looks its numbers' costs up in the number search."""
+    return tool.kind == "purchase" and request["path"] == "/v2/available_phone_numbers"
+
+
+def tool_args(tool: ToolSpec) -> dict[str, Any]:
+    args = fill_e164(example_args(tool), tool)
+    if tool.kind == "purchase":
+        args["customer_reference"] = args.get("customer_reference") or "test-ref-1"
+    return args
+
+
+# ---- 1 and 9: every tool sends what the official SDK sends ------------------------------------------
+
+
+async def test_every_tool_sends_the_same_request_as_the_official_sdk(sb: Sandbox, connect: Connect) -> None:
+    async with connect(purchase_policy="allow") as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        assert set(listed) == set(TOOLS)  # allow: no confirm_action
+        mismatches = []
+        for tool in CATALOG:
+            args = tool_args(tool)
+            before = len(sb.requests)
+            # the SDK client validates structuredContent against outputSchema and raises on a mismatch
+            result = await client.call_tool(tool.name, args)
+            assert isinstance(result, types.CallToolResult), tool.name
+            assert KEY not in text_of(result)
+            sent = [i for i in range(before, len(sb.requests)) if not is_cost_lookup(tool, sb.requests[i])]
+            assert len(sent) == 1, (tool.name, text_of(result))
+            sdk = sdk_request(tool.sdk_method, args)
+            ours = recorded(sb, sent[0])
+            want = (sdk.method, sdk.path, sorted(sdk.query), sdk.json)
+            if ours != want:
+                mismatches.append((tool.name, ours, want))
+            if not result.is_error and tool.output_schema is not None:
+                assert result.structured_content is not None, tool.name
+        assert not mismatches, mismatches
+
+
+async def test_the_csv_download_returns_text(sb: Sandbox, connect: Connect) -> None:
+    async with connect() as client:
+        created = await client.call_tool("sub_number_orders_report_create", {"country_code": "US"})
+        assert not created.is_error, text_of(created)
+        assert created.structured_content is not None
+        report_id = created.structured_content["data"]["id"]
+        sb.clock.advance(3600)
+        result = await client.call_tool("sub_number_orders_report_download", {"report_id": report_id})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is None
+    csv = text_of(result)
+    assert "," in csv.splitlines()[-1] or csv.count(",") > 0, csv
+
+
+async def test_the_api_key_is_sent_as_a_bearer_token(sb: Sandbox, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization", ""))
+        return httpx.Response(200, json={"data": [], "meta": {}})
+
+    server = build_server(settings_for(tmp_path), transport=httpx.MockTransport(handler))
+    async with Client(server, mode="legacy") as client:
+        await client.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US"}})
+    assert seen == [f"Bearer {KEY}"]
+
+
+# ---- 8: pagination --------------------------------------------------------------------------------
+
+
+async def test_a_list_tool_with_page_arguments_returns_meta(sb: Sandbox, connect: Connect) -> None:
+    async with connect() as client:
+        result = await client.call_tool("number_orders_list", {"page_number": 1, "page_size": 2})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert "meta" in result.structured_content
+    method, path, query, _ = recorded(sb)
+    assert (method, path) == ("GET", "/number_orders")
+    assert ("page[size]", "2") in query and ("page[number]", "1") in query
+
+
+# ---- 3: error classes -----------------------------------------------------------------------------
+
+
+async def test_bad_arguments_name_every_bad_field_and_send_nothing(sb: Sandbox, connect: Connect) -> None:
+    async with connect() as client:
+        result = await client.call_tool(
+            "available_phone_numbers_list",
+            {"filter": {"country_code": 12, "limit": "many"}, "bogus": True},
+        )
+    assert result.is_error
+    text = text_of(result)
+    for path in ("country_code", "limit", "bogus"):
+        assert path in text, text
+    assert sb.requests == []
+
+
+async def test_an_unknown_tool_is_a_protocol_error(sb: Sandbox, connect: Connect) -> None:
+    async with connect() as client:
+        with pytest.raises(MCPError, match="Unknown tool"):
+            await client.call_tool("no_such_tool", {})
+    assert sb.requests == []
+
+
+async def test_a_missing_api_key_is_explained_and_nothing_is_sent(sb: Sandbox, tmp_path: Path, mode: str) -> None:
+    settings = build_settings({"base_url": BASE, "audit_log": str(tmp_path / "a.jsonl")}, {})
+    server = build_server(settings, transport=httpx.ASGITransport(app=create_app(sb)))
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        result = await client.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US"}})
+    assert result.is_error
+    assert "TELNYX_API_KEY" in text_of(result)
+    assert sb.requests == []
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 422, 429, 500])
+async def test_telnyx_errors_show_status_code_title_detail_and_a_hint(
+    sb: Sandbox, connect: Connect, status: int
+) -> None:
+    sb.faults.add(status, count=10)
+    async with connect(max_retries=0) as client:
+        result = await client.call_tool("number_orders_list", {})
+    assert result.is_error
+    text = text_of(result)
+    assert f"HTTP {status}" in text
+    assert "Hint:" in text
+    assert re.search(r"^- \d+ .+: .+", text, re.M), text  # Telnyx's code, title and detail
+    assert KEY not in text
+
+
+async def test_a_real_404_and_422_carry_telnyx_code_title_and_detail(sb: Sandbox, connect: Connect) -> None:
+    async with connect() as client:
+        missing = await client.call_tool(
+            "number_orders_retrieve", {"number_order_id": "12ade33a-21c0-473b-b055-b3c836e1c292"}
+        )
+        assert missing.is_error
+        assert "HTTP 404" in text_of(missing) and "no such resource" in text_of(missing)
+        reserve = {"phone_numbers": [{"phone_number": "+13125550001"}]}
+        first = await client.call_tool("number_reservations_create", reserve)
+        assert not first.is_error, text_of(first)
+        bad = await client.call_tool("number_reservations_create", reserve)  # already reserved
+        assert bad.is_error
+        assert "HTTP 422" in text_of(bad) and "Hint:" in text_of(bad)
+    texts = [text_of(missing), text_of(bad)]
+    for text in texts:
+        assert re.search(r"^- \d+ .+: .+", text, re.M), text
+        assert KEY not in text
+
+
+async def test_a_timeout_says_a_read_was_retried_and_a_write_may_have_reached_telnyx(tmp_path: Path, mode: str) -> None:
+    sb = Sandbox()
+    with served(sb) as base_url:
+        server = build_server(settings_for(tmp_path, base_url=base_url, timeout=0.2, max_retries=1))
+        async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+            sb.faults.add(200, method="POST", delay=1.0)
+            write = await client.call_tool(
+                "number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
+            )
+            sb.faults.add(200, method="GET", delay=1.0, count=2)
+            read = await client.call_tool("number_orders_list", {})
+    assert write.is_error and "may have reached Telnyx" in text_of(write)
+    assert read.is_error and "did not answer in time" in text_of(read)
+    methods = [r["method"] for r in sb.requests]
+    assert methods.count("POST") == 1
+    assert methods.count("GET") == 2
+    assert KEY not in text_of(write) + text_of(read)
+
+
+async def test_a_dropped_connection_on_a_write_says_it_may_have_reached_telnyx(sb: Sandbox, connect: Connect) -> None:
+    sb.faults.add(200, method="POST", drop=True)
+    async with connect() as client:
+        result = await client.call_tool(
+            "number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
+        )
+    assert result.is_error
+    assert "may have reached Telnyx" in text_of(result)
+    assert len(sb.requests) == 1
+
+
+async def test_a_dropped_connection_on_a_purchase_warns_not_to_order_again(sb: Sandbox, connect: Connect) -> None:
+    sb.faults.add(200, method="POST", drop=True)
+    async with connect(purchase_policy="allow") as client:
+        result = await client.call_tool(
+            "number_orders_create",
+            {"phone_numbers": [{"phone_number": "+13125550001"}], "customer_reference": "ref-9"},
+        )
+    assert result.is_error
+    assert "DO NOT order again" in text_of(result) and "ref-9" in text_of(result)
+    assert [r["method"] for r in sb.requests].count("POST") == 1
+
+
+# ---- 4: retries -----------------------------------------------------------------------------------
+
+
+async def test_a_read_is_retried_after_429_with_retry_after(sb: Sandbox, connect: Connect) -> None:
+    sb.faults.add(429, method="GET", retry_after=0.01)
+    async with connect() as client:
+        result = await client.call_tool("number_orders_list", {})
+    assert not result.is_error, text_of(result)
+    assert len(sb.requests) == 2
+
+
+async def test_a_read_is_retried_on_503_up_to_max_retries_then_fails(sb: Sandbox, connect: Connect) -> None:
+    sb.faults.add(503, method="GET", count=10)
+    async with connect(max_retries=2) as client:
+        result = await client.call_tool("number_orders_list", {})
+    assert result.is_error
+    assert "HTTP 503" in text_of(result) and "tried 3 times" in text_of(result)
+    assert len(sb.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "tool,args",
+    [
+        ("number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}),
+        ("comments_create", {"body": "hello", "comment_record_type": "sub_number_order", "comment_record_id": "x"}),
+    ],
+)
+async def test_a_write_answered_503_is_not_retried(
+    sb: Sandbox, connect: Connect, tool: str, args: dict[str, Any]
+) -> None:
+    if tool not in TOOLS:
+        pytest.skip(f"{tool} is not in the catalog")
+    sb.faults.add(503, method="POST", count=10)
+    async with connect(max_retries=3) as client:
+        result = await client.call_tool(tool, args)
+    assert result.is_error
+    assert "HTTP 503" in text_of(result) and "may or may not have been made" in text_of(result)
+    assert len(sb.requests) == 1
+
+
+# ---- 5: filtering ---------------------------------------------------------------------------------
+
+
+async def names(connect: Connect, **flags: Any) -> set[str]:
+    async with connect(**flags) as client:
+        return {t.name for t in (await client.list_tools()).tools}
+
+
+async def test_toolsets_offer_only_their_tools(connect: Connect) -> None:
+    expected = {t.name for t in CATALOG if t.toolset == "search"}
+    assert expected
+    assert await names(connect, toolsets=("search",)) == expected | (
+        {"confirm_action"} if any(TOOLS[n].guarded for n in expected) else set()
+    )
+
+
+async def test_tools_offer_exactly_the_named_tools(connect: Connect) -> None:
+    assert await names(connect, tools=("available_phone_numbers_list", "number_orders_list")) == {
+        "available_phone_numbers_list",
+        "number_orders_list",
+    }
+
+
+async def test_read_only_offers_no_write_tool(connect: Connect) -> None:
+    assert await names(connect, read_only=True) == {t.name for t in CATALOG if t.read_only}
+
+
+async def test_a_confirm_policy_adds_confirm_action_to_the_full_list(connect: Connect) -> None:
+    assert await names(connect) == set(TOOLS) | {"confirm_action"}
+    assert len(TOOLS) == 47
+
+
+async def test_a_hidden_tool_cannot_be_called(sb: Sandbox, connect: Connect) -> None:
+    async with connect(read_only=True) as client:
+        with pytest.raises(MCPError, match="Unknown tool"):
+            await client.call_tool("number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]})
+    assert sb.requests == []
+
+
+def test_an_unknown_toolset_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        build_server(settings_for(tmp_path, toolsets=("no_such_toolset",)))
+
+
+def test_an_unknown_tool_name_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        build_server(settings_for(tmp_path, tools=("no_such_tool",)))
