@@ -12,8 +12,7 @@ from . import numbers as n
 from .clock import iso, parse_iso
 from .core import ORDER_PROCESSING, Call, Sandbox
 from .errors import ApiError, invalid, missing
-from .orders import _in_window
-from .query import as_str, body_object, opt_int, opt_str, paginate, req_str, sub
+from .query import as_str, body_object, in_window, opt_int, opt_str, paginate, req_str, sub
 from .search import block_numbers
 from .state import Doc
 
@@ -122,7 +121,7 @@ def list_block_orders(sb: Sandbox, call: Call) -> Reply:
             continue
         if start and data["starting_number"] != start:
             continue
-        if not _in_window(data["created_at"], sub(flt, "created_at")):
+        if not in_window(data["created_at"], sub(flt, "created_at")):
             continue
         out.append(data)
     page, meta = paginate(out, call.query)

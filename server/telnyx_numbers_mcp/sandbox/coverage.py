@@ -7,7 +7,7 @@ from typing import Any
 
 from . import numbers as n
 from .core import Call, Sandbox
-from .errors import not_found
+from .errors import invalid_param, not_found
 from .query import as_bool, as_int, as_list, as_str, paginate, sub
 from .search import select_ranges
 
@@ -105,8 +105,6 @@ def inventory_coverage(sb: Sandbox, call: Call) -> Reply:
     number_type = as_str(flt.get("phone_number_type")) or "local"
     group_by = as_str(flt.get("groupBy")) or "national_destination_code"
     if group_by not in ("locality", "npa", "national_destination_code"):
-        from .errors import invalid_param
-
         raise invalid_param("filter[groupBy]", f"Cannot group by '{group_by}'.")
     want_count = as_bool(flt.get("count"), "filter[count]")
     npa = as_int(flt.get("npa"), "filter[npa]")

@@ -19,6 +19,7 @@ from .query import (
     as_int,
     as_str,
     body_object,
+    in_window,
     opt_str,
     paginate,
     req_list,
@@ -329,23 +330,11 @@ def list_number_orders(sb: Sandbox, call: Call) -> Reply:
             continue
         if count is not None and data["phone_numbers_count"] != count:
             continue
-        if not _in_window(data["created_at"], created):
+        if not in_window(data["created_at"], created):
             continue
         out.append(data)
     page, meta = paginate(out, call.query)
     return 200, {"data": page, "meta": meta}
-
-
-def _in_window(created_at: str, window: dict[str, Any]) -> bool:
-    stamp = parse_iso(created_at)
-    try:
-        gt = as_str(window.get("gt"))
-        lt = as_str(window.get("lt"))
-        return (not gt or stamp > parse_iso(gt)) and (not lt or stamp < parse_iso(lt))
-    except ValueError:
-        from .errors import invalid_param
-
-        raise invalid_param("filter[created_at]", "Dates must be ISO 8601.") from None
 
 
 def retrieve_number_order(sb: Sandbox, call: Call) -> Reply:

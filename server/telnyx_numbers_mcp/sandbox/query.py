@@ -7,6 +7,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .clock import parse_iso
 from .errors import invalid, invalid_param, missing
 
 _KEY = re.compile(r"([^\[\]]+)|\[([^\[\]]*)\]")
@@ -102,6 +103,17 @@ def paginate(items: list[Any], q: dict[str, Any], *, flat: bool = False) -> tupl
         "total_results": total,
     }
     return items[(number - 1) * size : number * size], meta
+
+
+def in_window(created_at: str, window: dict[str, Any]) -> bool:
+    """filter[created_at][gt|lt] check; bad dates are a 422 on the parameter."""
+    stamp = parse_iso(created_at)
+    try:
+        gt = as_str(window.get("gt"))
+        lt = as_str(window.get("lt"))
+        return (not gt or stamp > parse_iso(gt)) and (not lt or stamp < parse_iso(lt))
+    except ValueError:
+        raise invalid_param("filter[created_at]", "Dates must be ISO 8601.") from None
 
 
 # ---- JSON body helpers -------------------------------------------------------------------------------

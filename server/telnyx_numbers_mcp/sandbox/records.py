@@ -13,7 +13,7 @@ from .clock import iso, parse_iso
 from .core import USER_ID, Call, Sandbox
 from .errors import ApiError, invalid, invalid_param
 from .orders import render_sub_order
-from .query import as_list, as_str, body_object, opt_str, paginate, req_list, req_str, sub
+from .query import as_list, as_str, body_object, in_window, opt_str, paginate, req_list, req_str, sub
 from .state import Doc
 
 Reply = tuple[int, Any]
@@ -222,14 +222,8 @@ def list_csrs(sb: Sandbox, call: Call) -> Reply:
             continue
         if statuses and data["status"] not in statuses:
             continue
-        try:
-            stamp = parse_iso(data["created_at"])
-            if created.get("gt") and stamp <= parse_iso(str(created["gt"])):
-                continue
-            if created.get("lt") and stamp >= parse_iso(str(created["lt"])):
-                continue
-        except ValueError:
-            raise invalid_param("filter[created_at]", "Dates must be ISO 8601.") from None
+        if not in_window(data["created_at"], created):
+            continue
         out.append(data)
     if as_str(sub(call.query, "sort").get("value")) == "-created_at":
         out.reverse()

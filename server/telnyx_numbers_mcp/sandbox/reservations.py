@@ -8,8 +8,7 @@ from . import numbers as n
 from .clock import iso, parse_iso
 from .core import RESERVATION_TTL, Call, Sandbox
 from .errors import ApiError, invalid, missing
-from .orders import _in_window
-from .query import as_str, body_object, opt_str, paginate, req_list, sub
+from .query import as_str, body_object, in_window, opt_str, paginate, req_list, sub
 from .state import Doc
 
 Reply = tuple[int, Any]
@@ -114,7 +113,7 @@ def list_(sb: Sandbox, call: Call) -> Reply:
             continue
         if status and status != "success":
             continue
-        if not _in_window(doc["created_at"], sub(flt, "created_at")):
+        if not in_window(doc["created_at"], sub(flt, "created_at")):
             continue
         out.append(render(doc))
     page, meta = paginate(out, call.query)
