@@ -1,0 +1,66 @@
+"""The telnyx-numbers-mcp command line: tools, call, and its exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from telnyx_numbers_mcp.catalog import load_catalog
+
+SCRIPT = Path(sys.executable).parent / "telnyx-numbers-mcp"
+
+
+def run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: os.environ[k] for k in ("HOME", "PATH", "LANG") if k in os.environ}
+    env["TELNYX_MCP_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "telnyx_numbers_mcp"]
+    return subprocess.run(
+        [*command, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
+def test_tools_prints_48_lines_with_kinds(tmp_path: Path) -> None:
+    done = run("tools", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 48
+    kinds = {t.name: t.kind for t in load_catalog()} | {"confirm_action": "confirm"}
+    for line in lines:
+        name, kind = line.split()[:2]
+        assert kinds.pop(name) == kind, line
+    assert kinds == {}
+
+
+def test_call_in_the_sandbox_prints_json_with_data(tmp_path: Path) -> None:
+    args = json.dumps({"filter": {"country_code": "US", "limit": 2}})
+    done = run("--sandbox", "call", "available_phone_numbers_list", args, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert 0 < len(out["data"]) <= 2
+    assert all(n["phone_number"].startswith("+1") for n in out["data"])
+
+
+def test_call_with_bad_arguments_exits_1_naming_the_field(tmp_path: Path) -> None:
+    args = json.dumps({"filter": {"country_code": "US", "limit": "lots"}})
+    done = run("--sandbox", "call", "available_phone_numbers_list", args, tmp_path=tmp_path)
+    assert done.returncode == 1
+    assert "limit" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("arguments", ["{not json", "[1, 2]"])
+def test_call_with_arguments_that_are_not_a_json_object_exits_2(tmp_path: Path, arguments: str) -> None:
+    done = run("--sandbox", "call", "available_phone_numbers_list", arguments, tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert "JSON" in done.stderr
+    assert done.stdout == ""
+
+
+def test_call_of_an_unknown_tool_exits_2(tmp_path: Path) -> None:
+    done = run("--sandbox", "call", "no_such_tool", "{}", tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert "no_such_tool" in done.stderr
