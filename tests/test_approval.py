@@ -179,8 +179,16 @@ ANSWERS = {
 }
 
 
-@pytest.mark.parametrize("answer", list(ANSWERS))
-@pytest.mark.parametrize("tool", GUARDED)
+# every tool gets the four kinds of "no"; the other malformed answers are tried on number orders
+REFUSALS = [
+    (tool, answer)
+    for tool in GUARDED
+    for answer in ANSWERS
+    if tool == "number_orders_create" or answer in ("decline", "cancel", "approve-false", "approve-string")
+]
+
+
+@pytest.mark.parametrize(("tool", "answer"), REFUSALS)
 async def test_anything_but_an_explicit_approval_sends_nothing(env: Env, mode: str, tool: str, answer: str) -> None:
     template = ANSWERS[answer]
     human = Human(template.action, template.content)
