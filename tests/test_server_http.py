@@ -60,11 +60,12 @@ async def serving(tmp_path: Path, sb: Sandbox) -> AsyncIterator[str]:
             web.should_exit = True
 
 
-async def test_http_with_the_token_lists_tools_and_searches(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_http_with_the_token_lists_tools_and_searches(tmp_path: Path, mode: str) -> None:
     sb = Sandbox()
     async with serving(tmp_path, sb) as url:
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
-        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
             names = {t.name for t in (await client.list_tools()).tools}
             result = await client.call_tool(
                 "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}}

@@ -70,8 +70,10 @@ def sandbox_api() -> Iterator[int]:
         proc.wait(timeout=10)
 
 
-async def test_stdio_lists_48_tools_and_a_search_works(tmp_path: Path) -> None:
-    async with Client(stdio("--sandbox", "--audit-log", str(tmp_path / "audit.jsonl"))) as client:
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_stdio_lists_48_tools_and_a_search_works(tmp_path: Path, mode: str) -> None:
+    params = stdio("--sandbox", "--audit-log", str(tmp_path / "audit.jsonl"))
+    async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
         tools = (await client.list_tools()).tools
         names = {t.name for t in tools}
         assert len(tools) == 48
