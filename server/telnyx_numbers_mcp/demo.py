@@ -116,6 +116,9 @@ async def _walk_through(settings: Settings, auto_approve: bool, out: Any, audit_
         say(f"\n3. Order: number_orders_create ({number}) - a purchase, so it needs approval")
         ordered = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": number}]})
         order = _data(ordered)
+        if ordered.is_error and "Not approved" in _text(ordered):
+            say("   Not approved, so nothing was sent to Telnyx. Run it again and type 'yes' to see the order.")
+            return 0
         if ordered.is_error or not isinstance(order, dict) or not order.get("id"):
             say(f"   Order not placed: {_text(ordered)[:300]}")
             return 1
