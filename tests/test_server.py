@@ -191,9 +191,12 @@ async def test_a_missing_api_key_is_explained_and_nothing_is_sent(sb: Sandbox, t
     settings = build_settings({"base_url": BASE, "audit_log": str(tmp_path / "a.jsonl")}, {})
     server = build_server(settings, transport=httpx.ASGITransport(app=create_app(sb)))
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
-        result = await client.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US"}})
-    assert result.is_error
-    assert "TELNYX_API_KEY" in text_of(result)
+        search = await client.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US"}})
+        # a purchase neither looks up costs nor issues a quote that could never be carried out
+        purchase = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": "+13125550001"}]})
+    for result in (search, purchase):
+        assert result.is_error
+        assert "TELNYX_API_KEY" in text_of(result)
     assert sb.requests == []
 
 
@@ -236,11 +239,11 @@ async def test_a_timeout_says_a_read_was_retried_and_a_write_may_have_reached_te
     with served(sb) as base_url:
         server = build_server(settings_for(tmp_path, base_url=base_url, timeout=0.2, max_retries=1))
         async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
-            sb.faults.add(200, method="POST", delay=1.0)
+            sb.faults.add(200, method="POST", delay=0.5)
             write = await client.call_tool(
                 "number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
             )
-            sb.faults.add(200, method="GET", delay=1.0, count=2)
+            sb.faults.add(200, method="GET", delay=0.5, count=2)
             read = await client.call_tool("number_orders_list", {})
     assert write.is_error and "may have reached Telnyx" in text_of(write)
     assert read.is_error and "did not answer in time" in text_of(read)

@@ -349,6 +349,8 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
             if tool is None:
                 return await confirm_call(rt, args)
             validate(tool, args)  # schema and E.164, every problem at once; nothing is sent on failure
+            if not rt.settings.api_key and not rt.sandbox:
+                raise MissingApiKey()  # before cost look-ups and quotes, which would send or promise a call
             if tool.kind == "purchase" and not args.get("customer_reference"):
                 # lets an agent find the order after a timeout instead of buying again
                 args["customer_reference"] = rt.reference_for(tool.name, args)
