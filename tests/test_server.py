@@ -363,3 +363,54 @@ def test_an_unknown_toolset_is_a_config_error(tmp_path: Path) -> None:
 def test_an_unknown_tool_name_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         build_server(settings_for(tmp_path, tools=("no_such_tool",)))
+
+
+# ---- 9: successful answers validate against each tool's outputSchema ---------------------------------
+
+
+async def test_a_purchase_lifecycle_succeeds_and_every_answer_matches_its_output_schema(
+    sb: Sandbox, connect: Connect
+) -> None:
+    """The example ids of test 1 mostly get 404; here real ids make each call succeed. The SDK client
+    validates structuredContent against the tool's outputSchema and raises on any mismatch."""
+    succeeded: set[str] = set()
+    async with connect(purchase_policy="allow") as client:
+
+        async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(name, args)
+            assert not result.is_error, (name, text_of(result))
+            assert result.structured_content is not None, name
+            succeeded.add(name)
+            return result.structured_content
+
+        found = await call("available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 3}})
+        numbers = [d["phone_number"] for d in found["data"]]
+        reservation = (await call("number_reservations_create", {"phone_numbers": [{"phone_number": numbers[0]}]}))[
+            "data"
+        ]["id"]
+        await call("number_reservations_retrieve", {"number_reservation_id": reservation})
+        await call("number_reservations_actions_extend", {"number_reservation_id": reservation})
+        order = (
+            await call(
+                "number_orders_create", {"phone_numbers": [{"phone_number": numbers[1]}], "customer_reference": "r1"}
+            )
+        )["data"]
+        await call("number_orders_list", {"filter": {"customer_reference": "r1"}})
+        await call("number_orders_retrieve", {"number_order_id": order["id"]})
+        await call("number_orders_update", {"number_order_id": order["id"], "customer_reference": "r2"})
+        number_id = order["phone_numbers"][0]["id"]
+        await call("number_order_phone_numbers_retrieve", {"number_order_phone_number_id": number_id})
+        sub = (await call("sub_number_orders_list", {}))["data"][0]["id"]
+        await call("sub_number_orders_retrieve", {"sub_number_order_id": sub})
+        comment = (
+            await call(
+                "comments_create", {"body": "hi", "comment_record_type": "sub_number_order", "comment_record_id": sub}
+            )
+        )["data"]["id"]
+        await call("comments_retrieve", {"id": comment})
+        await call("comments_mark_as_read", {"id": comment})
+        report = (await call("sub_number_orders_report_create", {}))["data"]["id"]
+        await call("sub_number_orders_report_retrieve", {"report_id": report})
+        await call("sub_number_orders_cancel", {"sub_number_order_id": sub})
+    assert len(succeeded) == 17
+    assert all(r["method"] in ("GET", "POST", "PATCH") for r in sb.requests)
