@@ -414,3 +414,33 @@ async def test_a_purchase_lifecycle_succeeds_and_every_answer_matches_its_output
         await call("sub_number_orders_cancel", {"sub_number_order_id": sub})
     assert len(succeeded) == 17
     assert all(r["method"] in ("GET", "POST", "PATCH") for r in sb.requests)
+
+
+async def test_advanced_block_inexplicit_and_csr_calls_succeed_with_schema_valid_answers(
+    sb: Sandbox, connect: Connect
+) -> None:
+    async with connect(purchase_policy="allow", max_numbers_per_order=1000) as client:
+
+        async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(name, args)
+            assert not result.is_error, (name, text_of(result))
+            assert result.structured_content is not None, name
+            return result.structured_content
+
+        advanced = (await call("advanced_orders_create", tool_args(TOOLS["advanced_orders_create"])))["id"]
+        await call("advanced_orders_retrieve", {"order_id": advanced})
+        updated = await call(
+            "advanced_orders_update_requirement_group",
+            {"advanced_order_id": advanced, "requirement_group_id": "12ade33a-21c0-473b-b055-b3c836e1c292"},
+        )
+        assert updated["requirement_group_id"] == "12ade33a-21c0-473b-b055-b3c836e1c292"
+        csr = await call("customer_service_records_create", tool_args(TOOLS["customer_service_records_create"]))
+        await call("customer_service_records_retrieve", {"customer_service_record_id": csr["data"]["id"]})
+        block = (await call("available_phone_number_blocks_list", {"filter": {"country_code": "US"}}))["data"][0]
+        order = await call(
+            "number_block_orders_create", {"starting_number": block["phone_number"], "range": block["range"]}
+        )
+        await call("number_block_orders_retrieve", {"number_block_order_id": order["data"]["id"]})
+        group = {"country_iso": "US", "phone_number_type": "local", "count_requested": "1"}
+        inexplicit = await call("inexplicit_number_orders_create", {"ordering_groups": [group]})
+        await call("inexplicit_number_orders_retrieve", {"id": inexplicit["data"]["id"]})
