@@ -150,6 +150,18 @@ async def test_the_api_key_is_sent_as_a_bearer_token(sb: Sandbox, tmp_path: Path
     assert seen == [f"Bearer {KEY}"]
 
 
+async def test_the_api_key_never_appears_in_an_error_even_when_upstream_echoes_it(tmp_path: Path, mode: str) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"proxy: bad header {request.headers['authorization']}")
+
+    server = build_server(settings_for(tmp_path), transport=httpx.MockTransport(handler))
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        result = await client.call_tool("number_orders_list", {})
+    assert result.is_error
+    assert "HTTP 400" in text_of(result) and "Bearer ***" in text_of(result)
+    assert KEY not in text_of(result)
+
+
 # ---- 8: pagination --------------------------------------------------------------------------------
 
 

@@ -358,7 +358,8 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
                 return await guarded_call(rt, ctx, params, tool, args)
             return await execute(rt, tool, args, None)
         except ToolCallError as exc:
-            return results.error(exc, sandbox=rt.sandbox)
+            text, key = str(exc), settings.api_key.get_secret_value() if settings.api_key else ""
+            return results.error(text.replace(key, "***") if key else text, sandbox=rt.sandbox)  # an echoing proxy
         except Exception:  # the one catch-all: never crash, never leak internals or the key
             log.exception("internal error in %s", name)
             return results.error(f"Internal error in {name}; nothing more is known. See the server log (stderr).")
