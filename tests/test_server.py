@@ -328,6 +328,40 @@ async def test_a_write_answered_503_is_not_retried(
     assert len(sb.requests) == 1
 
 
+@pytest.mark.parametrize("tool", ["number_orders_list", "number_reservations_create"])
+async def test_a_failed_connect_is_retried_even_for_a_write_since_nothing_was_sent(
+    tmp_path: Path, mode: str, tool: str
+) -> None:
+    attempts: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.method)
+        if len(attempts) == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json={"data": {"id": "x"}} if request.method == "POST" else {"data": []})
+
+    server = build_server(settings_for(tmp_path), transport=httpx.MockTransport(handler))
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        result = await client.call_tool(
+            tool, {"phone_numbers": [{"phone_number": "+13125550001"}]} if "create" in tool else {}
+        )
+    assert len(attempts) == 2
+    assert not result.is_error, text_of(result)
+
+
+async def test_a_connect_failure_that_persists_says_the_request_was_not_sent(tmp_path: Path, mode: str) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    server = build_server(settings_for(tmp_path, max_retries=1), transport=httpx.MockTransport(handler))
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        result = await client.call_tool(
+            "number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
+        )
+    assert result.is_error
+    assert "was not sent" in text_of(result)
+
+
 # ---- 5: filtering ---------------------------------------------------------------------------------
 
 

@@ -124,7 +124,7 @@ class TelnyxClient:
             try:
                 response = await self.client.send(request)
             except httpx.ConnectError as exc:
-                if retries_left and is_read:
+                if retries_left:  # nothing was sent, so even a write may be tried again
                     await self._backoff(attempts, None)
                     continue
                 raise TransportError(
