@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+import mcp_types as types
+import pytest
+
+from telnyx_numbers_mcp.config import Settings
 
 
-def test_demo_runs_the_walk_through_without_a_terminal(tmp_path) -> None:
+def test_demo_runs_the_walk_through_without_a_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_"))}
     env["TELNYX_MCP_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
     env["HTTPS_PROXY"] = env["HTTP_PROXY"] = "http://127.0.0.1:9"  # any real network use would fail
@@ -44,3 +51,26 @@ def test_demo_yes_flag_says_so() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Answering 'yes' automatically (--yes was given)" in proc.stdout
+
+
+@pytest.mark.parametrize(("answer", "expected"), [("yes", "placed: pending"), ("no", "Not approved")])
+def test_demo_asks_a_person_at_a_terminal(
+    answer: str, expected: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from telnyx_numbers_mcp import demo, terminal
+
+    asked: list[str] = []
+
+    async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        if answer == "yes":
+            return types.ElicitResult(action="accept", content={"approve": True})
+        return types.ElicitResult(action="decline")
+
+    monkeypatch.setattr(demo, "_interactive", lambda: True)
+    monkeypatch.setattr(terminal, "terminal_approval", person)
+    assert demo.run_demo(Settings(audit_log=tmp_path / "audit.jsonl"), auto_approve=False) == 0
+    out = capsys.readouterr().out
+    assert len(asked) == 1 and "BUY 1 phone number" in asked[0]
+    assert "Answering 'yes' automatically" not in out
+    assert expected in out
