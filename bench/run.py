@@ -1,0 +1,566 @@
+"""Run every benchmark and write bench/RESULTS.md: `python bench/run.py [--runs N] [--calls N]`.
+
+Setup it does itself: installs `tokenizers` into this interpreter if missing, creates bench/.venv-fastmcp
+(fastmcp==4.2.3, pyyaml) if missing, and writes bench/peer_spec.json once (see make_peer_spec.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import make_peer_spec  # noqa: E402
+import noloss  # noqa: E402
+import tokens  # noqa: E402
+from rpc import StdioRpc, cold_start, proc_cpu, vm_hwm_kib  # noqa: E402
+
+PY = str(ROOT / ".venv" / "bin" / "python")
+PEER_VENV = BENCH / ".venv-fastmcp"
+PEER_PY = str(PEER_VENV / "bin" / "python")
+AUDIT = "/tmp/telnyx-bench-audit.jsonl"
+KEY_ENV = {"TELNYX_API_KEY": "KEY_bench"}
+CALL_ARGS: dict[str, Any] = {"filter": {"country_code": "US", "limit": 5}}
+MODEL_KEYS = ("name", "title", "description", "inputSchema", "annotations")
+
+
+def ours(*extra: str) -> list[str]:
+    """Command line of this server (python -m)."""
+    return [PY, "-m", "telnyx_numbers_mcp", "--sandbox", "--audit-log", AUDIT, *extra]
+
+
+COLD: dict[str, list[str]] = {
+    "ours (python -m)": ours(),
+    "ours (entry point)": [str(ROOT / ".venv" / "bin" / "telnyx-numbers-mcp"), "--sandbox", "--audit-log", AUDIT],
+    "floor (1 trivial tool)": [PY, str(BENCH / "floor_server.py")],
+    "FastMCP peer": [PEER_PY, str(BENCH / "fastmcp_peer.py")],
+}
+
+
+def cmd(argv: list[str]) -> str:
+    """Shell form of argv, relative to the repo."""
+    return shlex.join(a.replace(str(ROOT) + "/", "") for a in argv)
+
+
+def pct(xs: list[float], p: int) -> float:
+    """p-th percentile."""
+    return statistics.quantiles(xs, n=100, method="inclusive")[p - 1]
+
+
+def setup() -> None:
+    """Install bench-only dependencies and the generated peer spec."""
+    tokens.ensure_tokenizers()
+    if not Path(PEER_PY).exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([PEER_PY, "-m", "pip", "install", "-q", "fastmcp==4.2.3", "pyyaml"], check=True)
+    make_peer_spec.main()
+
+
+def child_cpu() -> float:
+    """User+system CPU seconds of all reaped children so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+async def bench_cold(runs: int) -> dict[str, dict[str, Any]]:
+    """Median cold start per variant; variants interleaved so load spikes hit all alike."""
+    out: dict[str, dict[str, Any]] = {k: {"init": [], "list": [], "cpu": []} for k in COLD}
+    for _ in range(runs):
+        for name, argv in COLD.items():
+            c0 = child_cpu()
+            t_init, t_list, _, _ = await cold_start(argv)
+            out[name]["init"].append(t_init)
+            out[name]["list"].append(t_list)
+            out[name]["cpu"].append(child_cpu() - c0)
+    return out
+
+
+def model_visible(tools: list[dict[str, Any]]) -> str:
+    """The per-tool fields a model sees, as compact JSON."""
+    return json.dumps([{k: t[k] for k in MODEL_KEYS if k in t} for t in tools], separators=(",", ":"))
+
+
+async def bench_toollist() -> list[dict[str, Any]]:
+    """tools/list size and tokens for each configuration."""
+    toolsets = sorted(
+        {json.loads(f.read_text()).get("x-telnyx", {}).get("toolset") for f in (ROOT / "tool_specs").glob("*.json")}
+        - {None}
+    )
+    configs: list[tuple[str, list[str]]] = [("ours: all", ours()), ("ours: --read-only", ours("--read-only"))]
+    configs += [(f"ours: --toolsets {t}", ours("--toolsets", t)) for t in toolsets]
+    configs.append(("FastMCP peer", COLD["FastMCP peer"]))
+    rows = []
+    for name, argv in configs:
+        _, _, answer, size = await cold_start(argv)
+        tools = answer["result"]["tools"]
+        visible = model_visible(tools)
+        rows.append(
+            {
+                "name": name,
+                "cmd": cmd(argv),
+                "tools": len(tools),
+                "bytes": size,
+                "visible_bytes": len(visible.encode()),
+                "tokens": tokens.count(visible),
+                "chars4": len(visible) // 4,
+                "whole_tokens": tokens.count(json.dumps(answer, separators=(",", ":"))),
+                "keys": {
+                    k: sum(len(json.dumps(t[k], separators=(",", ":"))) for t in tools if k in t)
+                    for k in (*MODEL_KEYS, "outputSchema", "_meta")
+                },
+            }
+        )
+    return rows
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def timed_calls(call: Any, n: int, inflight: int) -> tuple[list[float], float]:
+    """Latencies of n calls made `inflight` at a time, and throughput (calls/s)."""
+    lat: list[float] = []
+    queue = list(range(n))
+
+    async def worker() -> None:
+        while queue:
+            queue.pop()
+            t0 = time.perf_counter()
+            await call()
+            lat.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(inflight)))
+    return lat, n / (time.perf_counter() - t0)
+
+
+async def bench_mcp_calls(argv: list[str], tool: str, n: int, sandbox_pid: int) -> dict[str, Any]:
+    """Sequential latency, 8-in-flight throughput and peak RSS for one MCP server."""
+    rpc = await StdioRpc.spawn(argv, KEY_ENV)
+    try:
+        await rpc.handshake()
+        await rpc.request("tools/list", {})
+        rss_list = vm_hwm_kib(rpc.pid)
+
+        async def call() -> None:
+            await rpc.call_tool(tool, CALL_ARGS)
+
+        for _ in range(20):
+            await call()
+        b0, c0, s0 = rpc.bytes_in, proc_cpu(rpc.pid), proc_cpu(sandbox_pid)
+        lat, _ = await timed_calls(call, n, 1)
+        answer_bytes = (rpc.bytes_in - b0) / n
+        cpu, sandbox_cpu = (proc_cpu(rpc.pid) - c0) / n, (proc_cpu(sandbox_pid) - s0) / n
+        rss_calls = vm_hwm_kib(rpc.pid)
+        _, tput = await timed_calls(call, n, 8)
+        return {
+            "p50": pct(lat, 50),
+            "p95": pct(lat, 95),
+            "tput": tput,
+            "answer_bytes": answer_bytes,
+            "cpu": cpu,
+            "sandbox_cpu": sandbox_cpu,
+            "rss_list": rss_list,
+            "rss_calls": rss_calls,
+            "rss_end": vm_hwm_kib(rpc.pid),
+        }
+    finally:
+        await rpc.close()
+
+
+async def bench_direct(base: str, n: int, sandbox_pid: int) -> dict[str, Any]:
+    """The same GET straight from httpx, no MCP."""
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer KEY_bench"}) as client:
+
+        async def call() -> None:
+            r = await client.get("/available_phone_numbers", params={"filter[country_code]": "US", "filter[limit]": 5})
+            r.raise_for_status()
+
+        for _ in range(20):
+            await call()
+        s0 = proc_cpu(sandbox_pid)
+        lat, _ = await timed_calls(call, n, 1)
+        sandbox_cpu = (proc_cpu(sandbox_pid) - s0) / n
+        _, tput = await timed_calls(call, n, 8)
+    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "tput": tput, "sandbox_cpu": sandbox_cpu}
+
+
+async def wait_http(url: str) -> None:
+    """Wait until the sandbox answers."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                await client.get(url)
+                return
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError("sandbox-api did not start")
+
+
+async def bench_calls(n: int) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Per-call overhead against a local sandbox-api."""
+    port = free_port()
+    sandbox = [PY, "-m", "telnyx_numbers_mcp", "sandbox-api", "--port", str(port)]
+    base = f"http://127.0.0.1:{port}/v2"
+    peer_tool = "ListAvailablePhoneNumbers"
+    sdk_tool = "available_phone_numbers_list"
+    targets = {
+        "ours": ([PY, "-m", "telnyx_numbers_mcp", "--base-url", base, "--audit-log", AUDIT], sdk_tool),
+        "floor (httpx GET tool)": ([PY, str(BENCH / "floor_server.py"), "--base-url", base], sdk_tool),
+        "FastMCP peer": ([PEER_PY, str(BENCH / "fastmcp_peer.py"), "--base-url", base], peer_tool),
+    }
+    cmds = {"sandbox": cmd(sandbox), **{k: cmd(v[0]) for k, v in targets.items()}}
+    proc = subprocess.Popen(sandbox, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_http(base + "/available_phone_numbers")
+        results: dict[str, dict[str, Any]] = {"direct httpx": await bench_direct(base, n, proc.pid)}
+        for name, (argv, tool) in targets.items():
+            try:
+                results[name] = await bench_mcp_calls(argv, tool, n, proc.pid)
+            except Exception as e:  # record, keep going
+                results[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
+        results["_profile"] = {"text": await profile_calls(base, 200)}
+        return results, cmds
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def verdict(ok: bool) -> str:
+    """PASS/MISS."""
+    return "**PASS**" if ok else "**MISS**"
+
+
+def _importtime(argv: list[str]) -> dict[str, int]:
+    """Self import time (us) per module of a server started with stdin at EOF (it imports, then exits)."""
+    r = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    out: dict[str, int] = {}
+    for line in r.stderr.splitlines():
+        if line.startswith("import time:") and "cumulative" not in line:
+            self_us, _, mod = (p.strip() for p in line[len("import time:") :].split("|"))
+            out[mod] = int(self_us)
+    return out
+
+
+def profile_imports() -> str:
+    """Where our extra start-up import time goes, compared with the floor (grouped by top-level package)."""
+    ours_t = _importtime(COLD["ours (python -m)"])
+    floor_t = _importtime(COLD["floor (1 trivial tool)"])
+    floor_top = {m.split(".")[0] for m in floor_t}
+    extra: dict[str, int] = {}
+    for mod, us in ours_t.items():
+        top = mod.split(".")[0]
+        if top == "telnyx_numbers_mcp":
+            top = ".".join(mod.split(".")[:2])
+        if mod.split(".")[0] not in floor_top or top.startswith("telnyx_numbers_mcp"):
+            extra[top] = extra.get(top, 0) + us
+    rows = sorted(extra.items(), key=lambda kv: -kv[1])[:12]
+    lines = [
+        f"Total self import time: ours {sum(ours_t.values()) / 1000:.0f} ms over {len(ours_t)} modules, "
+        f"floor {sum(floor_t.values()) / 1000:.0f} ms over {len(floor_t)} modules "
+        f"(one `-X importtime` run each of the cold-start commands, stdin at EOF; wall time, so load inflates it).",
+        "",
+        "Biggest packages that ours imports and the floor does not (self time summed per package):",
+        "",
+        "| Package | ms |",
+        "|---|---|",
+    ]
+    lines += [f"| `{m}` | {us / 1000:.1f} |" for m, us in rows]
+    return "\n".join(lines)
+
+
+async def _profiled_run(target: list[str], n: int, out: str) -> dict[str, tuple[int, float, float]]:
+    """Run a server under cProfile for n sequential calls; return {function: (calls, own s, cumulative s)}."""
+    argv = [PY, "-m", "cProfile", "-o", out, *target]
+    rpc = await StdioRpc.spawn(argv, KEY_ENV)
+    try:
+        await rpc.handshake()
+        await rpc.request("tools/list", {})
+        for _ in range(n):
+            await rpc.call_tool("available_phone_numbers_list", CALL_ARGS)
+    finally:
+        await rpc.close()
+    import pstats
+
+    stats = pstats.Stats(out).stats  # type: ignore[attr-defined]
+    return {
+        f"{Path(file).name}:{line}({func})": (nc, tt, ct) for (file, line, func), (_, nc, tt, ct, _) in stats.items()
+    }
+
+
+async def _per_call_profile(target: list[str], n: int, tag: str) -> dict[str, tuple[float, float, float]]:
+    """{function: (own s, cumulative s, calls) per tool call}: a run with n calls minus a run with none."""
+    base_run = await _profiled_run(target, 0, f"/tmp/telnyx-bench-{tag}0.prof")
+    run = await _profiled_run(target, n, f"/tmp/telnyx-bench-{tag}.prof")
+    out = {}
+    for name, (nc, tt, ct) in run.items():
+        if "poll" in name or "select" in name:  # idle waiting for the next request
+            continue
+        nc0, tt0, ct0 = base_run.get(name, (0, 0.0, 0.0))
+        out[name] = ((tt - tt0) / n, (ct - ct0) / n, (nc - nc0) / n)
+    return out
+
+
+async def profile_calls(base: str, n: int) -> str:
+    """cProfile of our server and of the floor per call, start-up cancelled out."""
+    ours_p = await _per_call_profile(["-m", "telnyx_numbers_mcp", "--base-url", base, "--audit-log", AUDIT], n, "ours")
+    floor_p = await _per_call_profile([str(BENCH / "floor_server.py"), "--base-url", base], n, "floor")
+    total_o = sum(max(v[0], 0) for v in ours_p.values())
+    total_f = sum(max(v[0], 0) for v in floor_p.values())
+    rows = sorted(((v[0], v[1], v[2], k) for k, v in ours_p.items()), reverse=True)
+    lines = [
+        f"`python -m cProfile -m telnyx_numbers_mcp --base-url ...`: a run with {n} sequential calls minus a run",
+        "with none (start-up cancels out), per call. Profiler overhead inflates small functions; epoll waits",
+        f"are excluded. Sum of own time per call: ours {total_o * 1e6:.0f} µs, floor {total_f * 1e6:.0f} µs.",
+        "",
+        "| Function (ours, top own time) | own µs/call | cumul. µs/call | calls per tool call | floor own µs/call |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{name}` | {tt * 1e6:.0f} | {ct * 1e6:.0f} | {nc:.1f} | {floor_p.get(name, (0.0,))[0] * 1e6:.0f} |"
+        for tt, ct, nc, name in rows[:18]
+    ]
+    return "\n".join(lines)
+
+
+def ms(x: float) -> str:
+    """Seconds -> 'N.N ms'."""
+    return f"{x * 1000:.1f} ms"
+
+
+def write(report: dict[str, Any]) -> None:
+    """Render RESULTS.md."""
+    cold, tl, calls, ccmds, nl = (report[k] for k in ("cold", "toollist", "calls", "call_cmds", "noloss"))
+    calls = dict(calls)
+    call_profile = calls.pop("_profile", {}).get("text", "(not run)")
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `python bench/run.py` (run from the repo root with `.venv/bin/python bench/run.py`).",
+        "Do not edit by hand.",
+        "",
+        f"- Date: {report['date']}",
+        f"- Python: {platform.python_version()} ({platform.python_implementation()}), {platform.platform()}",
+        f"- CPUs: {os.cpu_count()}; load average at start {report['load0']}, at end {report['load1']}",
+        f"- Runs: {report['runs']} cold starts per variant (interleaved), {report['ncalls']} calls per measurement",
+        "- Note: the machine is shared; wall-clock numbers move with load. Child CPU time (user+sys, from",
+        "  `getrusage(RUSAGE_CHILDREN)`) is given as a load-robust companion to cold-start wall time.",
+        "",
+        "## Targets",
+        "",
+        "| Target | Measured | Verdict |",
+        "|---|---|---|",
+    ]
+    med = {k: statistics.median(v["list"]) for k, v in cold.items()}
+    cpu = {k: statistics.median(v["cpu"]) for k, v in cold.items()}
+    ratio = med["ours (python -m)"] / med["floor (1 trivial tool)"]
+    cold_ok = ratio <= 1.3 and med["ours (python -m)"] < med["FastMCP peer"]
+    lines.append(
+        f"| Cold start to tools/list <= 1.3x floor and faster than FastMCP | ours {ms(med['ours (python -m)'])}, "
+        f"floor {ms(med['floor (1 trivial tool)'])} ({ratio:.2f}x), FastMCP {ms(med['FastMCP peer'])} | "
+        f"{verdict(cold_ok)} |"
+    )
+    ours_all = next(r for r in tl if r["name"] == "ours: all")
+    peer = next(r for r in tl if r["name"] == "FastMCP peer")
+    b_ratio = ours_all["visible_bytes"] / peer["visible_bytes"]
+    t_ratio = ours_all["tokens"] / peer["tokens"]
+    tl_ok = b_ratio <= 0.6 and t_ratio <= 0.6 and not nl.misses
+    lines.append(
+        f"| Model-visible tools/list bytes and tokens <= 60% of FastMCP, zero lost params/required/enum | "
+        f"bytes {b_ratio:.0%}, tokens {t_ratio:.0%}; {len(nl.misses)} lost | {verdict(tl_ok)} |"
+    )
+    co, cf = calls.get("ours", {}), calls.get("floor (httpx GET tool)", {})
+    if "p50" in co and "p50" in cf:
+        added = co["p50"] - cf["p50"]
+        lines.append(
+            f"| p50 added latency <= 1 ms over the floor making the same HTTP call | {ms(added)} "
+            f"(ours {ms(co['p50'])}, floor {ms(cf['p50'])}) | {verdict(added <= 0.001)} |"
+        )
+        tr = co["tput"] / cf["tput"]
+        lines.append(
+            f"| Throughput, 8 in flight, >= 80% of the floor's | {tr:.0%} ({co['tput']:.0f} vs {cf['tput']:.0f} "
+            f"calls/s) | {verdict(tr >= 0.8)} |"
+        )
+        rr = co["rss_calls"] / cf["rss_calls"]
+        rl = co["rss_list"] / cf["rss_list"]
+        lines.append(
+            f"| Peak RSS <= 1.25x floor | after tools/list {rl:.2f}x ({co['rss_list'] / 1024:.1f} vs "
+            f"{cf['rss_list'] / 1024:.1f} MiB); after {report['ncalls']} calls {rr:.2f}x "
+            f"({co['rss_calls'] / 1024:.1f} vs {cf['rss_calls'] / 1024:.1f} MiB) | {verdict(max(rr, rl) <= 1.25)} |"
+        )
+    else:
+        lines.append(f"| Per-call targets | error: ours {co.get('error')}, floor {cf.get('error')} | **MISS** |")
+    lines += [
+        "",
+        "## 1. Cold start over stdio",
+        "",
+        f"Median of {report['runs']} runs: spawn -> `initialize` answered, spawn -> `tools/list` answered "
+        "(raw newline-delimited JSON-RPC driver, `bench/rpc.py`, protocolVersion 2025-11-25).",
+        "",
+        "| Variant | Command | initialize (median) | tools/list (median) | tools/list (min) | child CPU (median) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, v in cold.items():
+        lines.append(
+            f"| {name} | `{cmd(COLD[name])}` | {ms(statistics.median(v['init']))} | {ms(med[name])} | "
+            f"{ms(min(v['list']))} | {ms(cpu[name])} |"
+        )
+    lines += [
+        "",
+        f"CPU-time ratio ours/floor: {cpu['ours (python -m)'] / cpu['floor (1 trivial tool)']:.2f}x; "
+        f"ours/FastMCP: {cpu['ours (python -m)'] / cpu['FastMCP peer']:.2f}x.",
+        "",
+        "## 2. Tool-list cost",
+        "",
+        "Whole = bytes of the JSON-RPC `tools/list` answer line. Model-visible = per tool only `name`, `title`,",
+        "`description`, `inputSchema`, `annotations`, compact JSON. Tokens: the `tokenizer.json` shipped in the",
+        "`anthropic==0.38.0` wheel, loaded with `tokenizers` (offline). Ours includes the `confirm_action` tool.",
+        "",
+        "| Configuration | Tools | Whole bytes | Whole tokens | Model-visible bytes | Model-visible tokens | chars/4 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in tl:
+        lines.append(
+            f"| {r['name']} | {r['tools']} | {r['bytes']:,} | {r['whole_tokens']:,} | {r['visible_bytes']:,} | "
+            f"{r['tokens']:,} | {r['chars4']:,} |"
+        )
+    lines += ["", "Commands:", ""] + [f"- `{r['cmd']}`" for r in tl]
+    lines += [
+        "",
+        "Where the bytes go (sum over tools of each field's compact JSON; `outputSchema`/`_meta` are not",
+        "model-visible):",
+        "",
+        "| Field | ours: all | FastMCP peer | ours / peer |",
+        "|---|---|---|---|",
+    ]
+    for k in ours_all["keys"]:
+        a, b = ours_all["keys"][k], peer["keys"][k]
+        lines.append(f"| `{k}` | {a:,} | {b:,} | {a / b:.0%} |" if b else f"| `{k}` | {a:,} | {b:,} | - |")
+    lines += [
+        "",
+        "### No-loss check (`bench/noloss.py`)",
+        "",
+        f"Over the 47 operations: {nl.names} spec parameter/property names, {nl.required} `required` entries, "
+        f"{nl.enums} distinct enum values checked against our `inputSchema`s; **{len(nl.misses)} missing**.",
+        "Names are compared normalised (lower-case alphanumerics: `page[number]`=`page_number`,",
+        "`location.code`=`location_code`, `groupBy`=`group_by`); readOnly body fields are skipped; deepObject",
+        "wrappers (`page`) are checked through their leaves. Matching is per tool, by name, not by exact path.",
+    ]
+    lines += [f"- {m}" for m in nl.misses[:50]]
+    lines += [
+        "",
+        "## 3. Per-call overhead",
+        "",
+        f"`available_phone_numbers_list` with `{json.dumps(CALL_ARGS)}` against the local simulator, "
+        f"`{ccmds['sandbox']}`. 20 warm-up calls, then {report['ncalls']} sequential calls (p50/p95; CPU per call",
+        f"from /proc/PID/stat), then {report['ncalls']} calls with 8 in flight (throughput). MCP servers are driven",
+        "over stdio by the raw driver.",
+        "",
+        "| Target | Command | p50 | p95 | calls/s, 8 in flight | answer B/call | server CPU/call | sandbox CPU/call |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in calls.items():
+        c = ccmds.get(name, "in-process httpx.AsyncClient GET")
+        if "error" in r:
+            lines.append(f"| {name} | `{c}` | error: {r['error']} | | |")
+        else:
+            size = f"{r['answer_bytes']:,.0f}" if "answer_bytes" in r else "-"
+            cpu = ms(r["cpu"]) if "cpu" in r else "-"
+            lines.append(
+                f"| {name} | `{c}` | {ms(r['p50'])} | {ms(r['p95'])} | {r['tput']:.0f} | {size} | {cpu} | "
+                f"{ms(r['sandbox_cpu'])} |"
+            )
+    lines += [
+        "",
+        "## 4. Peak RSS (VmHWM of the server process)",
+        "",
+        "| Server | after tools/list | after sequential calls | after all calls |",
+        "|---|---|---|---|",
+    ]
+    for name, r in calls.items():
+        if "rss_list" in r:
+            lines.append(
+                f"| {name} | {r['rss_list'] / 1024:.1f} MiB | {r['rss_calls'] / 1024:.1f} MiB | "
+                f"{r['rss_end'] / 1024:.1f} MiB |"
+            )
+    lines += [
+        "",
+        "## Profile: what dominates start-up",
+        "",
+        report["imports"],
+        "",
+        "## Profile: what dominates a call",
+        "",
+        call_profile,
+        "",
+    ]
+    (BENCH / "RESULTS.md").write_text("\n".join(lines))
+
+
+async def amain(args: argparse.Namespace) -> None:
+    """Run all sections."""
+    load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.perf_counter()
+    cold = await bench_cold(args.runs)
+    print(f"cold start done {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    toollist = await bench_toollist()
+    print(f"tool list done {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    calls, call_cmds = await bench_calls(args.calls)
+    print(f"calls done {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    report = {
+        "date": date,
+        "load0": load0,
+        "load1": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "runs": args.runs,
+        "ncalls": args.calls,
+        "cold": cold,
+        "toollist": toollist,
+        "calls": calls,
+        "call_cmds": call_cmds,
+        "noloss": noloss.check(),
+        "imports": profile_imports(),
+    }
+    write(report)
+
+
+def main() -> None:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20, help="cold starts per variant (default 20)")
+    parser.add_argument("--calls", type=int, default=500, help="calls per latency/throughput run (default 500)")
+    args = parser.parse_args()
+    setup()
+    asyncio.run(amain(args))
+    print(f"wrote {BENCH / 'RESULTS.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
