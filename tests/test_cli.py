@@ -64,3 +64,13 @@ def test_call_of_an_unknown_tool_exits_2(tmp_path: Path) -> None:
     done = run("--sandbox", "call", "no_such_tool", "{}", tmp_path=tmp_path)
     assert done.returncode == 2
     assert "no_such_tool" in done.stderr
+
+
+def test_a_purchase_without_a_terminal_prints_the_quote_exits_3_and_buys_nothing(tmp_path: Path) -> None:
+    args = json.dumps({"phone_numbers": [{"phone_number": "+13125550001"}]})
+    done = run("--sandbox", "call", "number_orders_create", args, tmp_path=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert "BUY 1 phone number" in done.stdout and "+13125550001" in done.stdout
+    assert "Nothing was sent" in done.stderr
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in audit] == ["quoted"]

@@ -142,9 +142,7 @@ def test_redact_keeps_none_and_plain_values() -> None:
 def test_append_redacts_with_the_configured_secrets(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, secrets=["KEYsecret999"])
-    log.append(
-        {"request": {"headers": {"Authorization": "Bearer KEYsecret999"}}, "note": "used KEYsecret999"}
-    )
+    log.append({"request": {"headers": {"Authorization": "Bearer KEYsecret999"}}, "note": "used KEYsecret999"})
     text = path.read_text(encoding="utf-8")
     assert "KEYsecret999" not in text
     (record,) = read_lines(path)

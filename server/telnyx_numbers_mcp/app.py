@@ -186,7 +186,7 @@ async def lookup_costs(rt: Runtime, tool: ToolSpec, args: dict[str, Any]) -> dic
                     "upfront_cost": str(info.get("upfront_cost", "")),
                     "monthly_cost": str(info.get("monthly_cost", "")),
                     "currency": str(info.get("currency", "")),
-                    "country_code": region,
+                    "country_code": region or "",
                     "phone_number_type": str(item.get("phone_number_type") or ""),
                 }
 
@@ -203,7 +203,9 @@ def _ids(data: Any) -> list[str]:
     return [str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")][:50]
 
 
-async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: approval.Decision | None):  # type: ignore[no-untyped-def]
+async def execute(
+    rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: approval.Decision | None
+) -> types.CallToolResult:
     """Send one validated, approved call; writes are audited before sending and after the answer."""
     if rt.client is None:
         raise ToolCallError("the server is not running (no HTTP client)")

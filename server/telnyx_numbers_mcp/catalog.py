@@ -91,8 +91,7 @@ class ToolSpec:
             toolset=x["toolset"],
             e164=tuple(x["e164"]),
             args={
-                k: WireArg(location=v["in"], name=v["name"], renames=v.get("renames", {}))
-                for k, v in x["args"].items()
+                k: WireArg(location=v["in"], name=v["name"], renames=v.get("renames", {})) for k, v in x["args"].items()
             },
             response_media_type=x["response"]["media_type"],
         )
@@ -126,8 +125,7 @@ def select(
     known_sets, known_tools = set(toolsets(catalog)), {t.name for t in catalog}
     if wanted_sets - known_sets:
         raise ConfigError(
-            f"unknown toolset(s): {', '.join(sorted(wanted_sets - known_sets))}; "
-            f"known: {', '.join(sorted(known_sets))}"
+            f"unknown toolset(s): {', '.join(sorted(wanted_sets - known_sets))}; known: {', '.join(sorted(known_sets))}"
         )
     if wanted_tools - known_tools:
         raise ConfigError(f"unknown tool(s): {', '.join(sorted(wanted_tools - known_tools))}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `... | head` closed stdout: not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 2
 
 
@@ -172,8 +176,17 @@ def call_once(settings: Settings, tool: str, arguments: str) -> int:
             except MCPError as exc:
                 print(f"telnyx-numbers-mcp: {exc}", file=sys.stderr)
                 return 2
-        if result.structured_content is not None:
-            print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
+        data = result.structured_content
+        if isinstance(data, dict) and data.get("status") == "awaiting_confirmation":
+            print(data.get("summary", ""))
+            print(
+                "\nNothing was sent. This command approves purchases only when run in a terminal, "
+                "where it asks you directly; run it again interactively.",
+                file=sys.stderr,
+            )
+            return 3
+        if data is not None:
+            print(json.dumps(data, indent=2, ensure_ascii=False))
         else:
             for block in result.content:
                 print(getattr(block, "text", block))

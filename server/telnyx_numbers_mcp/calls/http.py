@@ -118,7 +118,7 @@ class TelnyxClient:
         while True:
             attempts += 1
             request = self.client.build_request(
-                wire.method, wire.path, params=wire.query or None, json=wire.json, headers=extra_headers
+                wire.method, wire.path, params=tuple(wire.query) or None, json=wire.json, headers=extra_headers
             )
             retries_left = attempts <= self.max_retries
             try:

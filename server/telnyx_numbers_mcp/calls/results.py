@@ -19,8 +19,8 @@ def compact(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def _content(text: str, sandbox: bool) -> list[types.TextContent]:
-    blocks = [types.TextContent(type="text", text=text)]
+def _content(text: str, sandbox: bool) -> list[types.ContentBlock]:
+    blocks: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
     if sandbox:
         blocks.insert(0, types.TextContent(type="text", text=SANDBOX_NOTE))
     return blocks

@@ -19,6 +19,10 @@ def _path(error: jsonschema.ValidationError) -> str:
     return out or "(arguments)"
 
 
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def _expected(error: jsonschema.ValidationError) -> str:
     v, schema = error.validator, error.schema if isinstance(error.schema, dict) else {}
     if v == "additionalProperties":
@@ -27,7 +31,7 @@ def _expected(error: jsonschema.ValidationError) -> str:
     if v == "required":
         return error.message
     if v == "enum":
-        return f"is {error.instance!r}; expected one of {', '.join(map(repr, error.validator_value))}"
+        return f"is {error.instance!r}; expected one of {', '.join(repr(x) for x in _listed(error.validator_value))}"
     if v == "type":
         return f"is {type(error.instance).__name__} {error.instance!r:.60}; expected {error.validator_value}"
     if v == "pattern":

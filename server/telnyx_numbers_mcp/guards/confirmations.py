@@ -97,9 +97,7 @@ class ConfirmationStore:
         now = self._clock()
         expires_at = now + self._ttl
         tag = self._tag(nonce, tool, args_json, _summary_digest(summary), expires_at)
-        quote = Quote(
-            confirmation_id=f"{_PREFIX}{nonce}.{tag}", summary=summary, expires_at=expires_at, tool=tool
-        )
+        quote = Quote(confirmation_id=f"{_PREFIX}{nonce}.{tag}", summary=summary, expires_at=expires_at, tool=tool)
         with self._lock:
             self._prune(now)
             self._pending[nonce] = _Pending(quote=quote, nonce=nonce, args_json=args_json)
@@ -144,8 +142,7 @@ class ConfirmationStore:
         """Find the entry and check its tag; the caller holds the lock."""
         if not isinstance(confirmation_id, str) or not confirmation_id.startswith(_PREFIX):
             raise ApprovalError(
-                f"{confirmation_id!r} is not a confirmation id (they start with {_PREFIX!r}); "
-                f"{_NOTHING_SENT}."
+                f"{confirmation_id!r} is not a confirmation id (they start with {_PREFIX!r}); {_NOTHING_SENT}."
             )
         nonce, _, tag = confirmation_id[len(_PREFIX) :].partition(".")
         entry = self._pending.get(nonce)
@@ -170,9 +167,7 @@ class ConfirmationStore:
         return entry
 
     def _tag(self, nonce: str, tool: str, args_json: str, summary_digest: str, expires_at: float) -> str:
-        message = json.dumps(
-            [nonce, tool, args_json, summary_digest, repr(expires_at)], separators=(",", ":")
-        )
+        message = json.dumps([nonce, tool, args_json, summary_digest, repr(expires_at)], separators=(",", ":"))
         return _b64(hmac.new(self._secret, message.encode("utf-8"), hashlib.sha256).digest())
 
     def _prune(self, now: float) -> None:

@@ -128,9 +128,7 @@ def _check_plausible(path: str, value: str) -> E164Problem | None:
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
-        return E164Problem(
-            path=path, value=value, message=f"cannot be read as a {_where(calling_code)} number."
-        )
+        return E164Problem(path=path, value=value, message=f"cannot be read as a {_where(calling_code)} number.")
     reason = phonenumbers.is_possible_number_with_reason(number)
     if reason == phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
@@ -182,9 +180,7 @@ def _format_reasons(value: str) -> list[str]:
     if any(ch.isalpha() for ch in value):
         found.append("letters")
     body = stripped[1:] if stripped.startswith("+") else stripped
-    others = sorted(
-        {ch for ch in body if not (ch.isdigit() or ch.isalpha() or ch.isspace() or ch in "-.()[]")}
-    )
+    others = sorted({ch for ch in body if not (ch.isdigit() or ch.isalpha() or ch.isspace() or ch in "-.()[]")})
     if others:
         found.append("other characters " + " ".join(repr(ch) for ch in others))
     if found:

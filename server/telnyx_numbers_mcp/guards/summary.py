@@ -42,8 +42,7 @@ def describe_action(
         lines = _advanced_order(args)
     elif tool == "phone_number_blocks_jobs_delete_block":
         lines = [
-            f"DELETE all numbers in phone number block {_text(args.get('phone_number_block_id'))} "
-            "(cannot be undone).",
+            f"DELETE all numbers in phone number block {_text(args.get('phone_number_block_id'))} (cannot be undone).",
             *_others(args, {"phone_number_block_id"}),
         ]
     elif tool == "sub_number_orders_cancel":
@@ -103,9 +102,7 @@ def _number_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
         if entry.get("requirement_group_id") is not None:
             extra.append(f"requirement group {_text(entry['requirement_group_id'])}")
         extra.extend(
-            _pair(k, v)
-            for k, v in entry.items()
-            if k not in ("phone_number", "bundle_id", "requirement_group_id")
+            _pair(k, v) for k, v in entry.items() if k not in ("phone_number", "bundle_id", "requirement_group_id")
         )
         if extra:
             line += "  (" + ", ".join(extra) + ")"
@@ -149,11 +146,7 @@ def _inexplicit_order(args: Mapping[str, Any]) -> list[str]:
     for group in groups if isinstance(groups, list) else []:
         if not isinstance(group, Mapping):
             continue
-        place = [
-            _text(group[key])
-            for key in ("locality", "administrative_area")
-            if group.get(key) not in (None, "")
-        ]
+        place = [_text(group[key]) for key in ("locality", "administrative_area") if group.get(key) not in (None, "")]
         what = f"  {_text(group.get('count_requested'))} x {_text(group.get('country_iso'))}"
         what += f" {_text(group.get('phone_number_type'))}"
         if place:

@@ -29,7 +29,7 @@ KIND_NOTES = {
 }
 
 
-def annotations(entry: ScopeEntry, kind: str) -> dict[str, bool]:
+def tool_annotations(entry: ScopeEntry, kind: str) -> dict[str, bool]:
     """Hints set explicitly for every tool: clients treat a missing destructiveHint as `true`."""
     read_only = kind == "read"
     destructive = kind in ("purchase", "destructive")
@@ -193,7 +193,7 @@ def build_tool(
         "title": summary,
         "description": " ".join(parts),
         "inputSchema": input_schema,
-        "annotations": annotations(entry, kind),
+        "annotations": tool_annotations(entry, kind),
         "_meta": {f"{META_PREFIX}/sdk_method": sdk_method, f"{META_PREFIX}/operation": op_id},
         "x-telnyx": {
             "method": entry.method,
