@@ -87,10 +87,11 @@ class ResponseValidator:
 
 
 @contextlib.asynccontextmanager
-async def client_for(sb: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    """In-process client, exactly as other components reach the sandbox."""
+async def client_for(sb: Sandbox, api_key: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """In-process client, exactly as other components reach the sandbox; each API key is an account."""
     transport = httpx.ASGITransport(app=create_app(sb))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers) as client:
         yield client
 
 

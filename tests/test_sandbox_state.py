@@ -93,22 +93,27 @@ async def test_search_is_deterministic_per_seed() -> None:
 # ---- reservations ---------------------------------------------------------------------------------
 
 
-async def test_reservation_hides_number_then_expires_after_30_minutes() -> None:
+async def test_reservation_hides_number_from_others_then_expires_after_30_minutes() -> None:
     sb = Sandbox()
-    async with client_for(sb) as client:
+    async with client_for(sb, "KEY_alice") as client, client_for(sb, "KEY_bob") as other:
         pool = await numbers(client, country_code="US", limit="5")
         r = await client.post("/number_reservations", json={"phone_numbers": [{"phone_number": pool[0]}]})
         assert r.status_code == 200
         entry = r.json()["data"]["phone_numbers"][0]
         assert entry["status"] == "success"
-        assert pool[0] not in await numbers(client, country_code="US", limit="5")
-        again = await client.post("/number_reservations", json={"phone_numbers": [{"phone_number": pool[0]}]})
+        assert pool[0] not in await numbers(other, country_code="US", limit="5")
+        # as on Telnyx, the reserving account still sees its held number unless it excludes held numbers
+        assert pool[0] in await numbers(client, country_code="US", limit="5")
+        assert pool[0] not in await numbers(client, country_code="US", limit="5", exclude_held_numbers="true")
+        again = await other.post("/number_reservations", json={"phone_numbers": [{"phone_number": pool[0]}]})
         assert again.status_code == 422
         assert again.json()["errors"][0]["source"] == {"pointer": "/phone_numbers/0/phone_number"}
+        taken = await other.post("/number_orders", json={"phone_numbers": [{"phone_number": pool[0]}]})
+        assert taken.status_code == 422
         sb.clock.advance(29 * 60)
-        assert pool[0] not in await numbers(client, country_code="US", limit="5")
+        assert pool[0] not in await numbers(other, country_code="US", limit="5")
         sb.clock.advance(61)
-        assert pool[0] in await numbers(client, country_code="US", limit="5")
+        assert pool[0] in await numbers(other, country_code="US", limit="5")
 
 
 async def test_extend_pushes_expiry_by_30_minutes() -> None:
@@ -125,7 +130,7 @@ async def test_extend_pushes_expiry_by_30_minutes() -> None:
 
         assert (parse_iso(after) - parse_iso(before)).total_seconds() == 30 * 60
         sb.clock.advance(35 * 60)  # 55 minutes in: still held thanks to the extension
-        assert pool[0] not in await numbers(client, country_code="CA", limit="3")
+        assert pool[0] not in await numbers(client, country_code="CA", limit="3", exclude_held_numbers="true")
         sb.clock.advance(6 * 60)
         assert pool[0] in await numbers(client, country_code="CA", limit="3")
         expired = await client.post(f"/number_reservations/{rid}/actions/extend")
@@ -452,7 +457,7 @@ async def test_sqlite_state_survives_restart(tmp_path: Path) -> None:
     async with client_for(second) as client:
         got = (await client.get(f"/number_orders/{order['data']['id']}")).json()["data"]
         assert got["status"] == "success"
-        remaining = await numbers(client, country_code="US", limit="3")
+        remaining = await numbers(client, country_code="US", limit="3", exclude_held_numbers="true")
         assert pool[0] not in remaining and pool[1] not in remaining
         assert (await client.get("/number_reservations")).json()["meta"]["total_results"] == 1
     second.close()

@@ -6,6 +6,7 @@ Order of work per /v2 request: record it, check auth, fire any armed fault, disp
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -119,6 +120,12 @@ class _DroppedResponse(Response):
         raise httpx.RemoteProtocolError("Server disconnected without sending a complete response.")
 
 
+def _account(request: Request) -> str:
+    """Each API key is its own account (a digest, so the key itself is never kept)."""
+    token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else "anonymous"
+
+
 def _raw_path(request: Request) -> str:
     """The path as received (still percent-encoded), without the query string."""
     raw = request.scope.get("raw_path")
@@ -187,7 +194,7 @@ async def _api(request: Request) -> Response:
         if method != request.method:
             continue
         _, query = parse_query(request.url.query)
-        call = Call(request.method, path, match.groupdict(), query, body)
+        call = Call(request.method, path, match.groupdict(), query, body, account=_account(request))
         with sb.lock:
             try:
                 status, payload = handler(sb, call)

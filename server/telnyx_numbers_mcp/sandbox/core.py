@@ -42,6 +42,7 @@ class Call:
     params: dict[str, str]
     query: dict[str, Any]
     body: Any
+    account: str = "anonymous"  # derived from the API key: reservations belong to the key that made them
 
 
 class Sandbox:
@@ -81,14 +82,16 @@ class Sandbox:
         """Sandbox seconds since an ISO timestamp stored on a document."""
         return (self.clock.now() - parse_iso(since)).total_seconds()
 
-    def held_numbers(self) -> dict[str, str]:
-        """Numbers out of the available pool: e164 -> 'reserved' or 'ordered'."""
+    def held_numbers(self, viewer: str | None = None) -> dict[str, str]:
+        """Numbers out of the available pool: e164 -> 'reserved', 'ordered', or 'own_reserved' for
+        numbers that `viewer`'s account reserved (Telnyx still offers those to that account)."""
         now = self.clock.now()
         held: dict[str, str] = {}
         for res in self.store.all("reservations"):
+            own = viewer is not None and res.get("account", "anonymous") == viewer
             for item in res["phone_numbers"]:
                 if parse_iso(item["expired_at"]) > now:
-                    held[item["phone_number"]] = "reserved"
+                    held[item["phone_number"]] = "own_reserved" if own else "reserved"
         for num in self.store.all("order_numbers"):
             if not num.get("cancelled"):
                 held[num["phone_number"]] = "ordered"

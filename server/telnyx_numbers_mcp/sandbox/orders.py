@@ -197,9 +197,12 @@ def render_sub_order(sb: Sandbox, so: Doc, *, include_numbers: bool = False) -> 
 # ---- creation -------------------------------------------------------------------------------------
 
 
-def validate_orderable(sb: Sandbox, items: list[Any], pointer: str = "/phone_numbers") -> list[n.NumberRange]:
-    """Each item must name an in-inventory number that nobody has ordered; reserved numbers are fine."""
-    held = sb.held_numbers()
+def validate_orderable(
+    sb: Sandbox, items: list[Any], pointer: str = "/phone_numbers", *, account: str | None = None
+) -> list[n.NumberRange]:
+    """Each item must name an in-inventory number that nobody has ordered or that another account
+    reserved; the ordering account's own reservations are fine."""
+    held = sb.held_numbers(viewer=account)
     seen: set[str] = set()
     out = []
     for i, item in enumerate(items):
@@ -219,7 +222,7 @@ def validate_orderable(sb: Sandbox, items: list[Any], pointer: str = "/phone_num
                 title="Phone number must be in +E.164 format",
             )
         rng = n.find_range(e164)
-        if rng is None or held.get(e164) == "ordered" or e164 in seen:
+        if rng is None or held.get(e164) in ("ordered", "reserved") or e164 in seen:
             raise invalid(
                 ptr,
                 f"The phone number {e164} is not available for purchase.",
@@ -307,7 +310,7 @@ def create_number_order(sb: Sandbox, call: Call) -> Reply:
     attrs = {
         k: opt_str(body, k) for k in ("customer_reference", "connection_id", "messaging_profile_id", "billing_group_id")
     }
-    ranges = validate_orderable(sb, items)
+    ranges = validate_orderable(sb, items, account=call.account)
     order = create_order(sb, items, ranges, attrs)
     return 200, {"data": render_order(sb, order)}
 

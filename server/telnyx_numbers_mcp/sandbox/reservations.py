@@ -91,6 +91,7 @@ def create(sb: Sandbox, call: Call) -> Reply:
         )
     doc: Doc = {
         "id": sb.new_id(),
+        "account": call.account,
         "customer_reference": ref,
         "created_at": iso(now),
         "updated_at": iso(now),

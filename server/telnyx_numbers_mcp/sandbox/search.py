@@ -62,7 +62,9 @@ def render_number(c: n.Candidate, best_effort: bool) -> dict[str, Any]:
     }
 
 
-def search_numbers(sb: Sandbox, flt: dict[str, Any], default_limit: int = 20) -> tuple[list[n.Candidate], int]:
+def search_numbers(
+    sb: Sandbox, flt: dict[str, Any], default_limit: int = 20, *, account: str | None = None
+) -> tuple[list[n.Candidate], int]:
     """Run the number search; returns (candidates, how many of them are best-effort extras)."""
     iso = (as_str(flt.get("country_code")) or "US").upper()
     number_type = as_str(flt.get("phone_number_type")) or "local"
@@ -77,7 +79,7 @@ def search_numbers(sb: Sandbox, flt: dict[str, Any], default_limit: int = 20) ->
     reservable = as_bool(flt.get("reservable"), "filter[reservable]")
     quickship = as_bool(flt.get("quickship"), "filter[quickship]")
     best_effort = as_bool(flt.get("best_effort"), "filter[best_effort]")
-    as_bool(flt.get("exclude_held_numbers"), "filter[exclude_held_numbers]")
+    exclude_held = as_bool(flt.get("exclude_held_numbers"), "filter[exclude_held_numbers]")
     ndc = as_str(flt.get("national_destination_code"))
     locality = as_str(flt.get("locality"))
     admin = as_str(flt.get("administrative_area"))
@@ -90,10 +92,11 @@ def search_numbers(sb: Sandbox, flt: dict[str, Any], default_limit: int = 20) ->
         contains=_digits(as_str(pat_in.get("contains")), country.dial),
         ends_with=_digits(as_str(pat_in.get("ends_with")), country.dial),
     )
-    held = sb.held_numbers()
+    held = sb.held_numbers(viewer=account)
 
     def accept(c: n.Candidate) -> bool:
-        if c.e164 in held:
+        # a number this account reserved is still offered to it, unless exclude_held_numbers
+        if c.e164 in held and not (held[c.e164] == "own_reserved" and not exclude_held):
             return False
         if reservable is not None and country.reservable != reservable:
             return False
@@ -118,7 +121,7 @@ def search_numbers(sb: Sandbox, flt: dict[str, Any], default_limit: int = 20) ->
 
 
 def list_available_numbers(sb: Sandbox, call: Call) -> Reply:
-    found, extra = search_numbers(sb, sub(call.query, "filter"))
+    found, extra = search_numbers(sb, sub(call.query, "filter"), account=call.account)
     data = [render_number(c, i >= len(found) - extra) for i, c in enumerate(found)]
     return 200, {"data": data, "meta": {"total_results": len(data), "best_effort_results": extra}}
 
