@@ -19,7 +19,7 @@ SERVER = [sys.executable, "-m", "telnyx_numbers_mcp", "--sandbox"]
 # "additionalProperties": false. openai-agents 0.24 refuses to make such an open object strict
 # ("permits undeclared properties") and silently falls back to a non-strict tool. Fix belongs in
 # specgen (emit additionalProperties false); when it lands this set must become empty.
-KNOWN_NON_STRICT = {"advanced_orders_list", "country_coverage_retrieve"}
+KNOWN_NON_STRICT: set[str] = set()
 
 
 # ---------------------------------------------------------------- MCP Inspector CLI

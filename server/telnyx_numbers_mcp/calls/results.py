@@ -30,9 +30,9 @@ def success(tool: ToolSpec, answer: ApiAnswer, *, sandbox: bool) -> types.CallTo
     """structuredContent is Telnyx's JSON answer; the text block mirrors it compactly."""
     meta = {META_SANDBOX: True} if sandbox else None
     if isinstance(answer.json, dict):
-        return types.CallToolResult(
-            content=_content(compact(answer.json), sandbox), structured_content=answer.json, _meta=meta
-        )
+        # Telnyx already answers compact JSON: mirror its text rather than serialising it again
+        text = answer.text if answer.text else compact(answer.json)
+        return types.CallToolResult(content=_content(text, sandbox), structured_content=answer.json, _meta=meta)
     if answer.json is not None:  # JSON that is not an object: wrap it so clients can still validate
         data = {"data": answer.json}
         return types.CallToolResult(content=_content(compact(data), sandbox), structured_content=data, _meta=meta)

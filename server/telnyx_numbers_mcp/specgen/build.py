@@ -171,6 +171,9 @@ def build_tool(
     input_schema: Schema = {"type": "object", "properties": properties}
     if required:
         input_schema["required"] = required
+    if not properties:
+        # strict function-calling converters (OpenAI) refuse an empty object that allows anything
+        input_schema["additionalProperties"] = False
     for field_path in entry.e164:
         _set_e164(input_schema, field_path, op_id)
 
