@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,8 @@ def test_demo_runs_the_walk_through_without_a_terminal(tmp_path: Path) -> None:
     assert "available_phone_numbers_list" in out and "Chicago" in out
     assert "Reservation" in out and "number_reservations_create" in out
     assert "BUY 1 phone number" in out and "Approve?" in out
+    # the reserved number is still quoted to the account that holds it: the human sees its cost and type
+    assert re.search(r"\+1\d{10}  US local  upfront 1\.00 USD, monthly 1\.00 USD", out), out
     assert "Answering 'yes' automatically (stdin is not a terminal)" in out
     assert "Order status: " in out
     assert len(out.splitlines()) < 40, out

@@ -187,7 +187,7 @@ async def lookup_costs(rt: Runtime, tool: ToolSpec, args: dict[str, Any]) -> dic
                     "monthly_cost": str(info.get("monthly_cost", "")),
                     "currency": str(info.get("currency", "")),
                     "country_code": region or "",
-                    "phone_number_type": str(item.get("phone_number_type") or ""),
+                    "phone_number_type": str(item.get("phone_number_type") or _number_type(parsed)),
                 }
 
     async with anyio.create_task_group() as tg:
@@ -195,6 +195,20 @@ async def lookup_costs(rt: Runtime, tool: ToolSpec, args: dict[str, Any]) -> dic
             if isinstance(number, str):
                 tg.start_soon(one, number)
     return costs
+
+
+_NUMBER_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE: "mobile",
+    phonenumbers.PhoneNumberType.FIXED_LINE: "local",
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "local",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "toll_free",
+    phonenumbers.PhoneNumberType.SHARED_COST: "shared_cost",
+}
+
+
+def _number_type(number: phonenumbers.PhoneNumber) -> str:
+    """The search answer has no type field; the numbering plan tells it, for the human's summary."""
+    return _NUMBER_TYPES.get(phonenumbers.number_type(number), "")
 
 
 def _ids(data: Any) -> list[str]:
