@@ -10,8 +10,11 @@ import hashlib
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
+
+from .errors import invalid, missing
 
 ALL_FEATURES = ("sms", "mms", "voice", "fax", "emergency", "hd_voice", "international_sms", "local_calling")
 
@@ -421,3 +424,23 @@ def generate(
                     return
         if not progress:
             return
+
+
+def requested_number(item: Any, pointer: str) -> str:
+    """The E.164 string of one `{"phone_number": ...}` entry of a request body, or Telnyx's 422 naming it."""
+    ptr = f"{pointer}/phone_number"
+    if not isinstance(item, dict):
+        raise invalid(pointer, "Each entry must be an object with a phone_number.")
+    e164 = item.get("phone_number")
+    if e164 is None:
+        raise missing(ptr)
+    if not isinstance(e164, str):
+        raise invalid(ptr, "'phone_number' must be a string.")
+    if not is_valid(e164):
+        raise invalid(
+            ptr,
+            f"'{e164}' is not a valid E.164 phone number.",
+            code="10016",
+            title="Phone number must be in +E.164 format",
+        )
+    return e164

@@ -207,20 +207,7 @@ def validate_orderable(
     out = []
     for i, item in enumerate(items):
         ptr = f"{pointer}/{i}/phone_number"
-        if not isinstance(item, dict):
-            raise invalid(f"{pointer}/{i}", "Each entry must be an object with a phone_number.")
-        e164 = item.get("phone_number")
-        if e164 is None:
-            raise missing(ptr)
-        if not isinstance(e164, str):
-            raise invalid(ptr, "'phone_number' must be a string.")
-        if not n.is_valid(e164):
-            raise invalid(
-                ptr,
-                f"'{e164}' is not a valid E.164 phone number.",
-                code="10016",
-                title="Phone number must be in +E.164 format",
-            )
+        e164 = n.requested_number(item, f"{pointer}/{i}")
         rng = n.find_range(e164)
         if rng is None or held.get(e164) in ("ordered", "reserved") or e164 in seen:
             raise invalid(

@@ -7,7 +7,7 @@ from typing import Any
 from . import numbers as n
 from .clock import iso, parse_iso
 from .core import RESERVATION_TTL, Call, Sandbox
-from .errors import ApiError, invalid, missing
+from .errors import ApiError, invalid
 from .query import as_str, body_object, in_window, opt_str, paginate, req_list, sub
 from .state import Doc
 
@@ -50,20 +50,7 @@ def create(sb: Sandbox, call: Call) -> Reply:
     entries = []
     for i, item in enumerate(items):
         ptr = f"/phone_numbers/{i}/phone_number"
-        if not isinstance(item, dict):
-            raise invalid(f"/phone_numbers/{i}", "Each entry must be an object with a phone_number.")
-        e164 = item.get("phone_number")
-        if e164 is None:
-            raise missing(ptr)
-        if not isinstance(e164, str):
-            raise invalid(ptr, "'phone_number' must be a string.")
-        if not n.is_valid(e164):
-            raise invalid(
-                ptr,
-                f"'{e164}' is not a valid E.164 phone number.",
-                code="10016",
-                title="Phone number must be in +E.164 format",
-            )
+        e164 = n.requested_number(item, f"/phone_numbers/{i}")
         rng = n.find_range(e164)
         if rng is None or e164 in held or e164 in seen:
             raise invalid(
