@@ -490,3 +490,20 @@ async def test_advanced_block_inexplicit_and_csr_calls_succeed_with_schema_valid
         group = {"country_iso": "US", "phone_number_type": "local", "count_requested": "1"}
         inexplicit = await call("inexplicit_number_orders_create", {"ordering_groups": [group]})
         await call("inexplicit_number_orders_retrieve", {"id": inexplicit["data"]["id"]})
+
+
+async def test_an_approved_purchase_is_attempted_once_even_when_the_connection_fails(tmp_path: Path) -> None:
+    attempts: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        attempts.append(f"{request.method} {request.url.path}")
+        raise httpx.ConnectError("connection refused", request=request)
+
+    settings = settings_for(tmp_path, purchase_policy="allow", max_retries=3)
+    order = {"phone_numbers": [{"phone_number": "+13125550001"}], "customer_reference": "ref-1"}
+    async with Client(build_server(settings, transport=httpx.MockTransport(refuse)), mode="legacy") as c:
+        result = await c.call_tool("number_orders_create", order)
+        search = await c.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US"}})
+    assert result.is_error and "was not sent" in result.content[-1].text
+    assert attempts.count("POST /v2/number_orders") == 1
+    assert search.is_error and attempts.count("GET /v2/available_phone_numbers") == 4  # reads do retry

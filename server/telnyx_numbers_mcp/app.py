@@ -236,7 +236,7 @@ async def execute(
             "sandbox": rt.sandbox,
         })  # fmt: skip
     try:
-        answer = await rt.client.send(wire, tool=tool.name)
+        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded)
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
@@ -272,7 +272,9 @@ async def guarded_call(
             f"{tool.name} would buy {count} numbers, over the limit of {s.max_numbers_per_order} per order "
             "(--max-numbers-per-order); nothing was sent. Split the order or ask the operator to raise it."
         )
-    costs = await lookup_costs(rt, tool, args) if tool.kind == "purchase" else {}
+    # costs are for the human's summary and the cost cap; `allow` without a cap needs neither
+    wants_costs = s.purchase_policy != "allow" or s.max_order_cost is not None
+    costs = await lookup_costs(rt, tool, args) if tool.kind == "purchase" and wants_costs else {}
     if s.max_order_cost is not None and tool.kind == "purchase":
         total = total_cost(args, costs)
         if total is None:
@@ -285,9 +287,9 @@ async def guarded_call(
                 f"{tool.name} would cost {total:.2f} USD upfront, over --max-order-cost "
                 f"{s.max_order_cost:.2f} USD; nothing was sent."
             )
-    summary = describe_action(tool.name, args, kind=tool.kind, costs=costs, sandbox=rt.sandbox)
     if s.purchase_policy == "allow":
         return await execute(rt, tool, args, approval.Decision(True, "policy-allow", "--purchase-policy allow"))
+    summary = describe_action(tool.name, args, kind=tool.kind, costs=costs, sandbox=rt.sandbox)
     if approval.can_elicit(ctx):
         decision = await approval.ask(
             ctx, params, tool=tool.name, args=args, summary=summary, timeout=s.elicitation_timeout

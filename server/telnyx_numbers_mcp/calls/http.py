@@ -110,9 +110,12 @@ class TelnyxClient:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def send(self, wire: WireRequest, *, tool: str, extra_headers: dict[str, str] | None = None) -> ApiAnswer:
+    async def send(
+        self, wire: WireRequest, *, tool: str, once: bool = False, extra_headers: dict[str, str] | None = None
+    ) -> ApiAnswer:
         """Reads retry on 429/5xx/connection errors with capped, jittered backoff; writes never retry
-        once they may have reached Telnyx (only a failed connect, which sends nothing, is retried)."""
+        once they may have reached Telnyx (only a failed connect, which sends nothing, is retried).
+        `once` (purchases, destructive calls a human approved) is never repeated at all."""
         is_read = wire.method == "GET"
         attempts = 0
         while True:
@@ -120,7 +123,7 @@ class TelnyxClient:
             request = self.client.build_request(
                 wire.method, wire.path, params=tuple(wire.query) or None, json=wire.json, headers=extra_headers
             )
-            retries_left = attempts <= self.max_retries
+            retries_left = attempts <= self.max_retries and not once
             try:
                 response = await self.client.send(request)
             except httpx.ConnectError as exc:
