@@ -6,6 +6,8 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -119,3 +121,39 @@ def served(sb: Sandbox) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """A minimal environment for subprocesses (as MCP clients give servers): no TELNYX_* leaks in."""
+    keep = ("HOME", "PATH", "LANG", "TMPDIR", "SYSTEMROOT")
+    return {**{k: os.environ[k] for k in keep if k in os.environ}, **extra}
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"subprocess exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)  # waiting for a TCP listener, not for server state
+    raise RuntimeError(f"port {port} did not open")
+
+
+@contextlib.contextmanager
+def sandbox_api_process() -> Iterator[str]:
+    """`telnyx-numbers-mcp sandbox-api` as a user runs it, in a subprocess; yields its URL (without /v2)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "telnyx_numbers_mcp", "sandbox-api", "--port", str(port)],
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()  # SIGKILL: a delayed answer may still be pending, no graceful wait
+        proc.wait(timeout=10)

@@ -5,11 +5,8 @@ a purchase that times out is not retried and tells the agent how to find it."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 
+from sandbox_helpers import child_env, sandbox_api_process
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 
@@ -29,41 +27,10 @@ API_KEY = "KEY_crash_0123456789"
 NUMBER = "+13123709222"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    keep = ("HOME", "PATH", "LANG", "TMPDIR", "SYSTEMROOT")
-    return {**{k: os.environ[k] for k in keep if k in os.environ}, **extra}
-
-
 @pytest.fixture(scope="module")
 def sandbox_url() -> Iterator[str]:
-    """`telnyx-numbers-mcp sandbox-api` in a subprocess; yields its base URL (without /v2)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "telnyx_numbers_mcp", "sandbox-api", "--port", str(port)],
-        env=child_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.kill()  # SIGKILL: a delayed answer may still be pending, no graceful wait
-        proc.wait(timeout=10)
+    with sandbox_api_process() as url:
+        yield url
 
 
 async def arm_delay(base: str, delay: float) -> None:

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +10,7 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
+from sandbox_helpers import child_env, sandbox_api_process
 from sdk_oracle import sdk_request
 from telnyx_numbers_mcp.catalog import load_catalog
 
@@ -25,49 +20,8 @@ CATALOG = {t.name: t for t in load_catalog()}
 KEY = "KEY_stdio_test_secret"
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: os.environ[k] for k in ("HOME", "PATH", "LANG") if k in os.environ}
-    env.update(extra)
-    return env
-
-
 def stdio(*args: str, **env: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "telnyx_numbers_mcp", *args], env=child_env(**env))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"subprocess exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)  # waiting for a TCP listener, not for server state
-    raise RuntimeError(f"port {port} did not open")
-
-
-@contextmanager
-def sandbox_api() -> Iterator[int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "telnyx_numbers_mcp", "sandbox-api", "--port", str(port)],
-        env=child_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, proc)
-        yield port
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -98,10 +52,10 @@ async def test_stdio_against_a_served_sandbox_sends_what_the_sdk_sends(tmp_path:
         ("number_orders_list", {"page_number": 1, "page_size": 5}),
         ("comments_list", {"filter": {"comment_record_type": "sub_number_order", "comment_record_id": "x"}}),
     ]
-    with sandbox_api() as port:
+    with sandbox_api_process() as url:
         params = stdio(
             "--base-url",
-            f"http://127.0.0.1:{port}/v2",
+            f"{url}/v2",
             "--audit-log",
             str(tmp_path / "audit.jsonl"),
             TELNYX_API_KEY=KEY,
@@ -111,7 +65,7 @@ async def test_stdio_against_a_served_sandbox_sends_what_the_sdk_sends(tmp_path:
                 result = await client.call_tool(name, args)
                 assert KEY not in str(result.content)
         async with httpx.AsyncClient() as http:
-            recorded = (await http.get(f"http://127.0.0.1:{port}/_sandbox/requests")).json()["data"]
+            recorded = (await http.get(f"{url}/_sandbox/requests")).json()["data"]
     assert len(recorded) == len(calls)
     for (name, args), req in zip(calls, recorded, strict=True):
         sdk = sdk_request(CATALOG[name].sdk_method, args)
