@@ -108,17 +108,17 @@ def _number_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
             line += "  (" + ", ".join(extra) + ")"
         lines.append(line)
     lines.append(_total_line(numbers, costs))
-    lines.append(_settings(args, ("connection_id", "messaging_profile_id", "billing_group_id")))
-    lines.append(f"Customer reference: {_text(args.get('customer_reference'))}")
-    known = {
-        "phone_numbers",
-        "connection_id",
-        "messaging_profile_id",
-        "billing_group_id",
-        "customer_reference",
-    }
-    lines.extend(_others(args, known))
-    return lines
+    return [*lines, *_order_footer(args, "phone_numbers")]
+
+
+def _order_footer(args: Mapping[str, Any], numbers_key: str) -> list[str]:
+    """Where the numbers go, the reference to find the order by, and every other argument sent."""
+    settings = ("connection_id", "messaging_profile_id", "billing_group_id")
+    return [
+        _settings(args, settings),
+        f"Customer reference: {_text(args.get('customer_reference'))}",
+        *_others(args, {numbers_key, *settings, "customer_reference"}),
+    ]
 
 
 def _block_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
@@ -169,17 +169,7 @@ def _inexplicit_order(args: Mapping[str, Any]) -> list[str]:
             what += " (" + ", ".join(rest) + ")"
         lines.append(what)
     lines.append("Cost: not quoted by Telnyx (Telnyx picks the numbers).")
-    lines.append(_settings(args, ("connection_id", "messaging_profile_id", "billing_group_id")))
-    lines.append(f"Customer reference: {_text(args.get('customer_reference'))}")
-    known = {
-        "ordering_groups",
-        "connection_id",
-        "messaging_profile_id",
-        "billing_group_id",
-        "customer_reference",
-    }
-    lines.extend(_others(args, known))
-    return lines
+    return [*lines, *_order_footer(args, "ordering_groups")]
 
 
 def _advanced_order(args: Mapping[str, Any]) -> list[str]:
