@@ -414,6 +414,27 @@ async def test_an_order_over_the_cost_cap_is_refused(env: Env, mode: str) -> Non
     assert human.asked == []
 
 
+async def test_a_block_order_is_quoted_from_the_block_search_and_capped_by_its_cost(env: Env, mode: str) -> None:
+    human = Human()
+    async with env.client(mode, human, max_order_cost=150, max_numbers_per_order=100) as c:
+        blocks = await search(
+            c,
+            "available_phone_number_blocks_list",
+            {"filter": {"country_code": "US", "national_destination_code": "312"}},
+        )
+        first, second = ({"starting_number": b["phone_number"], "range": b["range"]} for b in blocks[:2])
+        upfront = float(blocks[0]["cost_information"]["upfront_cost"])
+        result = await c.call_tool("number_block_orders_create", first)
+    assert not result.is_error, text(result)
+    assert f"upfront {upfront:.2f} USD" in human.asked[0]
+    assert env.sent("number_block_orders_create") == 1
+    cap = float(blocks[1]["cost_information"]["upfront_cost"]) / 2
+    async with env.client(mode, Human(), max_order_cost=cap, max_numbers_per_order=100) as c:
+        refused = await c.call_tool("number_block_orders_create", second)
+    assert_refused(refused, "--max-order-cost", f"{cap * 2:.2f} USD upfront")
+    assert env.sent("number_block_orders_create") == 1
+
+
 # --- E.164 ---------------------------------------------------------------------------------------
 
 # tool -> (field path in errors, arguments with the number at that field); covers every ToolSpec.e164

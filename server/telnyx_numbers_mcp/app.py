@@ -15,13 +15,13 @@ from typing import Any
 import anyio
 import httpx
 import mcp_types as types
-import phonenumbers
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 
 from telnyx_numbers_mcp import __version__
 from telnyx_numbers_mcp.calls import results
+from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH, Costs, lookup_costs
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.calls.validate import validate
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
@@ -88,7 +88,7 @@ class Runtime:
     tools: dict[str, ToolSpec]
     audit: AuditLog
     confirmations: ConfirmationStore
-    search: ToolSpec | None = None  # for cost look-ups, even when the search toolset is not offered
+    searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0
@@ -140,7 +140,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         tools={t.name: t for t in catalog},
         audit=AuditLog(settings.audit_log or default_audit_path(), secrets=[api_key] if api_key else []),
         confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
-        search=next((t for t in full if t.name == "available_phone_numbers_list"), None),
+        searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
         transport=transport,
     )
 
@@ -158,57 +158,6 @@ def _client(rt: Runtime) -> TelnyxClient:
         transport=rt.transport,
         user_agent=f"telnyx-numbers-mcp/{__version__}",
     )
-
-
-async def lookup_costs(rt: Runtime, tool: ToolSpec, args: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Upfront and monthly cost per number from Telnyx's number search, where Telnyx tells it."""
-    if tool.name != "number_orders_create" or rt.client is None or rt.search is None:
-        return {}
-    search = rt.search
-    numbers = [p.get("phone_number") for p in args.get("phone_numbers", []) if isinstance(p, dict)]
-    costs: dict[str, dict[str, str]] = {}
-
-    async def one(number: str) -> None:
-        try:
-            parsed = phonenumbers.parse(number)
-            region = phonenumbers.region_code_for_number(parsed)
-            national = phonenumbers.national_significant_number(parsed)
-            query = {"filter": {"country_code": region, "phone_number": {"starts_with": national}, "limit": 5}}
-            with anyio.fail_after(10):
-                answer = await rt.client.send(build(search, query), tool=search.name)  # type: ignore[union-attr]
-        except Exception as exc:  # a failed lookup only means the cost is not quoted
-            log.info("cost lookup for %s failed: %s", number, type(exc).__name__)
-            return
-        for item in (answer.json or {}).get("data", []) or []:
-            if isinstance(item, dict) and item.get("phone_number") == number:
-                info = item.get("cost_information") or {}
-                costs[number] = {
-                    "upfront_cost": str(info.get("upfront_cost", "")),
-                    "monthly_cost": str(info.get("monthly_cost", "")),
-                    "currency": str(info.get("currency", "")),
-                    "country_code": region or "",
-                    "phone_number_type": str(item.get("phone_number_type") or _number_type(parsed)),
-                }
-
-    async with anyio.create_task_group() as tg:
-        for number in numbers:
-            if isinstance(number, str):
-                tg.start_soon(one, number)
-    return costs
-
-
-_NUMBER_TYPES = {
-    phonenumbers.PhoneNumberType.MOBILE: "mobile",
-    phonenumbers.PhoneNumberType.FIXED_LINE: "local",
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "local",
-    phonenumbers.PhoneNumberType.TOLL_FREE: "toll_free",
-    phonenumbers.PhoneNumberType.SHARED_COST: "shared_cost",
-}
-
-
-def _number_type(number: phonenumbers.PhoneNumber) -> str:
-    """The search answer has no type field; the numbering plan tells it, for the human's summary."""
-    return _NUMBER_TYPES.get(phonenumbers.number_type(number), "")
 
 
 def _ids(data: Any) -> list[str]:
@@ -274,7 +223,9 @@ async def guarded_call(
         )
     # costs are for the human's summary and the cost cap; `allow` without a cap needs neither
     wants_costs = s.purchase_policy != "allow" or s.max_order_cost is not None
-    costs = await lookup_costs(rt, tool, args) if tool.kind == "purchase" and wants_costs else {}
+    costs: Costs = {}
+    if tool.kind == "purchase" and wants_costs and rt.client is not None:
+        costs = await lookup_costs(rt.client, rt.searches, tool.name, args)
     if s.max_order_cost is not None and tool.kind == "purchase":
         total = total_cost(args, costs)
         if total is None:

@@ -73,11 +73,15 @@ def count_numbers(tool: str, args: Mapping[str, Any]) -> int:
 
 
 def total_cost(args: Mapping[str, Any], costs: Costs | None) -> float | None:
-    """Upfront total in USD for ``args["phone_numbers"]``; None unless every number has a USD quote.
+    """Upfront total in USD for ``args["phone_numbers"]`` (or a block's ``starting_number``); None unless
+    every number has a USD quote.
 
     None is also returned when there are no numbers to price, so a cost cap can fail closed.
     """
-    totals = _totals(_numbers(args), costs or {})
+    # a block order is priced by the quote for its starting number (Telnyx quotes the block as a whole)
+    start = args.get("starting_number")
+    numbers = _numbers(args) or ([start] if isinstance(start, str) and "phone_numbers" not in args else [])
+    totals = _totals(numbers, costs or {})
     if totals is None:
         return None
     upfront, _monthly = totals

@@ -141,8 +141,8 @@ def list_available_blocks(sb: Sandbox, call: Call) -> Reply:
     def free_block(c: n.Candidate) -> bool:
         return all(e not in held for e in block_numbers(c.e164, 100)) and n.is_valid(block_numbers(c.e164, 100)[-1])
 
-    for i, c in enumerate(n.generate(sb.seed + 7, ranges, n.Pattern(ends_with="00"), False, free_block, 10)):
-        size = 100 if i % 2 == 0 else 10
+    for c in n.generate(sb.seed + 7, ranges, n.Pattern(ends_with="00"), False, free_block, 10):
+        size = 100 if int(c.e164[-3]) % 2 == 0 else 10  # a start always begins the same block, whatever the query
         upfront, monthly = n.costs_of(c.range)
         data.append(
             {
