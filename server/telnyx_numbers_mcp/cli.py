@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from telnyx_numbers_mcp import __version__
@@ -44,6 +45,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-numbers-per-order", type=int, default=S, help="refuse larger orders (default 10)")
     g.add_argument("--max-order-cost", type=float, default=S, help="refuse orders costing more upfront (USD)")
     g.add_argument("--audit-log", default=S, help="JSON Lines audit file (default: the user data folder)")
+    g.add_argument("--confirmation-ttl", type=float, default=S, help="seconds a quote stays valid (default 600)")
+    g.add_argument(
+        "--elicitation-timeout", type=float, default=S, help="seconds to wait for the user's answer (default 300)"
+    )
     g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
     g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
 
@@ -72,14 +77,14 @@ def parser() -> argparse.ArgumentParser:
 FLAG_KEYS = {
     "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "log_level",
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
-    "timeout", "max_retries",
+    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout",
 }  # fmt: skip
 
 
-def settings_from(ns: argparse.Namespace, **overrides: Any) -> Settings:
+def settings_from(ns: argparse.Namespace, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     flags = {k: v for k, v in vars(ns).items() if k in FLAG_KEYS}
     flags.update(overrides)
-    return build_settings(flags)
+    return build_settings(flags, environ)
 
 
 def main(argv: list[str] | None = None) -> int:
