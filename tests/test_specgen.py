@@ -20,6 +20,7 @@ from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.specgen import naming, readme
 from telnyx_numbers_mcp.specgen.__main__ import generate, stale_files, write
 from telnyx_numbers_mcp.specgen.schema import Resolver, loosen_output
+from telnyx_numbers_mcp.specgen.source import load_sdk_methods
 
 ROOT = Path(__file__).resolve().parents[1]
 SKILL = ROOT.parent / "shared" / "seed" / "SKILL.md"
@@ -301,3 +302,22 @@ def test_tools_list_sends_no_runtime_metadata(catalog: list[ToolSpec]) -> None:
             "annotations",
             "_meta",
         }
+
+
+def test_the_generator_reads_its_inputs_from_a_url_as_well_as_a_path(tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "sdk-methods.tsv").write_text("http_method\tpath\tsdk_method\nGET\t/comments\tcomments.list\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/sdk-methods.tsv"
+        assert load_sdk_methods(url) == load_sdk_methods(str(tmp_path / "sdk-methods.tsv"))
+        assert load_sdk_methods(url) == {("GET", "/comments"): "comments.list"}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
