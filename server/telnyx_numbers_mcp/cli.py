@@ -144,7 +144,7 @@ def serve(settings: Settings) -> int:
 
 
 def print_tools(settings: Settings) -> int:
-    from telnyx_numbers_mcp.app import build_runtime
+    from telnyx_numbers_mcp.runtime import build_runtime
 
     rt = build_runtime(settings)
     for tool in rt.tools.values():

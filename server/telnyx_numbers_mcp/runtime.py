@@ -1,0 +1,128 @@
+"""What lives for the server's life: settings, the offered tools, the pooled HTTP client and the guards'
+state (audit log, pending quotes). Built once from Settings; knows nothing of MCP transports."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import mcp_types as types
+from mcp.server import ServerRequestContext
+
+from telnyx_numbers_mcp import __version__
+from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH
+from telnyx_numbers_mcp.calls.http import TelnyxClient
+from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
+from telnyx_numbers_mcp.config import Settings
+from telnyx_numbers_mcp.guards import approval
+from telnyx_numbers_mcp.guards.audit import AuditLog, default_audit_path
+from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
+
+CONFIRM_TOOL = "confirm_action"
+
+
+def confirm_tool() -> types.Tool:
+    return types.Tool(
+        name=CONFIRM_TOOL,
+        title="Confirm a quoted purchase or destructive action",
+        description=(
+            "Carries out a purchase or destructive action that a tool quoted, after a HUMAN approved the "
+            "quote's summary. Pass the quote's confirmation_id and its exact summary text. Single-use; "
+            "expires; never call it without the user's explicit approval."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "confirmation_id": {"type": "string", "description": "From the quote."},
+                "summary": {"type": "string", "description": "The quote's summary text, exactly."},
+            },
+            "required": ["confirmation_id", "summary"],
+        },
+        annotations=types.ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+        ),
+        _meta={"telnyx-numbers-mcp/kind": "confirmation"},
+    )
+
+
+@dataclass
+class Runtime:
+    """What lives for the server's life: settings, tools, the pooled HTTP client and the guards' state."""
+
+    settings: Settings
+    tools: dict[str, ToolSpec]
+    audit: AuditLog
+    confirmations: ConfirmationStore
+    searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
+    transport: httpx.AsyncBaseTransport | None = None
+    client: TelnyxClient | None = None
+    sessions: int = 0
+    confirm: types.Tool = field(default_factory=confirm_tool)
+
+    reference_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def reference_for(self, tool: str, args: dict[str, Any]) -> str:
+        """A customer_reference that stays the same across the rounds of one approval (2026 flow)."""
+        digest = hmac.new(self.reference_key, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
+        return f"mcp-{digest.hexdigest()[:12]}"
+
+    @property
+    def sandbox(self) -> bool:
+        return self.settings.sandbox
+
+    def visible(self, ctx: ServerRequestContext[Any] | None) -> list[types.Tool]:
+        policy = self.settings.purchase_policy
+        elicit = ctx is not None and approval.can_elicit(ctx)
+        out = []
+        guarded_visible = False
+        for tool in self.tools.values():
+            if tool.guarded and policy == "elicit-only" and not elicit:
+                continue
+            guarded_visible |= tool.guarded
+            out.append(tool.mcp_tool)
+        if guarded_visible and policy == "confirm":
+            out.append(self.confirm)
+        return out
+
+
+def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
+    full = load_catalog()
+    catalog = select(
+        full,
+        toolsets_wanted=settings.toolsets,
+        tools_wanted=settings.tools,
+        read_only=settings.read_only,
+        hide_guarded=settings.purchase_policy == "deny",
+    )
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    if transport is None and settings.sandbox:
+        from telnyx_numbers_mcp.sandbox import Sandbox, create_app
+
+        sandbox = Sandbox(state_path=str(settings.sandbox_state) if settings.sandbox_state else None)
+        transport = httpx.ASGITransport(app=create_app(sandbox))
+    return Runtime(
+        settings=settings,
+        tools={t.name: t for t in catalog},
+        audit=AuditLog(settings.audit_log or default_audit_path(), secrets=[api_key] if api_key else []),
+        confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
+        searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
+        transport=transport,
+    )
+
+
+def make_client(rt: Runtime) -> TelnyxClient:
+    s = rt.settings
+    api_key = s.api_key.get_secret_value() if s.api_key else ("sandbox" if s.sandbox else None)
+    return TelnyxClient(
+        base_url=s.effective_base_url,
+        api_key=api_key,
+        timeout=s.timeout,
+        max_retries=s.max_retries,
+        retry_backoff=s.retry_backoff,
+        retry_max_wait=s.retry_max_wait,
+        transport=rt.transport,
+        user_agent=f"telnyx-numbers-mcp/{__version__}",
+    )
