@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = Path("/work/shared/telnyx-openapi/spec3.yml")
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "telnyx-openapi" / "spec3.yml"
 OUT = ROOT / "bench" / "peer_spec.json"
 
 

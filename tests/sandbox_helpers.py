@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -11,35 +10,18 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import referencing
 import uvicorn
-import yaml
 from referencing.jsonschema import DRAFT202012
 
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
-SPEC_PATH = Path("/work/shared/telnyx-openapi/spec3.yml")
 SPEC_URI = "urn:telnyx-openapi"
 BASE_URL = "http://sandbox.invalid/v2"
-
-
-def load_spec(cache_dir: Path) -> dict[str, Any]:
-    """Parse the 4 MB YAML once, caching it as JSON keyed by the spec file's size and mtime."""
-    stat = SPEC_PATH.stat()
-    cached = cache_dir / f"telnyx-spec-{stat.st_size}-{stat.st_mtime_ns}.json"
-    if cached.exists():
-        return json.loads(cached.read_text())  # type: ignore[no-any-return]
-    with SPEC_PATH.open() as f:
-        spec: dict[str, Any] = yaml.load(f, Loader=yaml.CSafeLoader)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(spec))
-    tmp.replace(cached)  # atomic, so parallel sessions never read half a file
-    return spec
 
 
 def _escape(part: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,15 @@ UUID = "12ade33a-21c0-473b-b055-b3c836e1c292"
 
 @cache
 def spec() -> dict[str, Any]:
-    cache_file = Path("/tmp") / f"telnyx-spec-{SPEC_PATH.stat().st_mtime_ns}.json"
-    if cache_file.exists():
-        return json.loads(cache_file.read_text())  # type: ignore[no-any-return]
+    """Parse the 4 MB YAML once, caching it as JSON keyed by the spec file's size and mtime."""
+    stat = SPEC_PATH.stat()
+    cached = Path(tempfile.gettempdir()) / f"telnyx-spec-{stat.st_size}-{stat.st_mtime_ns}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())  # type: ignore[no-any-return]
     data, _ = load_spec(str(SPEC_PATH))
-    cache_file.write_text(json.dumps(data))
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(cached)  # atomic, so parallel sessions never read half a file
     return data
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox_helpers import ResponseValidator, client_for, load_spec
+from sandbox_helpers import ResponseValidator, client_for
 from telnyx_numbers_mcp.sandbox import Sandbox
 from telnyx_numbers_mcp.sandbox.app import ROUTES
 
@@ -22,9 +21,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def validator(tmp_path_factory: pytest.TempPathFactory) -> ResponseValidator:
-    # the parent of this session's basetemp is shared by sessions, so the parsed spec is reused across runs
-    return ResponseValidator(load_spec(Path(tmp_path_factory.getbasetemp()).parent))
+def validator(openapi: dict[str, Any]) -> ResponseValidator:
+    return ResponseValidator(openapi)
 
 
 @dataclass
