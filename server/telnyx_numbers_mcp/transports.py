@@ -20,14 +20,16 @@ async def run_stdio(server: Server[Any]) -> None:
 
 
 class BearerTokenMiddleware:
-    """Refuses HTTP requests without `Authorization: Bearer <token>` (constant-time comparison)."""
+    """Refuses HTTP requests without `Authorization: Bearer <token>` (constant-time comparison). Paths under
+    `open_prefix` (the review pages, opened in a browser) carry their own per-approval secret instead."""
 
-    def __init__(self, app: Any, token: str) -> None:
+    def __init__(self, app: Any, token: str, open_prefix: str | None = None) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
+        self.open_prefix = open_prefix
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and not (self.open_prefix and scope.get("path", "").startswith(self.open_prefix)):
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
                 body = json.dumps({"error": "unauthorized", "detail": "missing or wrong bearer token"}).encode()
@@ -38,16 +40,18 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def http_app(server: Server[Any], *, host: str, token: str | None) -> Any:
-    app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
-    return BearerTokenMiddleware(app, token) if token else app
+def http_app(server: Server[Any], *, host: str, token: str | None, routes: list[Any] | None = None) -> Any:
+    app = server.streamable_http_app(streamable_http_path="/mcp", host=host, custom_starlette_routes=routes)
+    return BearerTokenMiddleware(app, token, open_prefix="/approvals/" if routes else None) if token else app
 
 
-def run_http(server: Server[Any], *, host: str, port: int, token: str | None, log_level: str) -> None:
+def run_http(
+    server: Server[Any], *, host: str, port: int, token: str | None, log_level: str, routes: list[Any] | None = None
+) -> None:
     import uvicorn
 
     if not token and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without --http-token: anyone who can reach it can use your Telnyx key", host)
-    config = uvicorn.Config(http_app(server, host=host, token=token), host=host, port=port,
+    config = uvicorn.Config(http_app(server, host=host, token=token, routes=routes), host=host, port=port,
                             log_level=log_level.lower(), lifespan="on")  # fmt: skip
     anyio.run(uvicorn.Server(config).serve)
