@@ -50,8 +50,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--approval-ttl", type=float, default=S, help="seconds an approval stays open (default 900)")
     g.add_argument("--approval-port", type=int, default=S, help="port of the review page on stdio (default: free)")
     g.add_argument("--no-browser", action="store_true", default=S, help="never open the review page in a browser")
-    g.add_argument("--approval-notify", default=S,
-                   help="command run with the review URL as its last argument (no shell)")
+    g.add_argument(
+        "--approval-notify", default=S, help="command run with the review URL as its last argument (no shell)"
+    )
     g.add_argument("--public-url", default=S, help="base of review links when the HTTP server is behind a proxy")
     g.add_argument("--max-numbers-per-order", type=int, default=S, help="refuse larger orders (default 10)")
     g.add_argument("--max-order-cost", type=float, default=S, help="refuse orders costing more upfront (USD)")

@@ -13,8 +13,8 @@ from telnyx_numbers_mcp.guards.audit import AuditLog, default_audit_path
 
 
 def _line(a: Approval) -> str:
-    first = a.summary.splitlines()[0] if a.summary else a.tool
-    return f"{a.id}  {a.status:<8} expires {when(a.expires_at)}  {a.tool}: {first}"
+    summary = "".join(f"\n    {line}" for line in a.summary.splitlines())
+    return f"{a.id}  {a.status}, expires {when(a.expires_at)}  {a.tool}{summary}\n"
 
 
 def run(settings: Settings, action: str, approval_id: str | None) -> int:
