@@ -221,7 +221,8 @@ def _page(title: str, body: str, nonce: str, status: int = 200) -> HTMLResponse:
     )
     headers = {
         "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",  # the URL carries the secret
+        # the URL carries the secret: never to another site; same-origin keeps the POST's Origin header real
+        "Referrer-Policy": "same-origin",
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": (
