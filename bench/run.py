@@ -1,7 +1,7 @@
 """Run every benchmark and write bench/RESULTS.md: `python bench/run.py [--runs N] [--calls N]`.
 
 Setup it does itself: installs `tokenizers` into this interpreter if missing, creates bench/.venv-fastmcp
-(fastmcp==4.2.3, pyyaml) if missing, and writes bench/peer_spec.json once (see make_peer_spec.py).
+(fastmcp==4.2.3) if missing. The peer serves the vendored cut openapi/telnyx-numbers.json.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-import make_peer_spec  # noqa: E402
 import noloss  # noqa: E402
 import tokens  # noqa: E402
 from rpc import StdioRpc, cold_start, proc_cpu, vm_hwm_kib  # noqa: E402
@@ -67,12 +66,11 @@ def pct(xs: list[float], p: int) -> float:
 
 
 def setup() -> None:
-    """Install bench-only dependencies and the generated peer spec."""
+    """Install bench-only dependencies."""
     tokens.ensure_tokenizers()
     if not Path(PEER_PY).exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
         subprocess.run([PEER_PY, "-m", "pip", "install", "-q", "fastmcp==4.2.3", "pyyaml"], check=True)
-    make_peer_spec.main()
 
 
 def child_cpu() -> float:
