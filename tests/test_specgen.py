@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from helpers import files_served, fill_e164
 from sdk_oracle import sdk_request
 from spec_examples import example_args, example_of
 from telnyx_numbers_mcp.catalog import TOOL_SPECS_DIR, ToolSpec
@@ -217,15 +218,9 @@ def test_guard_metadata_marks_purchases_destructive_tools_and_e164_fields(catalo
     assert "filter.phone_numbers_phone_number" in by_name["number_reservations_list"].e164
 
 
-def _fill_e164(args: dict[str, Any], tool: ToolSpec) -> dict[str, Any]:
-    """Spec examples lack some numbers; put a valid one wherever an E.164 field holds a placeholder."""
-    text = json.dumps(args)
-    return json.loads(re.sub(r'"example"', '"+13125550001"', text)) if tool.e164 else args
-
-
 def test_spec_example_arguments_validate_and_map_to_the_sdk_request(catalog: list[ToolSpec]) -> None:
     for tool in catalog:
-        args = _fill_e164(example_args(tool), tool)
+        args = fill_e164(example_args(tool), tool)
         errors = [f"{e.json_path}: {e.message}" for e in tool.validator.iter_errors(args)]
         assert not errors, (tool.name, errors)
         ours = build(tool, args)
@@ -308,19 +303,8 @@ def test_tools_list_sends_no_runtime_metadata(catalog: list[ToolSpec]) -> None:
 
 
 def test_the_generator_reads_its_inputs_from_a_url_as_well_as_a_path(tmp_path: Path) -> None:
-    import functools
-    import http.server
-    import threading
-
     (tmp_path / "sdk-methods.tsv").write_text("http_method\tpath\tsdk_method\nGET\t/comments\tcomments.list\n")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/sdk-methods.tsv"
+    with files_served(tmp_path) as base:
+        url = f"{base}/sdk-methods.tsv"
         assert load_sdk_methods(url) == load_sdk_methods(str(tmp_path / "sdk-methods.tsv"))
         assert load_sdk_methods(url) == {("GET", "/comments"): "comments.list"}
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -4,19 +4,17 @@ from an upstream spec (path or URL) with one command that re-cuts it and regener
 from __future__ import annotations
 
 import dataclasses
-import functools
-import http.server
 import json
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers import files_served
 from telnyx_numbers_mcp.catalog import TOOL_SPECS_DIR
 from telnyx_numbers_mcp.errors import SpecError
 from telnyx_numbers_mcp.specgen import cut
@@ -32,16 +30,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A folder served over HTTP on 127.0.0.1: (folder, base URL)."""
     folder = tmp_path / "upstream"
     folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with files_served(folder) as base:
+        yield folder, base
 
 
 def operations(spec: dict[str, object]) -> set[str]:
