@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -58,3 +59,17 @@ def test_wheel_has_tool_specs_scope_and_entry_point(tmp_path: Path) -> None:
     parser = configparser.ConfigParser()
     parser.read_string(entry_points)
     assert parser["console_scripts"]["telnyx-numbers-mcp"] == f"{PKG}.cli:main"
+
+    # the MIT license travels with the wheel, and says what pyproject.toml says
+    licenses = [n for n in names if ".dist-info/" in n and n.rsplit("/", 1)[1] == "LICENSE"]
+    assert licenses, sorted(names)
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read(licenses[0]).decode() == (ROOT / "LICENSE").read_text()
+
+
+def test_the_license_file_matches_pyproject() -> None:
+    license_text = (ROOT / "LICENSE").read_text()
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert declared == {"text": "MIT"}
+    assert license_text.startswith("MIT License\n")
+    assert "Permission is hereby granted, free of charge" in license_text
