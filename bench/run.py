@@ -529,14 +529,14 @@ def write(report: dict[str, Any]) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in calls.items():
-        c = ccmds.get(name, "in-process httpx.AsyncClient GET")
+        command = ccmds.get(name, "in-process httpx.AsyncClient GET")
         if "error" in r:
-            lines.append(f"| {name} | `{c}` | error: {r['error']} | | |")
+            lines.append(f"| {name} | `{command}` | error: {r['error']} | | |")
         else:
             size = f"{r['answer_bytes']:,.0f}" if "answer_bytes" in r else "-"
-            cpu = ms(r["cpu"]) if "cpu" in r else "-"
+            cpu_call = ms(r["cpu"]) if "cpu" in r else "-"
             lines.append(
-                f"| {name} | `{c}` | {ms(r['p50'])} | {ms(r['p95'])} | {r['tput']:.0f} | {size} | {cpu} | "
+                f"| {name} | `{command}` | {ms(r['p50'])} | {ms(r['p95'])} | {r['tput']:.0f} | {size} | {cpu_call} | "
                 f"{ms(r['sandbox_cpu'])} |"
             )
     lines += [

@@ -84,7 +84,7 @@ class Env:
             **overrides,
         }
         server = build_server(build_settings(flags, {}), transport=httpx.ASGITransport(app=create_app(sb or self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
+        async with Client(server, mode=mode, elicitation_callback=human) as c:
             yield c
 
 
@@ -248,7 +248,7 @@ async def test_confirm_action_refuses_an_id_issued_by_another_server(env: Env, t
 
 # --- 2026 rounds driven by hand ------------------------------------------------------------------
 
-APPROVE = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
+APPROVE: types.InputResponses = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
 
 
 async def first_round(c: Client, tool: str, args: dict[str, Any]) -> types.InputRequiredResult:

@@ -71,6 +71,7 @@ def test_sdk_calls_every_method_in_the_catalog(sdk: tuple[telnyx.Telnyx, Sandbox
     call("number_orders.update", c.number_orders.update, order.data.id, customer_reference="sdk-2")
 
     de = c.available_phone_numbers.list(filter={"country_code": "DE", "limit": 1}).data or []
+    assert de and de[0].phone_number
     de_order = c.number_orders.create(phone_numbers=[{"phone_number": de[0].phone_number}])
     assert de_order.data and de_order.data.phone_numbers
     de_num = de_order.data.phone_numbers[0]

@@ -56,7 +56,7 @@ def connect(sb: Sandbox, tmp_path: Path, mode: str) -> Connect:
     async def open_client(**flags: Any) -> AsyncIterator[Client]:
         transport = httpx.ASGITransport(app=create_app(sb))
         server = build_server(settings_for(tmp_path, **flags), transport=transport)
-        async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(server, mode=mode) as client:
             yield client
 
     return open_client
@@ -152,7 +152,7 @@ async def test_the_api_key_never_appears_in_an_error_even_when_upstream_echoes_i
         return httpx.Response(400, text=f"proxy: bad header {request.headers['authorization']}")
 
     server = build_server(settings_for(tmp_path), transport=httpx.MockTransport(handler))
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(server, mode=mode) as client:
         result = await client.call_tool("number_orders_list", {})
     assert result.is_error
     assert "HTTP 400" in text_of(result) and "Bearer ***" in text_of(result)
@@ -199,7 +199,7 @@ async def test_an_unknown_tool_is_a_protocol_error(sb: Sandbox, connect: Connect
 async def test_a_missing_api_key_is_explained_and_nothing_is_sent(sb: Sandbox, tmp_path: Path, mode: str) -> None:
     settings = build_settings({"base_url": BASE, "audit_log": str(tmp_path / "a.jsonl")}, {})
     server = build_server(settings, transport=httpx.ASGITransport(app=create_app(sb)))
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(server, mode=mode) as client:
         search = await client.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US"}})
         # a purchase neither looks up costs nor issues a quote that could never be carried out
         purchase = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": "+13125550001"}]})
@@ -247,7 +247,7 @@ async def test_a_timeout_says_a_read_was_retried_and_a_write_may_have_reached_te
     sb = Sandbox()
     with served(sb) as base_url:
         server = build_server(settings_for(tmp_path, base_url=base_url, timeout=0.2, max_retries=1))
-        async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(server, mode=mode) as client:
             sb.faults.add(200, method="POST", delay=0.5)
             write = await client.call_tool(
                 "number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
@@ -338,7 +338,7 @@ async def test_a_failed_connect_is_retried_even_for_a_write_since_nothing_was_se
         return httpx.Response(200, json={"data": {"id": "x"}} if request.method == "POST" else {"data": []})
 
     server = build_server(settings_for(tmp_path), transport=httpx.MockTransport(handler))
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(server, mode=mode) as client:
         result = await client.call_tool(
             tool, {"phone_numbers": [{"phone_number": "+13125550001"}]} if "create" in tool else {}
         )
@@ -351,7 +351,7 @@ async def test_a_connect_failure_that_persists_says_the_request_was_not_sent(tmp
         raise httpx.ConnectError("connection refused", request=request)
 
     server = build_server(settings_for(tmp_path, max_retries=1), transport=httpx.MockTransport(handler))
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(server, mode=mode) as client:
         result = await client.call_tool(
             "number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
         )
@@ -423,7 +423,8 @@ async def test_a_purchase_lifecycle_succeeds_and_every_answer_matches_its_output
             assert not result.is_error, (name, text_of(result))
             assert result.structured_content is not None, name
             succeeded.add(name)
-            return result.structured_content
+            data: dict[str, Any] = result.structured_content
+            return data
 
         found = await call("available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 3}})
         numbers = [d["phone_number"] for d in found["data"]]
@@ -467,7 +468,8 @@ async def test_advanced_block_inexplicit_and_csr_calls_succeed_with_schema_valid
             result = await client.call_tool(name, args)
             assert not result.is_error, (name, text_of(result))
             assert result.structured_content is not None, name
-            return result.structured_content
+            data: dict[str, Any] = result.structured_content
+            return data
 
         advanced = (await call("advanced_orders_create", tool_args(TOOLS["advanced_orders_create"])))["id"]
         await call("advanced_orders_retrieve", {"order_id": advanced})
@@ -500,6 +502,6 @@ async def test_an_approved_purchase_is_attempted_once_even_when_the_connection_f
     async with Client(build_server(settings, transport=httpx.MockTransport(refuse)), mode="legacy") as c:
         result = await c.call_tool("number_orders_create", order)
         search = await c.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US"}})
-    assert result.is_error and "was not sent" in result.content[-1].text
+    assert result.is_error and "was not sent" in text_of(result)
     assert attempts.count("POST /v2/number_orders") == 1
     assert search.is_error and attempts.count("GET /v2/available_phone_numbers") == 4  # reads do retry

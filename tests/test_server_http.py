@@ -59,7 +59,7 @@ async def test_http_with_the_token_lists_tools_and_searches(tmp_path: Path, mode
     sb = Sandbox()
     async with serving(tmp_path, sb) as url:
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
-        async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
+        async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             names = {t.name for t in (await client.list_tools()).tools}
             result = await client.call_tool(
                 "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}}

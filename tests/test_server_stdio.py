@@ -25,7 +25,7 @@ def stdio(*args: str, **env: str) -> StdioServerParameters:
 
 async def test_stdio_lists_every_tool_and_a_search_works(tmp_path: Path, mode: str) -> None:
     params = stdio("--sandbox", "--audit-log", str(tmp_path / "audit.jsonl"))
-    async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(params, mode=mode) as client:
         tools = (await client.list_tools()).tools
         names = {t.name for t in tools}
         assert len(tools) == len(names) == len(DEFAULT_TOOL_NAMES)
