@@ -1,7 +1,8 @@
 """Run every benchmark and write bench/RESULTS.md: `python bench/run.py [--runs N] [--calls N]`.
 
-Setup it does itself: installs `tokenizers` into this interpreter if missing, creates bench/.venv-fastmcp
-(fastmcp==4.2.3) if missing. The peer serves the vendored cut openapi/telnyx-numbers.json.
+Setup, once: `pip install -e '.[bench]'` (tokenizers) in .venv, and the FastMCP peer's own virtualenv:
+`python -m venv bench/.venv-fastmcp && bench/.venv-fastmcp/bin/pip install -r bench/peer-requirements.txt`.
+Nothing is installed at run time. The peer serves the vendored cut openapi/telnyx-numbers.json.
 """
 
 from __future__ import annotations
@@ -66,11 +67,13 @@ def pct(xs: list[float], p: int) -> float:
 
 
 def setup() -> None:
-    """Install bench-only dependencies."""
+    """Check the bench-only dependencies, naming the command that installs a missing one."""
     tokens.ensure_tokenizers()
     if not Path(PEER_PY).exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run([PEER_PY, "-m", "pip", "install", "-q", "fastmcp==4.2.3", "pyyaml"], check=True)
+        raise SystemExit(
+            f"bench: the FastMCP peer's virtualenv is missing; run: python -m venv {cmd([str(PEER_VENV)])} && "
+            f"{cmd([PEER_PY])} -m pip install -r bench/peer-requirements.txt"
+        )
 
 
 def child_cpu() -> float:

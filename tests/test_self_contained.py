@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,5 +50,15 @@ def test_the_spec_path_parents_trick_is_gone_too() -> None:
         f"{p.relative_to(ROOT)}"
         for p in searched_files()
         if p.suffix == ".py" and '/ "shared"' in p.read_text(errors="replace")
+    ]
+    assert not hits, hits
+
+
+def test_no_script_installs_packages_at_run_time() -> None:
+    """Dependencies come from pyproject extras (`bench`, `dev`) or requirement files, installed up front."""
+    hits = [
+        f"{p.relative_to(ROOT)}"
+        for p in searched_files()
+        if p.suffix == ".py" and re.search(r"""["']pip["'],\s*["']install["']""", p.read_text(errors="replace"))
     ]
     assert not hits, hits
