@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,23 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @dataclass
+class Human:
+    """Approves every question it is asked, and remembers them: a refusal must come before any question."""
+
+    asked: list[str] = field(default_factory=list)
+
+    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        self.asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+
+@dataclass
 class Env:
     sb: Sandbox
     tmp: Path
 
     @asynccontextmanager
-    async def client(self, mode: str = "legacy", **flags: Any) -> AsyncIterator[Client]:
+    async def client(self, mode: str = "legacy", human: Human | None = None, **flags: Any) -> AsyncIterator[Client]:
         settings = build_settings(
             {
                 "base_url": "http://sandbox.invalid/v2",
@@ -65,7 +76,7 @@ class Env:
             {},
         )
         server = build_server(settings, transport=httpx.ASGITransport(app=create_app(self.sb)))
-        async with Client(server, mode=mode) as c:  # type: ignore[arg-type]
+        async with Client(server, mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
             yield c
 
     def audit(self) -> list[dict[str, Any]]:
@@ -171,3 +182,70 @@ def test_property_only_plus_and_8_to_15_ascii_digits_pass_e164(value: str) -> No
     tool = CATALOG["number_orders_create"]
     schema_ok = not list(tool.validator.iter_errors({"phone_numbers": [{"phone_number": value}]}))
     assert schema_ok == bool(ASCII_E164.fullmatch(value)), repr(value)
+
+
+# --- item 3: counts are plain positive integers, read as Telnyx reads them -----------------------------
+
+BAD_COUNT_STRINGS = ["+100", "100.0", "1e2", "1_000", "0x64", "-5", "0", " 5", "5\n", "٥", "", "007"]
+BAD_COUNT_NUMBERS: list[Any] = [0, -5, 100.0, 1e2, True]
+
+
+def inexplicit(count: Any) -> dict[str, Any]:
+    return {"ordering_groups": [{"country_iso": "US", "count_requested": count, "phone_number_type": "local"}]}
+
+
+async def test_a_count_requested_that_is_not_plain_digits_is_refused_before_anyone_is_asked(
+    env: Env, mode: str
+) -> None:
+    human = Human()
+    async with env.client(mode, human, purchase_policy="confirm") as c:
+        for bad in BAD_COUNT_STRINGS:
+            result = await c.call_tool("inexplicit_number_orders_create", inexplicit(bad))
+            assert_refused(result, "ordering_groups[0].count_requested", repr(bad), "plain positive whole number")
+    assert human.asked == [] and env.sb.requests == []
+    assert not [r for r in env.audit() if r["event"] in ("request", "quoted")]
+
+
+async def test_counts_that_are_not_positive_json_integers_are_refused(env: Env, mode: str) -> None:
+    human = Human()
+    async with env.client(mode, human, purchase_policy="confirm") as c:
+        for bad in BAD_COUNT_NUMBERS:
+            result = await c.call_tool("number_block_orders_create", {"starting_number": "+13125550000", "range": bad})
+            assert_refused(result, "range")
+            result = await c.call_tool("advanced_orders_create", {"country_code": "US", "quantity": bad})
+            assert_refused(result, "quantity")
+    assert human.asked == [] and env.sb.requests == []
+
+
+async def test_each_bad_group_is_named_and_the_cap_counts_the_plain_ones(env: Env, mode: str) -> None:
+    async with env.client(mode, max_numbers_per_order=10) as c:
+        two = inexplicit("6")
+        two["ordering_groups"].append({**two["ordering_groups"][0], "count_requested": "1e2"})
+        message = assert_refused(await c.call_tool("inexplicit_number_orders_create", two))
+        assert "ordering_groups[1].count_requested" in message and "ordering_groups[0]" not in message
+        over = inexplicit("6")
+        over["ordering_groups"].append({**over["ordering_groups"][0], "count_requested": "5"})
+        assert_refused(await c.call_tool("inexplicit_number_orders_create", over), "11 numbers", "limit of 10")
+    assert env.sb.requests == []
+
+
+async def test_a_plain_count_is_sent_as_given(env: Env, mode: str) -> None:
+    human = Human()
+    async with env.client(mode, human, purchase_policy="confirm") as c:
+        result = await c.call_tool("inexplicit_number_orders_create", inexplicit("2"))
+    assert not result.is_error, text(result)
+    assert len(human.asked) == 1 and "BUY 2 phone numbers" in human.asked[0]
+    [sent] = env.sb.requests
+    assert sent["json"]["ordering_groups"][0]["count_requested"] == "2"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.integers(), st.floats(), st.booleans(), st.none()))
+def test_property_a_count_is_taken_only_when_it_is_a_plain_positive_integer(value: Any) -> None:
+    from telnyx_numbers_mcp.guards.summary import plain_count
+
+    count = plain_count(value)
+    if isinstance(value, str):
+        assert (count is not None) == bool(re.fullmatch(r"[1-9][0-9]{0,17}", value, re.ASCII)), repr(value)
+    elif count is not None:
+        assert type(value) is int and value >= 1 and count == value

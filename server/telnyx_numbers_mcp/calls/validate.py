@@ -11,6 +11,7 @@ import jsonschema
 
 from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem, PhoneNumberError
 from telnyx_numbers_mcp.guards.e164 import check_phone_fields
+from telnyx_numbers_mcp.guards.summary import count_problems
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.catalog import ToolSpec
@@ -92,14 +93,17 @@ def _expected(error: jsonschema.ValidationError) -> str:
 
 def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
     """Raise ArgumentError naming every bad field (path, what is wrong, what is expected).
-    Full phone numbers are judged by the E.164 guard, whose errors suggest the number meant."""
+    Full phone numbers are judged by the E.164 guard, whose errors suggest the number meant; counts
+    of numbers to buy must be plain positive integers (the numbers cap relies on them)."""
     phone = check_phone_fields(args, tool.e164)
     phone_paths = {p.path for p in phone}
     errors = sorted(tool.validator.iter_errors(dict(args)), key=lambda e: list(map(str, e.absolute_path)))
     errors = [e for e in errors if not (e.validator == "pattern" and _path(e) in phone_paths)]
-    if phone and not errors:
+    schema_paths = {_path(e) for e in errors}
+    counts = [p for p in count_problems(tool.name, args) if p.path not in schema_paths]
+    if phone and not errors and not counts:
         raise PhoneNumberError(tool.name, phone)
-    if not errors:
+    if not errors and not counts:
         return
     problems = [ArgumentProblem(p.path, p.describe().split(": ", 1)[1]) for p in phone]
     for error in errors:
@@ -111,4 +115,4 @@ def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
                 problems.append(ArgumentProblem(where, f"unknown argument; {_expected(error)}"))
         else:
             problems.append(ArgumentProblem(_path(error), _expected(error)))
-    raise ArgumentError(tool.name, problems)
+    raise ArgumentError(tool.name, problems + counts)

@@ -7,11 +7,14 @@ every cost Telnyx quoted, the totals, and every setting that will be sent; nothi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["count_numbers", "describe_action", "total_cost"]
+from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem, shown
+
+__all__ = ["count_numbers", "count_problems", "describe_action", "plain_count", "total_cost"]
 
 Costs = Mapping[str, Mapping[str, str]]
 
@@ -55,21 +58,63 @@ def describe_action(
     return _mark(lines, kind=kind, sandbox=sandbox)
 
 
+# A count the cap uses must be read the way Telnyx reads it: a JSON integer, or (count_requested is a
+# string in the spec) ASCII digits only. "+100", "100.0", "1e2", "1_000", "0x64", "-5", 0 and 100.0 are
+# refused rather than guessed at, so the number the human approves is the number Telnyx buys.
+_PLAIN_COUNT = re.compile(r"\A[1-9][0-9]{0,17}\Z")
+_COUNT_EXPECTED = (
+    "expected a plain positive whole number such as 5 (ASCII digits only: no sign, decimal point, exponent, "
+    "separators or hex), as Telnyx reads a count"
+)
+
+
+def plain_count(value: Any) -> int | None:
+    """The count ``value`` stands for if it is a positive JSON integer or a string of ASCII digits; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 1 else None
+    if isinstance(value, str) and _PLAIN_COUNT.match(value):
+        return int(value)
+    return None
+
+
+def _count_fields(tool: str, args: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(field path, value) of every count in ``args`` that says how many numbers ``tool`` buys."""
+    if tool == "number_block_orders_create":
+        return [("range", args.get("range"))]
+    if tool == "inexplicit_number_orders_create":
+        groups = args.get("ordering_groups")
+        return [
+            (f"ordering_groups[{i}].count_requested", g.get("count_requested"))
+            for i, g in enumerate(groups if isinstance(groups, list) else [])
+            if isinstance(g, Mapping)
+        ]
+    if tool == "advanced_orders_create":
+        return [("quantity", args.get("quantity", 1))]
+    return []
+
+
+def count_problems(tool: str, args: Mapping[str, Any]) -> list[ArgumentProblem]:
+    """One problem per count that is not a plain positive integer (called with the schema checks)."""
+    problems = []
+    for path, value in _count_fields(tool, args):
+        if plain_count(value) is None:
+            what = shown(value) if isinstance(value, str) else f"{type(value).__name__} {shown(value)}"
+            problems.append(ArgumentProblem(path, f"is {what}; {_COUNT_EXPECTED}"))
+    return problems
+
+
 def count_numbers(tool: str, args: Mapping[str, Any]) -> int:
-    """How many numbers the call would buy; 0 for tools that buy none. Used by the numbers cap."""
+    """How many numbers the call would buy; 0 for tools that buy none. Used by the numbers cap.
+    Raises ArgumentError for a count that is not a plain positive integer (never counts it as 0)."""
     if tool == "number_orders_create":
         numbers = args.get("phone_numbers")
         return len(numbers) if isinstance(numbers, list) else 0
-    if tool == "number_block_orders_create":
-        return _int(args.get("range"))
-    if tool == "inexplicit_number_orders_create":
-        groups = args.get("ordering_groups")
-        if not isinstance(groups, list):
-            return 0
-        return sum(_int(g.get("count_requested")) for g in groups if isinstance(g, Mapping))
-    if tool == "advanced_orders_create":
-        return _int(args.get("quantity", 1))
-    return 0
+    problems = count_problems(tool, args)
+    if problems:
+        raise ArgumentError(tool, problems)
+    return sum(plain_count(value) or 0 for _, value in _count_fields(tool, args))
 
 
 def total_cost(args: Mapping[str, Any], costs: Costs | None) -> float | None:
@@ -323,19 +368,6 @@ def _block_end(start: Any, count: int) -> str | None:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _int(value: Any) -> int:
-    """Counts as sent; anything non-integral counts 0 (schema validation rejects it first)."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return 0
 
 
 def _text(value: Any) -> str:
