@@ -2,12 +2,15 @@
 
 The summary is what the human actually reads before money is spent, so it names every number,
 every cost Telnyx quoted, the totals, and every setting that will be sent; nothing is hidden.
+The model writes the arguments, so every value is shown inert: on one line after one of our labels,
+control, format and separator characters escaped, length bounded; the real total is the last line.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,6 +22,9 @@ __all__ = ["count_numbers", "count_problems", "describe_action", "plain_count", 
 Costs = Mapping[str, Mapping[str, str]]
 
 _NONE = "(none)"
+VALUE_LIMIT = 120  # characters of one argument shown; the approval still covers the whole value
+_MAX_MARKS = 3  # combining marks in a row (more would let "Zalgo" text paint over neighbouring lines)
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _NOT_QUOTED = "cost: not quoted by Telnyx"
 _KINDS = ("purchase", "destructive")
 
@@ -156,8 +162,7 @@ def _number_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
         if extra:
             line += "  (" + ", ".join(extra) + ")"
         lines.append(line)
-    lines.append(_total_line(numbers, costs))
-    return [*lines, *_order_footer(args, "phone_numbers")]
+    return [*lines, *_order_footer(args, "phone_numbers"), _total_line(numbers, costs)]
 
 
 def _order_footer(args: Mapping[str, Any], numbers_key: str) -> list[str]:
@@ -185,6 +190,11 @@ def _block_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     lines.append(f"Customer reference: {_text(args.get('customer_reference'))}")
     known = {"starting_number", "range", "connection_id", "messaging_profile_id", "customer_reference"}
     lines.extend(_others(args, known))
+    totals = _totals([start], costs) if isinstance(start, str) else None
+    if totals is None:
+        lines.append("Total: not known (Telnyx quoted no cost for this block).")
+    else:
+        lines.append(_total_line([start], costs)[:-1] + " (as quoted by Telnyx for this block).")
     return lines
 
 
@@ -217,8 +227,7 @@ def _inexplicit_order(args: Mapping[str, Any]) -> list[str]:
         if rest:
             what += " (" + ", ".join(rest) + ")"
         lines.append(what)
-    lines.append("Cost: not quoted by Telnyx (Telnyx picks the numbers).")
-    return [*lines, *_order_footer(args, "ordering_groups")]
+    return [*lines, *_order_footer(args, "ordering_groups"), "Cost: not quoted by Telnyx (Telnyx picks the numbers)."]
 
 
 def _advanced_order(args: Mapping[str, Any]) -> list[str]:
@@ -230,7 +239,6 @@ def _advanced_order(args: Mapping[str, Any]) -> list[str]:
     if args.get("features"):
         what += f", with {_text(args['features'])}"
     lines.append(what)
-    lines.append("Telnyx staff fulfil advanced orders and choose the numbers. Cost: not quoted by Telnyx.")
     if args.get("requirement_group_id") is not None:
         lines.append(f"Requirement group: {_text(args['requirement_group_id'])}")
     if args.get("comments") not in (None, ""):
@@ -247,6 +255,7 @@ def _advanced_order(args: Mapping[str, Any]) -> list[str]:
         "comments",
     }
     lines.extend(_others(args, known))
+    lines.append("Telnyx staff fulfil advanced orders and choose the numbers. Cost: not quoted by Telnyx.")
     return lines
 
 
@@ -288,7 +297,7 @@ def _money(value: Any) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         return None
-    return amount if amount.is_finite() else None
+    return amount if amount.is_finite() and abs(amount) < 10**12 else None
 
 
 def _fmt(amount: Decimal) -> str:
@@ -301,9 +310,10 @@ def _fmt(amount: Decimal) -> str:
 def _cost_text(quote: Mapping[str, str] | None) -> str:
     if not quote:
         return _NOT_QUOTED
-    where = " ".join(str(quote[k]) for k in ("country_code", "phone_number_type") if quote.get(k))
+    # Telnyx's answer is shown too, so it is made inert like the arguments
+    where = " ".join(_inert(str(quote[k]), 20) for k in ("country_code", "phone_number_type") if quote.get(k))
     upfront, monthly = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost"))
-    currency = quote.get("currency") or "(currency not given)"
+    currency = _inert(str(quote.get("currency") or "(currency not given)"), 20)
     if upfront is None or monthly is None:
         return f"{where}  {_NOT_QUOTED}".strip()
     return f"{where}  upfront {_fmt(upfront)} {currency}, monthly {_fmt(monthly)} {currency}".strip()
@@ -337,8 +347,8 @@ def _total_line(numbers: list[str], costs: Costs) -> str:
         missing = sum(1 for n in numbers if _totals([n], costs) is None)
         return f"Total: not known (Telnyx quoted no cost for {missing} of {_plural(len(numbers), 'number')})."
     upfront, monthly = totals
-    up = " + ".join(f"{_fmt(v)} {c}" for c, v in sorted(upfront.items()))
-    month = " + ".join(f"{_fmt(v)} {c}" for c, v in sorted(monthly.items()))
+    up = " + ".join(f"{_fmt(v)} {_inert(c, 20)}" for c, v in sorted(upfront.items()))
+    month = " + ".join(f"{_fmt(v)} {_inert(c, 20)}" for c, v in sorted(monthly.items()))
     return f"Total: upfront {up}, then {month} per month."
 
 
@@ -374,12 +384,47 @@ def _text(value: Any) -> str:
     if value is None or value == "":
         return _NONE
     if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    return json.dumps(value, sort_keys=True, default=str)
+        return _inert(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _inert(", ".join(value))
+    return _inert(json.dumps(value, sort_keys=True, default=str))
 
 
 def _pair(key: str, value: Any) -> str:
     shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return f"{key}={shown}"
+    return f"{_inert(str(key), 40)}={_inert(shown)}"
+
+
+def _inert(text: str, limit: int = VALUE_LIMIT) -> str:
+    """``text`` as one inert line: nothing in it can start a line, move a terminal's cursor, reorder what
+    is shown (bidi overrides), hide characters or pad text onto a line of its own; at most ``limit``
+    characters of it are shown, then its length."""
+    out: list[str] = []
+    marks = 0
+    previous = ""
+    for ch in text[:limit]:
+        category = unicodedata.category(ch)
+        if category in ("Mn", "Me"):
+            marks += 1
+        else:
+            marks = 0
+        if ch == " " and previous != " ":
+            out.append(ch)
+        elif category[0] in "CZ" or marks > _MAX_MARKS or ch == "\\":
+            # controls (C0, C1, ESC), format (bidi, zero-width), surrogates, private use, unassigned,
+            # line/paragraph separators, spaces other than one plain space; backslash, so escapes stay readable
+            out.append(_escape(ch))
+        else:
+            out.append(ch)
+        previous = ch
+    shown = "".join(out)
+    return shown if len(text) <= limit else f"{shown}… ({len(text)} chars)"
+
+
+def _escape(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
