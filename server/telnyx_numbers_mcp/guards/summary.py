@@ -190,8 +190,7 @@ def _block_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     lines.append(f"Customer reference: {_text(args.get('customer_reference'))}")
     known = {"starting_number", "range", "connection_id", "messaging_profile_id", "customer_reference"}
     lines.extend(_others(args, known))
-    totals = _totals([start], costs) if isinstance(start, str) else None
-    if totals is None:
+    if not isinstance(start, str) or _totals([start], costs) is None:
         lines.append("Total: not known (Telnyx quoted no cost for this block).")
     else:
         lines.append(_total_line([start], costs)[:-1] + " (as quoted by Telnyx for this block).")
