@@ -4,6 +4,7 @@ against the in-process sandbox, as an agent in sandbox mode sees it."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -83,3 +84,58 @@ async def canonical_flow(sb: Sandbox, client: Client) -> list[tuple[str, types.C
     await call("sub_number_orders_list", {})
     await call("country_coverage_retrieve_country", {"country_code": "DE"})
     return out
+
+
+FACT_KEYS = {"phone_number", "upfront_cost", "monthly_cost", "currency", "status", "expired_at", "range", "code",
+             "customer_reference", "phone_number_type", "country_code", "region", "requirements_status"}  # fmt: skip
+
+
+def facts(value: Any, key: str = "") -> set[str]:
+    """Every number, price, status and id in an answer: what the agent must still be able to read."""
+    if isinstance(value, dict):
+        return set().union(*(facts(v, k) for k, v in value.items())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(facts(v, key) for v in value)) if value else set()
+    wanted = key in FACT_KEYS or key == "id" or key.endswith(("_id", "_ids"))
+    return {str(value)} if wanted and value not in (None, "") and not isinstance(value, bool) else set()
+
+
+async def test_the_canonical_flow_reads_in_40_percent_of_the_characters_with_every_fact_kept(
+    sb: Sandbox, connect: Connect
+) -> None:
+    async with connect() as client:
+        flow = await canonical_flow(sb, client)
+    total = sum(len(text_of(r)) for _, r in flow)
+    assert total <= 0.40 * BASELINE_FLOW_CHARS, f"{total} characters, {total / BASELINE_FLOW_CHARS:.0%} of today's"
+    for name, result in flow:
+        assert not result.is_error, (name, text_of(result))
+        data = result.structured_content or {}
+        if name == "number_orders_create":  # a quote: the server's own words, checked for its price below
+            continue
+        missing = sorted(f for f in facts(data) if f not in text_of(result))
+        assert not missing, (name, missing, text_of(result))
+    # what the facts check cannot see: features, places and the flags a buyer decides on
+    search = text_of(flow[0][1])
+    assert "CHICAGO, IL, US" in search and "reservable" in search and "sms" in search and "mms" in search
+    assert "10 result(s)" in search
+    quote = text_of(flow[3][1])
+    assert "upfront 1.00 USD, monthly 1.00 USD" in quote and "Total: upfront 1.00 USD" in quote
+
+
+async def test_the_canonical_flow_structured_content_is_telnyx_s_full_json(sb: Sandbox, connect: Connect) -> None:
+    async with connect() as client:
+        flow = await canonical_flow(sb, client)
+    search = flow[0][1].structured_content or {}
+    first = search["data"][0]
+    assert first["features"][0] == {"name": "sms"} and first["region_information"][0]["region_type"] == "rate_center"
+    assert search["meta"]["total_results"] == 10
+
+
+async def test_result_format_json_restores_the_full_json_text(sb: Sandbox, connect: Connect) -> None:
+    async with connect(result_format="json") as client:
+        flow = await canonical_flow(sb, client)
+    for name, result in flow:
+        if name == "number_orders_create":
+            continue  # a quote is the server's own words in both formats
+        assert json.loads(text_of(result).split("\n", 1)[1]) == result.structured_content, name
+    assert sum(len(text_of(r)) for _, r in flow) > BASELINE_FLOW_CHARS * 0.9

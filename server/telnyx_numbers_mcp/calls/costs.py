@@ -29,6 +29,14 @@ _NUMBER_TYPES = {
 }
 
 
+def number_type(e164: str) -> str:
+    """Telnyx's phone_number_type for a number, from the numbering plan ("" when it cannot tell)."""
+    try:
+        return _NUMBER_TYPES.get(phonenumbers.number_type(phonenumbers.parse(e164)), "")
+    except phonenumbers.NumberParseException:
+        return ""
+
+
 def _query(search: str, number: phonenumbers.PhoneNumber) -> dict[str, Any]:
     region = phonenumbers.region_code_for_number(number)
     national = phonenumbers.national_significant_number(number)

@@ -60,7 +60,7 @@ async def execute(
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
                          "status": answer.status, "ids": _ids(answer.json)})  # fmt: skip
-    return results.success(tool, answer, sandbox=rt.sandbox)
+    return results.success(tool, answer, sandbox=rt.sandbox, args=args, text=rt.settings.result_format == "text")
 
 
 async def guarded_call(
