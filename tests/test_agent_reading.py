@@ -139,3 +139,66 @@ async def test_result_format_json_restores_the_full_json_text(sb: Sandbox, conne
             continue  # a quote is the server's own words in both formats
         assert json.loads(text_of(result).split("\n", 1)[1]) == result.structured_content, name
     assert sum(len(text_of(r)) for _, r in flow) > BASELINE_FLOW_CHARS * 0.9
+
+
+# ---- what tools/list and the server info tell the agent ---------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_server_instructions_are_a_short_guide(connect: Connect, mode: str) -> None:
+    async with connect(mode=mode) as client:
+        guide = client.instructions
+    assert guide is not None and len(guide) < 1500
+    for fact in (
+        "SANDBOX",  # sandbox vs live
+        "available_phone_numbers_list",  # search ->
+        "number_reservations_create",  # -> optionally reserve
+        "30 minutes",  # how long a reservation lasts
+        "number_reservations_actions_extend adds 30",
+        "number_orders_create",  # -> order
+        "human approves",  # -> approval
+        "awaits approval",
+        "number_orders_retrieve",  # -> follow the order
+        "E.164 (+13125550001)",
+        "csr = ",  # which toolset answers which question
+        "coverage = ",
+    ):
+        assert fact in guide, fact
+
+
+async def test_live_instructions_say_purchases_are_charged(sb: Sandbox, tmp_path: Path) -> None:
+    settings = build_settings({"api_key": "KEY_live", "audit_log": str(tmp_path / "a.jsonl")}, {})
+    server = build_server(settings, transport=httpx.ASGITransport(app=create_app(sb)))
+    async with Client(server, mode="legacy") as client:  # type: ignore[arg-type]
+        guide = client.instructions or ""
+    assert guide.startswith("LIVE:") and "charged" in guide and "SANDBOX" not in guide and len(guide) < 1500
+
+
+def curated() -> dict[str, str]:
+    """scope.toml's curated first sentences, by operation."""
+    from telnyx_numbers_mcp.specgen.source import load_scope
+
+    return {f"{e.method} {e.path}": e.description for e in load_scope().entries}
+
+
+async def test_tools_list_carries_the_curated_descriptions_without_sdk_references(connect: Connect) -> None:
+    sentences = curated()
+    async with connect() as client:
+        tools = (await client.list_tools()).tools
+    described = 0
+    for tool in tools:
+        if tool.name == "confirm_action":
+            continue
+        meta = tool.meta or {}
+        op = meta["telnyx-numbers-mcp/operation"]
+        assert meta["telnyx-numbers-mcp/sdk_method"]  # machine-readable, in _meta only
+        assert (tool.description or "").startswith(sentences[op]), tool.name
+        assert "[" not in (tool.description or "") and op not in (tool.description or ""), tool.name
+        described += 1
+    assert described == len(sentences) == 47
+    by_name = {t.name: t for t in tools}
+    inventory = by_name["inventory_coverage_list"]
+    assert "Creates" not in (inventory.description or "") and inventory.title == "List inventory coverage"
+    deletion = by_name["phone_number_blocks_jobs_delete_block"].description or ""
+    assert "…" not in deletion and deletion.rstrip().endswith(".")
+    assert not any((t.description or "").rstrip().endswith("…") for t in tools)
