@@ -202,3 +202,105 @@ async def test_tools_list_carries_the_curated_descriptions_without_sdk_reference
     deletion = by_name["phone_number_blocks_jobs_delete_block"].description or ""
     assert "…" not in deletion and deletion.rstrip().endswith(".")
     assert not any((t.description or "").rstrip().endswith("…") for t in tools)
+
+
+# ---- a price on every quote -------------------------------------------------------------------------
+
+
+async def first_found(client: Client, tool: str, flt: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(tool, {"filter": {**flt, "limit": 3}})
+    assert not result.is_error, text_of(result)
+    return (result.structured_content or {})["data"][0]  # type: ignore[no-any-return]
+
+
+def lookups(sb: Sandbox) -> int:
+    return sum(1 for r in sb.requests if r["path"].startswith("/v2/available_phone_number"))
+
+
+@pytest.mark.parametrize(
+    ("flt", "kind"),
+    [
+        ({"country_code": "US", "national_destination_code": "312"}, "US local"),
+        ({"country_code": "US", "phone_number_type": "toll_free"}, "US toll_free"),
+        ({"country_code": "GB", "phone_number_type": "mobile"}, "GB mobile"),
+    ],
+)
+async def test_a_searched_number_is_quoted_with_its_price_and_a_total_without_asking_telnyx_again(
+    sb: Sandbox, connect: Connect, flt: dict[str, Any], kind: str
+) -> None:
+    async with connect() as client:
+        row = await first_found(client, "available_phone_numbers_list", flt)
+        asked = lookups(sb)
+        quote = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]})
+    cost = row["cost_information"]
+    up, month, cur = cost["upfront_cost"], cost["monthly_cost"], cost["currency"]
+    text = text_of(quote)
+    assert f"{row['phone_number']}  {kind}  upfront {up} {cur}, monthly {month} {cur}" in text
+    assert f"Total: upfront {up} {cur}, then {month} {cur} per month." in text
+    assert lookups(sb) == asked  # remembered from the search: no second look-up
+
+
+async def test_a_number_not_searched_here_is_looked_up_with_its_number_type(sb: Sandbox, connect: Connect) -> None:
+    async with client_for(sb, ACCOUNT) as http:  # found elsewhere (e.g. by a person on the portal)
+        found = await http.get("/available_phone_numbers", params={"filter[country_code]": "GB",
+                                                                    "filter[phone_number_type]": "mobile"})  # fmt: skip
+    row = found.json()["data"][0]
+    async with connect() as client:
+        quote = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]})
+    text = text_of(quote)
+    assert f"{row['phone_number']}  GB mobile  upfront 2.00 USD, monthly 5.00 USD" in text, text
+    assert "Total: upfront 2.00 USD, then 5.00 USD per month." in text
+    lookup = [r for r in sb.requests if r["path"] == "/v2/available_phone_numbers"][-1]
+    assert ["filter[phone_number_type]", "mobile"] in [list(p) for p in lookup["query_pairs"]]
+
+
+async def test_a_searched_block_is_quoted_with_the_total_for_the_whole_block(sb: Sandbox, connect: Connect) -> None:
+    async with connect(max_numbers_per_order=100) as client:
+        block = await first_found(client, "available_phone_number_blocks_list", {"country_code": "US"})
+        asked = lookups(sb)
+        args = {"starting_number": block["phone_number"], "range": block["range"]}
+        quote = await client.call_tool("number_block_orders_create", args)
+    cost = block["cost_information"]
+    text = text_of(quote)
+    assert f"upfront {cost['upfront_cost']} USD, monthly {cost['monthly_cost']} USD" in text and "whole block" in text
+    assert f"Total: upfront {cost['upfront_cost']} USD, then {cost['monthly_cost']} USD per month, for the whole block." in text
+    assert lookups(sb) == asked
+
+
+async def test_an_inexplicit_order_shows_a_labelled_estimate_from_a_search_with_the_same_filters(
+    connect: Connect,
+) -> None:
+    groups = [
+        {"count_requested": "2", "country_iso": "US", "phone_number_type": "local", "national_destination_code": "312"},
+        {"count_requested": "1", "country_iso": "US", "phone_number_type": "toll_free"},
+    ]
+    async with connect() as client:
+        quote = await client.call_tool("inexplicit_number_orders_create", {"ordering_groups": groups})
+    text = text_of(quote)
+    assert text.count("estimate: upfront") == 2, text
+    assert "estimate: upfront 1.00 USD, monthly 1.00 USD per number (from a search with the same filters)" in text
+    assert "estimate: upfront 1.00 USD, monthly 2.00 USD per number" in text
+    assert "ESTIMATED total: upfront 3.00 USD, then 4.00 USD per month (an estimate: Telnyx picks the numbers" in text
+
+
+async def test_an_advanced_order_shows_a_labelled_estimate(connect: Connect) -> None:
+    args = {"quantity": 3, "country_code": "US", "phone_number_type": "toll_free"}
+    async with connect() as client:
+        quote = await client.call_tool("advanced_orders_create", args)
+    text = text_of(quote)
+    assert "estimate: upfront 1.00 USD, monthly 2.00 USD per number" in text
+    assert "ESTIMATED total: upfront 3.00 USD, then 6.00 USD per month" in text
+
+
+async def test_the_cost_cap_uses_the_remembered_price_and_refuses_an_estimate(sb: Sandbox, connect: Connect) -> None:
+    async with connect(max_order_cost=1.5) as client:
+        gb = await first_found(client, "available_phone_numbers_list", {"country_code": "GB", "phone_number_type": "mobile"})
+        us = await first_found(client, "available_phone_numbers_list", {"country_code": "US"})
+        over = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": gb["phone_number"]}]})
+        under = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": us["phone_number"]}]})
+        group = {"count_requested": "1", "country_iso": "US", "phone_number_type": "local"}
+        estimated = await client.call_tool("inexplicit_number_orders_create", {"ordering_groups": [group]})
+    assert over.is_error and "would cost 2.00 USD upfront, over --max-order-cost 1.50" in text_of(over)
+    assert not under.is_error and "Total: upfront 1.00 USD" in text_of(under)
+    assert estimated.is_error and "only an estimate" in text_of(estimated)
+    assert not any(r["path"] in ("/v2/number_orders", "/v2/inexplicit_number_orders") for r in sb.requests)
