@@ -304,3 +304,65 @@ async def test_the_cost_cap_uses_the_remembered_price_and_refuses_an_estimate(sb
     assert not under.is_error and "Total: upfront 1.00 USD" in text_of(under)
     assert estimated.is_error and "only an estimate" in text_of(estimated)
     assert not any(r["path"] in ("/v2/number_orders", "/v2/inexplicit_number_orders") for r in sb.requests)
+
+
+# ---- hints for slow work ----------------------------------------------------------------------------
+
+
+def hint_lines(result: types.CallToolResult) -> list[str]:
+    return [line for line in text_of(result).splitlines() if line.startswith("Hint:")]
+
+
+async def test_pending_orders_and_reservations_say_when_to_look_again(sb: Sandbox, connect: Connect) -> None:
+    async with connect() as client:
+        flow = dict(await canonical_flow(sb, client))
+        reservation = (flow["number_reservations_create"].structured_content or {})["data"]
+        expires = reservation["phone_numbers"][0]["expired_at"]
+        assert hint_lines(flow["number_reservations_create"]) == [
+            f"Hint: reserved numbers are held until {expires} (30 minutes from reserving); "
+            "number_reservations_actions_extend adds 30 minutes; order them with number_orders_create before then."
+        ]
+        order = (flow["number_orders_retrieve"].structured_content or {})["data"]
+        assert hint_lines(flow["number_orders_retrieve"]) == [
+            f"Hint: still in progress ({order['id']}); check again in about a minute with number_orders_retrieve "
+            "(number_order_id=...)."
+        ]
+        (sub,) = (flow["sub_number_orders_list"].structured_content or {})["data"]
+        assert f"({sub['id']}); check again in about a minute with sub_number_orders_retrieve" in "".join(
+            hint_lines(flow["sub_number_orders_list"])
+        )
+        sb.clock.advance(60)  # the sandbox fills orders after 10 seconds
+        done = await client.call_tool("number_orders_retrieve", {"number_order_id": order["id"]})
+    assert "success" in text_of(done) and hint_lines(done) == []
+
+
+async def test_csr_and_report_results_say_when_and_how_to_check_again(sb: Sandbox, connect: Connect) -> None:
+    async with connect() as client:
+        csr = await client.call_tool("customer_service_records_create", {"phone_number": "+13125550123"})
+        report = await client.call_tool("sub_number_orders_report_create", {})
+        csr_id = (csr.structured_content or {})["data"]["id"]
+        report_id = (report.structured_content or {})["data"]["id"]
+        assert hint_lines(csr) == [
+            f"Hint: still in progress ({csr_id}); check again in a few minutes (the carrier answers it) with "
+            "customer_service_records_retrieve (customer_service_record_id=...)."
+        ]
+        assert "with sub_number_orders_report_retrieve (report_id=...)" in hint_lines(report)[0]
+        sb.clock.advance(60)
+        ready = await client.call_tool("sub_number_orders_report_retrieve", {"report_id": report_id})
+        answered = await client.call_tool("customer_service_records_retrieve", {"customer_service_record_id": csr_id})
+    assert hint_lines(ready) == [
+        "Hint: the report is ready; download it with sub_number_orders_report_download (report_id=...)."
+    ]
+    assert hint_lines(answered) == []
+
+
+def test_block_jobs_and_advanced_orders_in_progress_name_their_follow_up_tool() -> None:
+    from telnyx_numbers_mcp.calls.render import render
+
+    job = {"data": {"id": "job-1", "record_type": "phone_numbers_job", "status": "in_progress"}}
+    assert "check again in about a minute with phone_number_blocks_jobs_retrieve (id=...)" in render(
+        "phone_number_blocks_jobs_delete_block", {}, job
+    )
+    advanced = {"data": [{"id": "adv-1", "status": ["processing"]}, {"id": "adv-2", "status": ["done"]}]}
+    text = render("advanced_orders_list", {}, advanced)
+    assert "still in progress (adv-1); check again in a few hours" in text and "adv-2)" not in text
