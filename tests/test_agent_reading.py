@@ -5,7 +5,6 @@ against the in-process sandbox, as an agent in sandbox mode sees it."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -231,7 +230,9 @@ async def test_a_searched_number_is_quoted_with_its_price_and_a_total_without_as
     async with connect() as client:
         row = await first_found(client, "available_phone_numbers_list", flt)
         asked = lookups(sb)
-        quote = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]})
+        quote = await client.call_tool(
+            "number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]}
+        )
     cost = row["cost_information"]
     up, month, cur = cost["upfront_cost"], cost["monthly_cost"], cost["currency"]
     text = text_of(quote)
@@ -246,7 +247,9 @@ async def test_a_number_not_searched_here_is_looked_up_with_its_number_type(sb: 
                                                                     "filter[phone_number_type]": "mobile"})  # fmt: skip
     row = found.json()["data"][0]
     async with connect() as client:
-        quote = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]})
+        quote = await client.call_tool(
+            "number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]}
+        )
     text = text_of(quote)
     assert f"{row['phone_number']}  GB mobile  upfront 2.00 USD, monthly 5.00 USD" in text, text
     assert "Total: upfront 2.00 USD, then 5.00 USD per month." in text
@@ -263,7 +266,10 @@ async def test_a_searched_block_is_quoted_with_the_total_for_the_whole_block(sb:
     cost = block["cost_information"]
     text = text_of(quote)
     assert f"upfront {cost['upfront_cost']} USD, monthly {cost['monthly_cost']} USD" in text and "whole block" in text
-    assert f"Total: upfront {cost['upfront_cost']} USD, then {cost['monthly_cost']} USD per month, for the whole block." in text
+    assert (
+        f"Total: upfront {cost['upfront_cost']} USD, then {cost['monthly_cost']} USD per month, for the whole block."
+        in text
+    )
     assert lookups(sb) == asked
 
 
@@ -294,10 +300,14 @@ async def test_an_advanced_order_shows_a_labelled_estimate(connect: Connect) -> 
 
 async def test_the_cost_cap_uses_the_remembered_price_and_refuses_an_estimate(sb: Sandbox, connect: Connect) -> None:
     async with connect(max_order_cost=1.5) as client:
-        gb = await first_found(client, "available_phone_numbers_list", {"country_code": "GB", "phone_number_type": "mobile"})
+        gb = await first_found(
+            client, "available_phone_numbers_list", {"country_code": "GB", "phone_number_type": "mobile"}
+        )
         us = await first_found(client, "available_phone_numbers_list", {"country_code": "US"})
         over = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": gb["phone_number"]}]})
-        under = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": us["phone_number"]}]})
+        under = await client.call_tool(
+            "number_orders_create", {"phone_numbers": [{"phone_number": us["phone_number"]}]}
+        )
         group = {"count_requested": "1", "country_iso": "US", "phone_number_type": "local"}
         estimated = await client.call_tool("inexplicit_number_orders_create", {"ordering_groups": [group]})
     assert over.is_error and "would cost 2.00 USD upfront, over --max-order-cost 1.50" in text_of(over)

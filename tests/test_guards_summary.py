@@ -184,7 +184,9 @@ def test_unknown_kind_is_a_programming_error() -> None:
 
 def test_total_cost_is_the_upfront_sum_in_usd_when_every_number_is_quoted() -> None:
     assert total_cost("number_orders_create", ORDER, COSTS) == pytest.approx(2.0)
-    assert total_cost("number_orders_create", ORDER, {"+13125550001": cost("0.75"), "+13125550002": cost("1.25")}) == pytest.approx(2.0)
+    assert total_cost(
+        "number_orders_create", ORDER, {"+13125550001": cost("0.75"), "+13125550002": cost("1.25")}
+    ) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,9 @@ SERVER_NAME = "telnyx-numbers-mcp"
 
 INSTRUCTIONS = (
     "Telnyx phone numbers. Workflow: 1) search with available_phone_numbers_list (area code = "
-    "national_destination_code) or available_phone_number_blocks_list; 2) optionally hold numbers with number_reservations_create: a "
-    "reservation lasts 30 minutes and number_reservations_actions_extend adds 30; 3) order with "
+    "national_destination_code) or available_phone_number_blocks_list; 2) optionally hold numbers with "
+    "number_reservations_create: a reservation lasts 30 minutes and number_reservations_actions_extend adds "
+    "30; 3) order with "
     "number_orders_create (number_block_orders_create for blocks, inexplicit_number_orders_create when any "
     "number will do); 4) a human approves every purchase and destructive call outside the chat: the user may "
     "be asked directly, and if a call answers that it awaits approval, do what that answer says (check_approval, "

@@ -80,7 +80,8 @@ class PriceCache:
         """Keep every priced row of a number or block search answer; returns how many were kept."""
         if tool not in (NUMBER_SEARCH, BLOCK_SEARCH) or not isinstance(answer, Mapping):
             return 0
-        flt = args.get("filter") if isinstance(args.get("filter"), Mapping) else {}
+        raw = args.get("filter")
+        flt: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         kept = 0
         for item in answer.get("data") or []:
             if not isinstance(item, Mapping) or not isinstance(item.get("phone_number"), str):

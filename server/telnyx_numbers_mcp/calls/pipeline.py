@@ -61,7 +61,7 @@ async def execute(
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
                          "status": answer.status, "ids": _ids(answer.json)})  # fmt: skip
     rt.prices.remember(tool.name, args, answer.json)  # a later quote shows what this search showed
-    return results.success(tool, answer, sandbox=rt.sandbox, args=args, text=rt.settings.result_format == "text")
+    return results.success(tool, answer, sandbox=rt.sandbox, args=args, rendered=rt.settings.result_format == "text")
 
 
 async def guarded_call(

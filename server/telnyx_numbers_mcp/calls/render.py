@@ -74,7 +74,8 @@ def _common_features(items: list[Any]) -> list[str]:
 
 def _number(ctx: Ctx, item: Item) -> list[str]:
     e164 = str(item.get("phone_number"))
-    flt = ctx.args.get("filter") if isinstance(ctx.args.get("filter"), Mapping) else {}
+    raw = ctx.args.get("filter")
+    flt: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     kind = str(flt.get("phone_number_type") or number_type(e164) or "type unknown")
     flags = [f for f in ("reservable", "quickship", "best_effort") if item.get(f)]
     parts = [e164, _region(item), kind, _features(ctx, item), _price(item.get("cost_information"))]
@@ -100,7 +101,9 @@ def _reservation(ctx: Ctx, item: Item) -> list[str]:
     lines = [f"{head} · {rest}" if rest else head]
     for n in item.get("phone_numbers") or []:
         if isinstance(n, Mapping):
-            lines.append(f"  {n.get('phone_number')} · {n.get('status')} · expires {n.get('expired_at')} · id {n.get('id')}")
+            lines.append(
+                f"  {n.get('phone_number')} · {n.get('status')} · expires {n.get('expired_at')} · id {n.get('id')}"
+            )
     return lines
 
 
@@ -230,11 +233,11 @@ class FollowUp:
     when: str
 
 
-_ORDER = FollowUp("number_orders_retrieve", "number_order_id", frozenset({"pending"}), "in about a minute")
+_PENDING = frozenset({"pending"})
 FOLLOW_UPS: dict[str, FollowUp] = {
-    "number_orders": _ORDER,
+    "number_orders": FollowUp("number_orders_retrieve", "number_order_id", _PENDING, "in about a minute"),
     "number_order_phone_numbers": FollowUp(
-        "number_order_phone_numbers_retrieve", "number_order_phone_number_id", frozenset({"pending"}), "in about a minute"
+        "number_order_phone_numbers_retrieve", "number_order_phone_number_id", _PENDING, "in about a minute"
     ),
     "sub_number_orders": FollowUp(
         "sub_number_orders_retrieve", "sub_number_order_id", frozenset({"pending"}), "in about a minute"

@@ -29,12 +29,12 @@ def _content(text: str, sandbox: bool) -> list[types.ContentBlock]:
 
 
 def success(
-    tool: ToolSpec, answer: ApiAnswer, *, sandbox: bool, args: Mapping[str, Any] | None = None, text: bool = True
+    tool: ToolSpec, answer: ApiAnswer, *, sandbox: bool, args: Mapping[str, Any] | None = None, rendered: bool = True
 ) -> types.CallToolResult:
     """structuredContent is Telnyx's JSON answer; the text block is a compact rendering of it for the model
-    (`text`), or Telnyx's JSON itself (--result-format json)."""
+    (`rendered`), or Telnyx's JSON itself (--result-format json)."""
     meta = {META_SANDBOX: True} if sandbox else None
-    if isinstance(answer.json, dict) and text:
+    if isinstance(answer.json, dict) and rendered:
         shown = render(tool.name, args or {}, answer.json)
         return types.CallToolResult(content=_content(shown, sandbox), structured_content=answer.json, _meta=meta)
     if isinstance(answer.json, dict):

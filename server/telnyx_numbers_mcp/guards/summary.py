@@ -288,7 +288,10 @@ def _group_prices(args: Mapping[str, Any]) -> list[Priced]:
     for index, g in enumerate(groups if isinstance(groups, list) else []):
         if not isinstance(g, Mapping):
             continue
-        filters: dict[str, Any] = {"country_code": g.get("country_iso"), "phone_number_type": g.get("phone_number_type")}
+        filters: dict[str, Any] = {
+            "country_code": g.get("country_iso"),
+            "phone_number_type": g.get("phone_number_type"),
+        }
         for key in ("locality", "administrative_area", "national_destination_code", "features"):
             if g.get(key) not in (None, "", []):
                 filters[key] = g[key]
@@ -298,7 +301,10 @@ def _group_prices(args: Mapping[str, Any]) -> list[Priced]:
 
 
 def _advanced_prices(args: Mapping[str, Any]) -> list[Priced]:
-    filters: dict[str, Any] = {"country_code": args.get("country_code"), "phone_number_type": args.get("phone_number_type")}
+    filters: dict[str, Any] = {
+        "country_code": args.get("country_code"),
+        "phone_number_type": args.get("phone_number_type"),
+    }
     if args.get("area_code") not in (None, ""):
         filters["national_destination_code"] = args["area_code"]
     if args.get("features"):
