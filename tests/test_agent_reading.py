@@ -376,3 +376,37 @@ def test_block_jobs_and_advanced_orders_in_progress_name_their_follow_up_tool() 
     advanced = {"data": [{"id": "adv-1", "status": ["processing"]}, {"id": "adv-2", "status": ["done"]}]}
     text = render("advanced_orders_list", {}, advanced)
     assert "still in progress (adv-1); check again in a few hours" in text and "adv-2)" not in text
+
+
+# ---- the price memory and the flag (pure logic) ----------------------------------------------------
+
+
+def test_the_price_memory_forgets_after_its_time_limit_and_stays_bounded() -> None:
+    from telnyx_numbers_mcp.calls.costs import PriceCache
+
+    now = [0.0]
+    cache = PriceCache(ttl=60, size=2, clock=lambda: now[0])
+    row = {
+        "phone_number": "+13125550001",
+        "cost_information": {"upfront_cost": "1", "monthly_cost": "2", "currency": "USD"},
+    }
+    assert cache.remember("available_phone_numbers_list", {}, {"data": [row]}) == 1
+    assert cache.get("+13125550001") == {
+        "upfront_cost": "1", "monthly_cost": "2", "currency": "USD", "country_code": "US",
+        "phone_number_type": "local", "features": "",
+    }  # fmt: skip
+    now[0] = 61
+    assert cache.get("+13125550001") is None
+    for n in ("+13125550002", "+13125550003", "+13125550004"):
+        cache.put(n, {"upfront_cost": "1"})
+    assert len(cache) == 2 and cache.get("+13125550002") is None and cache.get("+13125550004") is not None
+    assert cache.remember("number_orders_list", {}, {"data": [row]}) == 0  # only searches are remembered
+
+
+def test_the_result_format_flag_reaches_the_settings() -> None:
+    from telnyx_numbers_mcp.cli import parser, settings_from
+
+    assert settings_from(parser().parse_args(["--result-format", "json"]), {}).result_format == "json"
+    assert settings_from(parser().parse_args([]), {}).result_format == "text"
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--result-format", "yaml"])

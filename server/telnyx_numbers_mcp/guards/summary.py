@@ -208,7 +208,7 @@ def _estimate_text(quote: Mapping[str, str] | None) -> str:
     up, month = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost"))
     if up is None or month is None:
         return "estimate: none (the search with the same filters gave no usable price)"
-    cur = quote.get("currency") or "(currency not given)"
+    cur = _text(quote.get("currency")) if quote.get("currency") else "(currency not given)"
     return (f"estimate: upfront {_fmt(up)} {cur}, monthly {_fmt(month)} {cur} per number "
             "(from a search with the same filters)")  # fmt: skip
 
@@ -380,7 +380,7 @@ def _cost_text(quote: Mapping[str, str] | None) -> str:
     if upfront is None or monthly is None:
         return f"{where}  {_NOT_QUOTED}".strip()
     text = f"{where}  upfront {_fmt(upfront)} {currency}, monthly {_fmt(monthly)} {currency}".strip()
-    return text + (f"  ({quote['features'].replace(',', ', ')})" if quote.get("features") else "")
+    return text + (f"  ({_text(quote['features'].split(','))})" if quote.get("features") else "")
 
 
 def _totals(numbers: list[str], costs: Costs) -> tuple[dict[str, Decimal], dict[str, Decimal]] | None:
