@@ -42,7 +42,7 @@ def connect(sb: Sandbox, tmp_path: Path) -> Connect:
     async def open_client(mode: str = "legacy", **flags: Any) -> AsyncIterator[Client]:
         settings = build_settings({"sandbox": True, "audit_log": str(tmp_path / "audit.jsonl"), **flags}, {})
         server = build_server(settings, transport=httpx.ASGITransport(app=create_app(sb)))
-        async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(server, mode=mode) as client:
             yield client
 
     return open_client
@@ -168,7 +168,7 @@ async def test_the_server_instructions_are_a_short_guide(connect: Connect, mode:
 async def test_live_instructions_say_purchases_are_charged(sb: Sandbox, tmp_path: Path) -> None:
     settings = build_settings({"api_key": "KEY_live", "audit_log": str(tmp_path / "a.jsonl")}, {})
     server = build_server(settings, transport=httpx.ASGITransport(app=create_app(sb)))
-    async with Client(server, mode="legacy") as client:  # type: ignore[arg-type]
+    async with Client(server, mode="legacy") as client:
         guide = client.instructions or ""
     assert guide.startswith("LIVE:") and "charged" in guide and "SANDBOX" not in guide and len(guide) < 1500
 

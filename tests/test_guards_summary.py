@@ -31,9 +31,9 @@ def test_number_order_with_known_costs_reads_like_the_example() -> None:
         "BUY 2 phone numbers from Telnyx (real charges):\n"
         "  +13125550001  US local  upfront 1.00 USD, monthly 1.00 USD\n"
         "  +13125550002  US local  upfront 1.00 USD, monthly 1.00 USD\n"
-        "Total: upfront 2.00 USD, then 2.00 USD per month.\n"
         "Connection: 1234 · Messaging profile: (none) · Billing group: (none)\n"
-        "Customer reference: mcp-3f2a"
+        "Customer reference: mcp-3f2a\n"
+        "Total: upfront 2.00 USD, then 2.00 USD per month."
     )
 
 
@@ -93,9 +93,9 @@ def test_block_order_names_the_range_and_the_connection() -> None:
     assert text == (
         "BUY a block of 10 phone numbers from Telnyx (real charges):\n"
         "  +13125550000 to +13125550009  cost: not quoted by Telnyx\n"
-        "Total: not known (Telnyx quoted no price for this block).\n"
         "Connection: c-1 · Messaging profile: (none)\n"
-        "Customer reference: r"
+        "Customer reference: r\n"
+        "Total: not known (Telnyx quoted no price for this block)."
     )
 
 
@@ -103,7 +103,7 @@ def test_block_order_shows_a_quoted_block_cost_and_its_total_for_the_whole_block
     args = {"starting_number": "+13125550000", "range": 10}
     text = describe_action("number_block_orders_create", args, kind="purchase", costs={"block": cost("10.00", "5.00")})
     assert "upfront 10.00 USD, monthly 5.00 USD for the whole block" in text
-    assert "Total: upfront 10.00 USD, then 5.00 USD per month, for the whole block." in text
+    assert text.splitlines()[-1] == "Total: upfront 10.00 USD, then 5.00 USD per month, for the whole block."
     assert total_cost("number_block_orders_create", args, {"block": cost("10.00", "5.00")}) == pytest.approx(10.0)
 
 

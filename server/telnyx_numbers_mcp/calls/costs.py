@@ -21,7 +21,7 @@ import phonenumbers
 
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec
-from telnyx_numbers_mcp.guards.summary import Costs, Priced, price_targets
+from telnyx_numbers_mcp.guards.summary import Priced, price_targets
 from telnyx_numbers_mcp.request import build
 
 log = logging.getLogger("telnyx_numbers_mcp.costs")
@@ -149,10 +149,10 @@ async def lookup_costs(
     cache: PriceCache,
     tool: str,
     args: Mapping[str, Any],
-) -> Costs:
+) -> dict[str, dict[str, str]]:
     """Priced.key -> upfront_cost, monthly_cost, currency, country_code, phone_number_type, features (and
     estimate="yes" for a price from a search with the same filters)."""
-    costs: Costs = {}
+    costs: dict[str, dict[str, str]] = {}
 
     async def search(name: str, query: dict[str, Any]) -> Any:
         if name not in searches:
