@@ -65,7 +65,8 @@ def _feature_names(item: Item) -> list[str]:
 
 def _common_features(items: list[Any]) -> list[str]:
     """Features every row of a search answer has, said once instead of on every row."""
-    rows = [i for i in items if isinstance(i, Mapping) and isinstance(i.get("features"), list)]
+    searched = ("available_phone_number", "available_phone_number_block")
+    rows = [i for i in items if isinstance(i, Mapping) and i.get("record_type") in searched]
     if len(rows) < 2 or len(rows) != len(items):
         return []
     shared = set(_feature_names(rows[0])).intersection(*(_feature_names(r) for r in rows[1:]))
