@@ -372,8 +372,8 @@ class Gate:
         text = (
             f"{approval.summary}\n\n"
             "NOTHING HAS BEEN SENT YET: a human must approve this, and you cannot approve it yourself.\n"
-            "The server has put it in front of the user (their approval page, or the operator's terminal: "
-            f"`telnyx-numbers-mcp approvals approve {approval.id}`). Tell the user it is waiting for them.\n"
+            "The server has put it in front of the user on their own approval page, outside this chat. "
+            "Tell the user it is waiting for them; do not try to approve it for them.\n"
             f"Then call `check_approval` with approval_id {approval.id} to get the result once they decide. "
             f"The approval expires at {when(approval.expires_at)}; any change to the arguments needs a new one."
         )
