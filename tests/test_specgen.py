@@ -79,7 +79,8 @@ def test_names_come_from_the_sdk_method_and_fit_client_limits(catalog: list[Tool
             "telnyx-numbers-mcp/sdk_method": tool.sdk_method,
             "telnyx-numbers-mcp/operation": f"{tool.method} {tool.path}",
         }
-        assert tool.sdk_method in tool.description and f"{tool.method} {tool.path}" in tool.description
+        # the SDK method and operation are in _meta only: a model pays for every description token
+        assert tool.sdk_method not in tool.description and tool.path not in tool.description
     # only the names that would be too long are overridden
     assert set(overrides) == {
         "phone_number_blocks.jobs.delete_phone_number_block",
@@ -321,3 +322,39 @@ def test_the_generator_reads_its_inputs_from_a_url_as_well_as_a_path(tmp_path: P
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_lean_drops_descriptions_that_restate_name_enum_or_context_and_keeps_every_field() -> None:
+    from telnyx_numbers_mcp.specgen.schema import lean
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "page_size": {"type": "integer", "description": "The size of the page"},
+            "report_id": {"type": "string", "description": "The unique identifier of the sub number orders report"},
+            "kind": {"type": "string", "enum": ["local", "toll_free"], "description": "Number type (local, toll-free)"},
+            "quickship": {"type": "boolean", "description": "Exclude numbers that need time to activate."},
+            "requirements": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"field_value": {"type": "string", "description": "The value of the requirement."}},
+                    "required": ["field_value"],
+                },
+            },
+            "comments": {"type": "string", "default": "", "maxLength": 255},
+            "country_code": {"type": "string", "default": "US"},
+        },
+        "required": ["report_id"],
+    }
+    out = lean(schema, "sub_number_orders_report_retrieve")
+    props = out["properties"]
+    assert set(props) == set(schema["properties"]) and out["required"] == ["report_id"]
+    for dropped in ("page_size", "report_id", "kind"):
+        assert "description" not in props[dropped], dropped
+    assert "description" not in props["requirements"]["items"]["properties"]["field_value"]  # parent: requirement
+    assert props["requirements"]["items"]["required"] == ["field_value"]
+    assert props["quickship"]["description"] == "Exclude numbers that need time to activate."
+    assert props["kind"]["enum"] == ["local", "toll_free"]
+    assert "default" not in props["comments"] and props["comments"]["maxLength"] == 255
+    assert props["country_code"]["default"] == "US"
