@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -17,12 +17,14 @@ from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 
 from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.calls import results
-from telnyx_numbers_mcp.calls.pipeline import confirm_call, execute, guarded_call
-from telnyx_numbers_mcp.calls.validate import validate
-from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError
+from telnyx_numbers_mcp.guards.approval import can_elicit
+from telnyx_numbers_mcp.listing import ToolListCache
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.catalog import ToolSpec
 
 log = logging.getLogger("telnyx_numbers_mcp")
 SERVER_NAME = "telnyx-numbers-mcp"
@@ -67,6 +69,10 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, tool: ToolSpec, args: dict[str, Any]
     ) -> types.CallToolResult | types.InputRequiredResult:
         """One catalog tool's path, the same whether called directly or through call_tool."""
+        # imported on the first call (then a dict look-up): start-up to tools/list stays near the floor
+        from telnyx_numbers_mcp.calls.pipeline import execute, guarded_call
+        from telnyx_numbers_mcp.calls.validate import validate
+
         validate(tool, args)  # schema and E.164, every problem at once; nothing is sent on failure
         if not rt.settings.api_key and not rt.sandbox:
             raise MissingApiKey()  # before cost look-ups and quotes, which would send or promise a call
@@ -100,6 +106,8 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
         try:
             if name == CONFIRM_TOOL:
+                from telnyx_numbers_mcp.calls.pipeline import confirm_call
+
                 return await confirm_call(rt, args)
             if rt.discover:
                 return await discover(ctx, params, name, args)
@@ -119,6 +127,7 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    server.middleware.append(ToolListCache(can_elicit))  # the answer depends on it under elicit-only
     server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=SERVER_NAME))
     if settings.purchase_policy == "allow":
         log.warning("--purchase-policy allow: purchases and destructive calls run WITHOUT a human's approval")

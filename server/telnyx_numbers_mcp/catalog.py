@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jsonschema
 import mcp_types as types
 
 from telnyx_numbers_mcp.errors import ConfigError, SpecError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 TOOL_SPECS_DIR = Path(__file__).with_name("tool_specs")
 Kind = Literal["read", "write", "purchase", "destructive"]
@@ -57,6 +59,9 @@ class ToolSpec:
     @cached_property
     def validator(self) -> jsonschema.Draft202012Validator:
         # Unknown arguments are refused at call time; the advertised schema stays compact.
+        # Imported on the first call, not at start-up: jsonschema and its deps cost ~50 ms to import.
+        import jsonschema
+
         return jsonschema.Draft202012Validator({**self.input_schema, "additionalProperties": False})
 
     @cached_property

@@ -13,7 +13,6 @@ import mcp_types as types
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp import __version__, discovery
-from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
@@ -110,6 +109,27 @@ class Runtime:
         return self.settings.tool_mode == "discover"
 
 
+class LazySandbox(httpx.AsyncBaseTransport):
+    """The built-in simulator as a transport. In memory it is imported and built on the first request, so
+    `--sandbox` starts as fast as without; a state file is opened at once, so a bad path fails at start-up."""
+
+    def __init__(self, state_path: str | None) -> None:
+        self._state_path = state_path
+        self._inner: httpx.ASGITransport | None = None
+        if state_path is not None:
+            self._build()
+
+    def _build(self) -> httpx.ASGITransport:
+        from telnyx_numbers_mcp.sandbox import Sandbox, create_app
+
+        self._inner = httpx.ASGITransport(app=create_app(Sandbox(state_path=self._state_path)))
+        return self._inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        inner = self._inner or self._build()
+        return await inner.handle_async_request(request)
+
+
 def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
     full = load_catalog()
     catalog = select(
@@ -121,16 +141,13 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
     )
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     if transport is None and settings.sandbox:
-        from telnyx_numbers_mcp.sandbox import Sandbox, create_app
-
-        sandbox = Sandbox(state_path=str(settings.sandbox_state) if settings.sandbox_state else None)
-        transport = httpx.ASGITransport(app=create_app(sandbox))
+        transport = LazySandbox(str(settings.sandbox_state) if settings.sandbox_state else None)
     return Runtime(
         settings=settings,
         tools={t.name: t for t in catalog},
         audit=AuditLog(settings.audit_log or default_audit_path(), secrets=[api_key] if api_key else []),
         confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
-        searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
+        searches={t.name: t for t in full if t.toolset == "search"},
         transport=transport,
     )
 
