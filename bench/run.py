@@ -1,10 +1,12 @@
 """Run every benchmark and write bench/RESULTS.md:
 `python bench/run.py [--runs N] [--calls N] [--lists N] [--baseline GIT_REF]`.
 
-Needs the bench extra in this interpreter (`pip install -e '.[bench]'`: the Claude tokenizer). Setup it does
-itself: creates bench/.venv-fastmcp (fastmcp==4.2.3, pyyaml) if missing, and writes bench/peer_spec.json once
-(see make_peer_spec.py). `--baseline REF` also runs the server as it was at REF (extracted with `git archive`
-into /tmp, same interpreter) beside today's, interleaved, so "no worse than before" is one run's comparison.
+Setup, once: `pip install -e '.[bench]'` in .venv (the Claude tokenizer: tokenizers and the anthropic==0.38.0
+wheel whose tokenizer.json it reads), and the FastMCP peer's own virtualenv:
+`python -m venv bench/.venv-fastmcp && bench/.venv-fastmcp/bin/pip install -r bench/peer-requirements.txt`.
+Nothing is installed at run time. The peer serves the vendored cut openapi/telnyx-numbers.json.
+`--baseline REF` also runs the server as it was at REF (extracted with `git archive` into /tmp, same
+interpreter) beside today's, interleaved, so "no worse than before" is one run's comparison.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-import make_peer_spec  # noqa: E402
 import noloss  # noqa: E402
 import tokens  # noqa: E402
 from rpc import StdioRpc, cold_start, proc_cpu, vm_hwm_kib  # noqa: E402
@@ -91,12 +92,13 @@ def pct(xs: list[float], p: int) -> float:
 
 
 def setup() -> None:
-    """Check the bench extra; create the FastMCP peer's venv and the generated peer spec."""
+    """Check the bench-only dependencies, naming the command that installs a missing one."""
     tokens.ensure_tokenizers()
     if not Path(PEER_PY).exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run([PEER_PY, "-m", "pip", "install", "-q", "fastmcp==4.2.3", "pyyaml"], check=True)
-    make_peer_spec.main()
+        raise SystemExit(
+            f"bench: the FastMCP peer's virtualenv is missing; run: python -m venv {cmd([str(PEER_VENV)])} && "
+            f"{cmd([PEER_PY])} -m pip install -r bench/peer-requirements.txt"
+        )
 
 
 def child_cpu() -> float:
@@ -650,14 +652,14 @@ def write(report: dict[str, Any]) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in calls.items():
-        c = ccmds.get(name, "in-process httpx.AsyncClient GET")
+        command = ccmds.get(name, "in-process httpx.AsyncClient GET")
         if "error" in r:
-            lines.append(f"| {name} | `{c}` | error: {r['error']} | | |")
+            lines.append(f"| {name} | `{command}` | error: {r['error']} | | |")
         else:
             size = f"{r['answer_bytes']:,.0f}" if "answer_bytes" in r else "-"
-            cpu = ms(r["cpu"]) if "cpu" in r else "-"
+            cpu_call = ms(r["cpu"]) if "cpu" in r else "-"
             lines.append(
-                f"| {name} | `{c}` | {ms(r['p50'])} | {ms(r['p95'])} | {r['tput']:.0f} | {size} | {cpu} | "
+                f"| {name} | `{command}` | {ms(r['p50'])} | {ms(r['p95'])} | {r['tput']:.0f} | {size} | {cpu_call} | "
                 f"{ms(r['sandbox_cpu'])} |"
             )
     lines += [

@@ -77,7 +77,7 @@ class Upstream:
         settings = build_settings(
             {"base_url": self.url, "api_key": KEY, "audit_log": str(self.tmp / f"{audit}.jsonl"), **flags}, {}
         )
-        async with Client(build_server(settings), mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
+        async with Client(build_server(settings), mode=mode, elicitation_callback=human) as c:
             yield c
 
 

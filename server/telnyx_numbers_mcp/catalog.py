@@ -59,10 +59,10 @@ class ToolSpec:
     @cached_property
     def validator(self) -> jsonschema.Draft202012Validator:
         # Unknown arguments are refused at call time; the advertised schema stays compact.
-        # Imported on the first call, not at start-up: jsonschema and its deps cost ~50 ms to import.
-        import jsonschema
+        # imported on the first call, not at start-up: jsonschema and its deps cost ~50 ms to import
+        from telnyx_numbers_mcp.calls.validate import make_validator  # calls/ builds on the catalog
 
-        return jsonschema.Draft202012Validator({**self.input_schema, "additionalProperties": False})
+        return make_validator(self.input_schema)
 
     @cached_property
     def mcp_tool(self) -> types.Tool:
