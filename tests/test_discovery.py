@@ -99,6 +99,8 @@ def args_for(tool: ToolSpec) -> dict[str, Any]:
         args = json.loads(re.sub(r'"example"', f'"{US}"', json.dumps(args)))
     if tool.kind == "purchase":
         args["customer_reference"] = "discovery-ref-1"  # the server's own reference is keyed per process
+    # counts must be plain digits (the spec's example is the word "example")
+    args = json.loads(re.sub(r'"count_requested": "example"', '"count_requested": "1"', json.dumps(args)))
     return args
 
 

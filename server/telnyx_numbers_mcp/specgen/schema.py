@@ -28,7 +28,7 @@ PROPERTY_DESCRIPTION_LIMIT = 120
 _FILLER = (
     "a an the of to for by in on with this that is are be it its filter filters find phone number numbers "
     "identifies identifier unique associated specific specified particular given value id ids load records "
-    "those string look up ups via set etc e g i used should type kind"
+    "those string look up ups via set etc e g i used should type kind if whether"
 )
 
 
@@ -52,6 +52,12 @@ def redundant(
     return _words(description) <= known
 
 
+def _enum_of(node: Schema) -> list[Any]:
+    """A property's enum values, or its items' (an array of enum strings lists them there)."""
+    items = node.get("items")
+    return list(node.get("enum") or ()) + list(items.get("enum") or () if isinstance(items, dict) else ())
+
+
 def lean(schema: Schema, tool_name: str) -> Schema:
     """Final pass over a tool's input schema, by final argument names: drop property descriptions that
     restate the name, enum or context, and defaults that say nothing (`""`, null). Every property,
@@ -70,7 +76,7 @@ def lean(schema: Schema, tool_name: str) -> Schema:
             elif key in ("items", "anyOf", "oneOf", "additionalProperties"):
                 out[key] = walk(value, name, context)
             elif not (
-                (key == "description" and name and redundant(value, name, node.get("enum") or (), context))
+                (key == "description" and name and redundant(value, name, _enum_of(node), context))
                 or (key == "default" and value in ("", None))
             ):
                 out[key] = value
