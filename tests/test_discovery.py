@@ -100,7 +100,8 @@ def args_for(tool: ToolSpec) -> dict[str, Any]:
     if tool.kind == "purchase":
         args["customer_reference"] = "discovery-ref-1"  # the server's own reference is keyed per process
     # counts must be plain digits (the spec's example is the word "example")
-    fixed: dict[str, Any] = json.loads(re.sub(r'"count_requested": "example"', '"count_requested": "1"', json.dumps(args)))
+    text = re.sub(r'"count_requested": "example"', '"count_requested": "1"', json.dumps(args))
+    fixed: dict[str, Any] = json.loads(text)
     return fixed
 
 
