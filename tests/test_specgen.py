@@ -210,7 +210,7 @@ def test_guard_metadata_marks_purchases_destructive_tools_and_e164_fields(catalo
             "reports",
         }
     order_item = by_name["number_orders_create"].input_schema["properties"]["phone_numbers"]["items"]
-    assert order_item["properties"]["phone_number"]["pattern"] == r"^\+[1-9]\d{7,14}$"
+    assert order_item["properties"]["phone_number"]["pattern"] == r"^\+[1-9][0-9]{7,14}$"
     assert by_name["number_block_orders_create"].input_schema["properties"]["starting_number"]["pattern"]
     assert by_name["numbers_features_create"].input_schema["properties"]["phone_numbers"]["items"]["pattern"]
     pattern_filter = by_name["available_phone_numbers_list"].input_schema["properties"]["filter"]["properties"]
