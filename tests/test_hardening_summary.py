@@ -56,11 +56,6 @@ class Human:
         return types.ElicitResult(action="accept", content={"approve": True})
 
 
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @dataclass
 class Env:
     sb: Sandbox
@@ -74,7 +69,7 @@ class Env:
             "audit_log": str(self.tmp / "a"),
         }
         server = build_server(build_settings(flags, {}), transport=httpx.ASGITransport(app=create_app(self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
+        async with Client(server, mode=mode, elicitation_callback=human) as c:
             yield c
 
     def orders(self) -> list[dict[str, Any]]:
