@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from helpers import TOOLS, audit_records, text_of
+from helpers import TOOLS, Human, audit_records, text_of
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.calls.validate import ecma_regex
 from telnyx_numbers_mcp.config import build_settings
@@ -37,17 +37,6 @@ LOOKALIKES = {
     "trailing CRLF": "+13125550001\r\n",
     "leading newline": "\n+13125550001",
 }
-
-
-@dataclass
-class Human:
-    """Approves every question it is asked, and remembers them: a refusal must come before any question."""
-
-    asked: list[str] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        self.asked.append(params.message)
-        return types.ElicitResult(action="accept", content={"approve": True})
 
 
 @dataclass
