@@ -25,6 +25,7 @@ from mcp.server import ServerRequestContext
 from telnyx_numbers_mcp.approvals import channels, keys
 from telnyx_numbers_mcp.approvals.channels import Decision
 from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore, SqliteApprovalStore
+from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("telnyx_numbers_mcp.approval")
 
-CHECK_TOOL = "check_approval"
 ID_PATTERN = re.compile(r"ap_[0-9a-f]{20}")
 POLL = 0.2  # seconds between looks at the store while waiting for a decision (it may come from another process)
 OUTCOME_WAIT = 60.0  # how long a caller that lost the race to execute waits for the winner's result
@@ -57,30 +57,6 @@ def open_store(state_dir: Path | None) -> ApprovalStore:
 
 def when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def check_tool() -> types.Tool:
-    return types.Tool(
-        name=CHECK_TOOL,
-        title="Check a purchase or destructive action awaiting a human's approval",
-        description=(
-            "Reports whether a human has approved an action that returned status awaiting_approval, and once "
-            "they have, carries it out (exactly once) and returns its result; asking again returns the same "
-            "result without sending anything. You cannot approve anything yourself: the human decides on "
-            "their review page or terminal. May wait up to a minute for the decision."
-        ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "approval_id": {"type": "string", "description": "The approval_id from the awaiting_approval result."}
-            },
-            "required": ["approval_id"],
-        },
-        annotations=types.ToolAnnotations(
-            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
-        ),
-        _meta={"telnyx-numbers-mcp/kind": "approval"},
-    )
 
 
 def outcome_of(result: types.CallToolResult) -> dict[str, Any]:
