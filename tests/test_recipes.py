@@ -120,3 +120,67 @@ async def test_openai_agents_recipe_buys_only_after_approval(tmp_path: Path, hum
     else:
         assert orders == []
         assert "rejected" in result.final_output
+
+
+# ---------------------------------------------------------------- Pydantic AI
+
+
+def _pydantic_ai_model() -> Any:
+    from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+    from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+    def script(messages: list[ModelMessage], _info: AgentInfo) -> ModelResponse:
+        returns: dict[str, Any] = {
+            part.tool_call_id: part.content
+            for message in messages
+            if isinstance(message, ModelRequest)
+            for part in message.parts
+            if isinstance(part, ToolReturnPart)
+        }
+        if "search" not in returns:
+            return ModelResponse(parts=[ToolCallPart("available_phone_numbers_list", SEARCH, tool_call_id="search")])
+        if "order" not in returns:
+            number = returns["search"]["data"][0]["phone_number"]
+            args = {"phone_numbers": [{"phone_number": number}]}
+            return ModelResponse(parts=[ToolCallPart("number_orders_create", args, tool_call_id="order")])
+        if "confirm" not in returns:
+            quote = returns["order"]
+            assert quote["status"] == "awaiting_confirmation", quote
+            args = {"confirmation_id": quote["confirmation_id"], "summary": quote["summary"]}
+            return ModelResponse(parts=[ToolCallPart("confirm_action", args, tool_call_id="confirm")])
+        return ModelResponse(parts=[TextPart("Result: " + json.dumps(returns["confirm"]))])
+
+    return FunctionModel(script)
+
+
+@pytest.mark.parametrize("human_approves", [True, False], ids=["approved", "denied"])
+async def test_pydantic_ai_recipe_buys_only_after_approval(tmp_path: Path, human_approves: bool) -> None:
+    recipe = _recipe("pydantic_ai_purchase")
+    asked: list[tuple[str, int]] = []
+    toolset = recipe.telnyx_toolset(command=SERVER_COMMAND, env={"TELNYX_MCP_AUDIT_LOG": str(tmp_path / "a.jsonl")})
+
+    async def orders() -> list[dict[str, Any]]:
+        answer = await toolset.direct_call_tool("number_orders_list", {})
+        data: list[dict[str, Any]] = answer["data"]
+        return data
+
+    async def human(tool: str, arguments: dict[str, Any]) -> bool:
+        asked.append((tool, len(await orders())))
+        if tool == "confirm_action":
+            assert "BUY 1 phone number" in arguments["summary"]
+            return human_approves
+        return True  # the quote request: sends nothing under host-confirm
+
+    async with toolset:
+        result = await recipe.run_with_approval(
+            recipe.build_agent(toolset, _pydantic_ai_model()), "Buy a Chicago number", human
+        )
+        final = await orders()
+    assert asked == [("number_orders_create", 0), ("confirm_action", 0)]
+    assert isinstance(result.output, str)
+    if human_approves:
+        assert len(final) == 1, result.output
+        assert final[0]["phone_numbers"][0]["phone_number"] in result.output
+    else:
+        assert final == []
+        assert "denied" in result.output
