@@ -31,9 +31,9 @@ def test_number_order_with_known_costs_reads_like_the_example() -> None:
         "BUY 2 phone numbers from Telnyx (real charges):\n"
         "  +13125550001  US local  upfront 1.00 USD, monthly 1.00 USD\n"
         "  +13125550002  US local  upfront 1.00 USD, monthly 1.00 USD\n"
-        "Total: upfront 2.00 USD, then 2.00 USD per month.\n"
         "Connection: 1234 · Messaging profile: (none) · Billing group: (none)\n"
-        "Customer reference: mcp-3f2a"
+        "Customer reference: mcp-3f2a\n"
+        "Total: upfront 2.00 USD, then 2.00 USD per month."
     )
 
 
@@ -94,7 +94,8 @@ def test_block_order_names_the_range_and_the_connection() -> None:
         "BUY a block of 10 phone numbers from Telnyx (real charges):\n"
         "  +13125550000 to +13125550009  cost: not quoted by Telnyx\n"
         "Connection: c-1 · Messaging profile: (none)\n"
-        "Customer reference: r"
+        "Customer reference: r\n"
+        "Total: not known (Telnyx quoted no cost for this block)."
     )
 
 
@@ -104,6 +105,10 @@ def test_block_order_shows_a_quoted_block_cost() -> None:
         "number_block_orders_create", args, kind="purchase", costs={"+13125550000": cost("10.00", "5.00")}
     )
     assert "upfront 10.00 USD, monthly 5.00 USD (as quoted by Telnyx for this block)" in text
+    assert (
+        text.splitlines()[-1]
+        == "Total: upfront 10.00 USD, then 5.00 USD per month (as quoted by Telnyx for this block)."
+    )
 
 
 def test_inexplicit_order_lists_each_group_with_place_and_features() -> None:

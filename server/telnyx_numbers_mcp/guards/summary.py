@@ -2,20 +2,29 @@
 
 The summary is what the human actually reads before money is spent, so it names every number,
 every cost Telnyx quoted, the totals, and every setting that will be sent; nothing is hidden.
+The model writes the arguments, so every value is shown inert: on one line after one of our labels,
+control, format and separator characters escaped, length bounded; the real total is the last line.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["count_numbers", "describe_action", "total_cost"]
+from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem, shown
+
+__all__ = ["count_numbers", "count_problems", "describe_action", "plain_count", "total_cost"]
 
 Costs = Mapping[str, Mapping[str, str]]
 
 _NONE = "(none)"
+VALUE_LIMIT = 120  # characters of one argument shown; the approval still covers the whole value
+_MAX_MARKS = 3  # combining marks in a row (more would let "Zalgo" text paint over neighbouring lines)
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _NOT_QUOTED = "cost: not quoted by Telnyx"
 _KINDS = ("purchase", "destructive")
 
@@ -55,21 +64,63 @@ def describe_action(
     return _mark(lines, kind=kind, sandbox=sandbox)
 
 
+# A count the cap uses must be read the way Telnyx reads it: a JSON integer, or (count_requested is a
+# string in the spec) ASCII digits only. "+100", "100.0", "1e2", "1_000", "0x64", "-5", 0 and 100.0 are
+# refused rather than guessed at, so the number the human approves is the number Telnyx buys.
+_PLAIN_COUNT = re.compile(r"\A[1-9][0-9]{0,17}\Z")
+_COUNT_EXPECTED = (
+    "expected a plain positive whole number such as 5 (ASCII digits only: no sign, decimal point, exponent, "
+    "separators or hex), as Telnyx reads a count"
+)
+
+
+def plain_count(value: Any) -> int | None:
+    """The count ``value`` stands for if it is a positive JSON integer or a string of ASCII digits; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 1 else None
+    if isinstance(value, str) and _PLAIN_COUNT.match(value):
+        return int(value)
+    return None
+
+
+def _count_fields(tool: str, args: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(field path, value) of every count in ``args`` that says how many numbers ``tool`` buys."""
+    if tool == "number_block_orders_create":
+        return [("range", args.get("range"))]
+    if tool == "inexplicit_number_orders_create":
+        groups = args.get("ordering_groups")
+        return [
+            (f"ordering_groups[{i}].count_requested", g.get("count_requested"))
+            for i, g in enumerate(groups if isinstance(groups, list) else [])
+            if isinstance(g, Mapping)
+        ]
+    if tool == "advanced_orders_create":
+        return [("quantity", args.get("quantity", 1))]
+    return []
+
+
+def count_problems(tool: str, args: Mapping[str, Any]) -> list[ArgumentProblem]:
+    """One problem per count that is not a plain positive integer (called with the schema checks)."""
+    problems = []
+    for path, value in _count_fields(tool, args):
+        if plain_count(value) is None:
+            what = shown(value) if isinstance(value, str) else f"{type(value).__name__} {shown(value)}"
+            problems.append(ArgumentProblem(path, f"is {what}; {_COUNT_EXPECTED}"))
+    return problems
+
+
 def count_numbers(tool: str, args: Mapping[str, Any]) -> int:
-    """How many numbers the call would buy; 0 for tools that buy none. Used by the numbers cap."""
+    """How many numbers the call would buy; 0 for tools that buy none. Used by the numbers cap.
+    Raises ArgumentError for a count that is not a plain positive integer (never counts it as 0)."""
     if tool == "number_orders_create":
         numbers = args.get("phone_numbers")
         return len(numbers) if isinstance(numbers, list) else 0
-    if tool == "number_block_orders_create":
-        return _int(args.get("range"))
-    if tool == "inexplicit_number_orders_create":
-        groups = args.get("ordering_groups")
-        if not isinstance(groups, list):
-            return 0
-        return sum(_int(g.get("count_requested")) for g in groups if isinstance(g, Mapping))
-    if tool == "advanced_orders_create":
-        return _int(args.get("quantity", 1))
-    return 0
+    problems = count_problems(tool, args)
+    if problems:
+        raise ArgumentError(tool, problems)
+    return sum(plain_count(value) or 0 for _, value in _count_fields(tool, args))
 
 
 def total_cost(args: Mapping[str, Any], costs: Costs | None) -> float | None:
@@ -111,8 +162,7 @@ def _number_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
         if extra:
             line += "  (" + ", ".join(extra) + ")"
         lines.append(line)
-    lines.append(_total_line(numbers, costs))
-    return [*lines, *_order_footer(args, "phone_numbers")]
+    return [*lines, *_order_footer(args, "phone_numbers"), _total_line(numbers, costs)]
 
 
 def _order_footer(args: Mapping[str, Any], numbers_key: str) -> list[str]:
@@ -140,6 +190,10 @@ def _block_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     lines.append(f"Customer reference: {_text(args.get('customer_reference'))}")
     known = {"starting_number", "range", "connection_id", "messaging_profile_id", "customer_reference"}
     lines.extend(_others(args, known))
+    if not isinstance(start, str) or _totals([start], costs) is None:
+        lines.append("Total: not known (Telnyx quoted no cost for this block).")
+    else:
+        lines.append(_total_line([start], costs)[:-1] + " (as quoted by Telnyx for this block).")
     return lines
 
 
@@ -172,8 +226,7 @@ def _inexplicit_order(args: Mapping[str, Any]) -> list[str]:
         if rest:
             what += " (" + ", ".join(rest) + ")"
         lines.append(what)
-    lines.append("Cost: not quoted by Telnyx (Telnyx picks the numbers).")
-    return [*lines, *_order_footer(args, "ordering_groups")]
+    return [*lines, *_order_footer(args, "ordering_groups"), "Cost: not quoted by Telnyx (Telnyx picks the numbers)."]
 
 
 def _advanced_order(args: Mapping[str, Any]) -> list[str]:
@@ -185,7 +238,6 @@ def _advanced_order(args: Mapping[str, Any]) -> list[str]:
     if args.get("features"):
         what += f", with {_text(args['features'])}"
     lines.append(what)
-    lines.append("Telnyx staff fulfil advanced orders and choose the numbers. Cost: not quoted by Telnyx.")
     if args.get("requirement_group_id") is not None:
         lines.append(f"Requirement group: {_text(args['requirement_group_id'])}")
     if args.get("comments") not in (None, ""):
@@ -202,6 +254,7 @@ def _advanced_order(args: Mapping[str, Any]) -> list[str]:
         "comments",
     }
     lines.extend(_others(args, known))
+    lines.append("Telnyx staff fulfil advanced orders and choose the numbers. Cost: not quoted by Telnyx.")
     return lines
 
 
@@ -243,7 +296,7 @@ def _money(value: Any) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         return None
-    return amount if amount.is_finite() else None
+    return amount if amount.is_finite() and abs(amount) < 10**12 else None
 
 
 def _fmt(amount: Decimal) -> str:
@@ -256,9 +309,10 @@ def _fmt(amount: Decimal) -> str:
 def _cost_text(quote: Mapping[str, str] | None) -> str:
     if not quote:
         return _NOT_QUOTED
-    where = " ".join(str(quote[k]) for k in ("country_code", "phone_number_type") if quote.get(k))
+    # Telnyx's answer is shown too, so it is made inert like the arguments
+    where = " ".join(_inert(str(quote[k]), 20) for k in ("country_code", "phone_number_type") if quote.get(k))
     upfront, monthly = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost"))
-    currency = quote.get("currency") or "(currency not given)"
+    currency = _inert(str(quote.get("currency") or "(currency not given)"), 20)
     if upfront is None or monthly is None:
         return f"{where}  {_NOT_QUOTED}".strip()
     return f"{where}  upfront {_fmt(upfront)} {currency}, monthly {_fmt(monthly)} {currency}".strip()
@@ -292,8 +346,8 @@ def _total_line(numbers: list[str], costs: Costs) -> str:
         missing = sum(1 for n in numbers if _totals([n], costs) is None)
         return f"Total: not known (Telnyx quoted no cost for {missing} of {_plural(len(numbers), 'number')})."
     upfront, monthly = totals
-    up = " + ".join(f"{_fmt(v)} {c}" for c, v in sorted(upfront.items()))
-    month = " + ".join(f"{_fmt(v)} {c}" for c, v in sorted(monthly.items()))
+    up = " + ".join(f"{_fmt(v)} {_inert(c, 20)}" for c, v in sorted(upfront.items()))
+    month = " + ".join(f"{_fmt(v)} {_inert(c, 20)}" for c, v in sorted(monthly.items()))
     return f"Total: upfront {up}, then {month} per month."
 
 
@@ -325,29 +379,51 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _int(value: Any) -> int:
-    """Counts as sent; anything non-integral counts 0 (schema validation rejects it first)."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return 0
-
-
 def _text(value: Any) -> str:
     if value is None or value == "":
         return _NONE
     if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    return json.dumps(value, sort_keys=True, default=str)
+        return _inert(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _inert(", ".join(value))
+    return _inert(json.dumps(value, sort_keys=True, default=str))
 
 
 def _pair(key: str, value: Any) -> str:
     shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return f"{key}={shown}"
+    return f"{_inert(str(key), 40)}={_inert(shown)}"
+
+
+def _inert(text: str, limit: int = VALUE_LIMIT) -> str:
+    """``text`` as one inert line: nothing in it can start a line, move a terminal's cursor, reorder what
+    is shown (bidi overrides), hide characters or pad text onto a line of its own; at most ``limit``
+    characters of it are shown, then its length."""
+    out: list[str] = []
+    marks = 0
+    previous = ""
+    for ch in text[:limit]:
+        category = unicodedata.category(ch)
+        if category in ("Mn", "Me"):
+            marks += 1
+        else:
+            marks = 0
+        if ch == " " and previous != " ":
+            out.append(ch)
+        elif category[0] in "CZ" or marks > _MAX_MARKS or ch == "\\":
+            # controls (C0, C1, ESC), format (bidi, zero-width), surrogates, private use, unassigned,
+            # line/paragraph separators, spaces other than one plain space; backslash, so escapes stay readable
+            out.append(_escape(ch))
+        else:
+            out.append(ch)
+        previous = ch
+    shown = "".join(out)
+    return shown if len(text) <= limit else f"{shown}… ({len(text)} chars)"
+
+
+def _escape(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -22,7 +22,9 @@ from telnyx_numbers_mcp.specgen.source import Scope, ScopeEntry
 GENERATOR_VERSION = "1"
 META_PREFIX = "telnyx-numbers-mcp"
 # 8 to 15 digits after '+', first digit 1-9 (ITU-T E.164); possibility per country is checked at call time.
-E164_PATTERN = r"^\+[1-9]\d{7,14}$"
+# `[0-9]`, not `\d`: a Python consumer's `\d` takes any Unicode digit. `$` is end of input in ECMA-262
+# regexes (what JSON Schema specifies); the server's own validator applies it so too (calls/validate.py).
+E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
 KIND_NOTES = {
     "purchase": "PURCHASE (real charges): runs only after a human approves it.",
     "destructive": "DESTRUCTIVE: runs only after a human approves it.",
@@ -84,7 +86,8 @@ def _set_e164(schema: Schema, field_path: str, op: str) -> None:
             node = node["items"]
     if node.get("type") not in ("string", None):
         raise SpecError(f"{op}: E.164 field {field_path!r} is not a string")
-    node.setdefault("pattern", E164_PATTERN)
+    # a narrower pattern from the spec (e.g. US only) stays, spelled with ASCII digit classes
+    node["pattern"] = node["pattern"].replace("\\d", "[0-9]") if "pattern" in node else E164_PATTERN
     desc = node.get("description", "")
     if desc == "e164_phone_number" or not desc:
         node["description"] = "E.164, e.g. +13125550001"
