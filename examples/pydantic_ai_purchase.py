@@ -66,7 +66,8 @@ def telnyx_toolset(
 ) -> MCPToolset[None]:
     """This MCP server over stdio, quoting purchases (host-confirm); wrap it with approval in build_agent."""
     args = ["--purchase-policy", "host-confirm", *(["--sandbox"] if sandbox else [])]
-    return MCPToolset(StdioTransport(command=command, args=args, env=env), id="telnyx-numbers")
+    # init_timeout: the first start of a fresh install can take longer than FastMCP's 5-second default
+    return MCPToolset(StdioTransport(command=command, args=args, env=env), id="telnyx-numbers", init_timeout=60)
 
 
 def build_agent(toolset: MCPToolset[None], model: str | Model = "openai:gpt-5-mini") -> Agent[None, Output]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
 from telnyx_numbers_mcp import __version__
 from telnyx_numbers_mcp.catalog import load_catalog
@@ -168,37 +169,23 @@ def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_bundle_starts_in_sandbox_mode_with_the_users_policy(bundle: Path, tmp_path: Path) -> None:
-    config = _resolve(bundle, {"sandbox": True, "purchase_policy": "host-confirm"})
+async def test_bundle_starts_with_the_users_settings(bundle: Path, tmp_path: Path) -> None:
+    """Sandbox on and the deny policy: both settings visibly reach the server the app starts."""
+    config = _resolve(bundle, {"sandbox": True, "purchase_policy": "deny"})
     assert config["command"] == "uv" and str(bundle) in config["args"]
-    assert config["env"] == {
-        "TELNYX_API_KEY": "",
-        "TELNYX_SANDBOX": "true",
-        "TELNYX_MCP_PURCHASE_POLICY": "host-confirm",
-    }
+    assert config["env"] == {"TELNYX_API_KEY": "", "TELNYX_SANDBOX": "true", "TELNYX_MCP_PURCHASE_POLICY": "deny"}
     async with Client(_params(config, tmp_path)) as client:
         names = [t.name for t in (await client.list_tools()).tools]
         search = await client.call_tool(
             "available_phone_numbers_list", {"filter": {"country_code": "US", "locality": "Chicago", "limit": 1}}
         )
-        assert not search.is_error and search.structured_content is not None
-        number = search.structured_content["data"][0]["phone_number"]
-        order = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": number}]})
-        orders = await client.call_tool("number_orders_list", {})
-    manifest_tools = [t["name"] for t in json.loads((bundle / "manifest.json").read_text())["tools"]]
-    assert names == manifest_tools
-    assert number.startswith("+1")
-    assert "sandbox" in search.content[0].text.lower()  # type: ignore[union-attr]
-    # host-confirm: the purchase only quotes; nothing is bought until confirm_action
-    assert order.structured_content is not None and order.structured_content["status"] == "awaiting_confirmation"
-    assert orders.structured_content is not None and orders.structured_content["data"] == []
-
-
-@pytest.mark.anyio
-async def test_bundle_applies_a_deny_policy(bundle: Path, tmp_path: Path) -> None:
-    config = _resolve(bundle, {"sandbox": True, "purchase_policy": "deny"})
-    async with Client(_params(config, tmp_path)) as client:
-        names = {t.name for t in (await client.list_tools()).tools}
+        with pytest.raises(MCPError, match="Unknown tool: number_orders_create"):
+            await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": "+13125550100"}]})
+    # deny: no purchase or destructive tool and no confirm_action; every other tool the bundle lists is there
     guarded = {t.name for t in load_catalog() if t.guarded}
-    assert guarded and not guarded & names and "confirm_action" not in names
-    assert "available_phone_numbers_list" in names
+    manifest_tools = [t["name"] for t in json.loads((bundle / "manifest.json").read_text())["tools"]]
+    assert guarded and names == [n for n in manifest_tools if n not in guarded | {"confirm_action"}]
+    # sandbox: a simulated answer, said so
+    assert not search.is_error and search.structured_content is not None
+    assert search.structured_content["data"][0]["phone_number"].startswith("+1")
+    assert "sandbox" in search.content[0].text.lower()  # type: ignore[union-attr]
