@@ -64,8 +64,9 @@ def _agents_model() -> Any:
     from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 
     def order(call: Any) -> list[Any]:
-        found = json.loads(_agents_outputs(call)["search"])
-        number = found["data"][0]["phone_number"]
+        found = re.search(r"\+[0-9]{8,15}", _agents_outputs(call)["search"])  # the first number listed
+        assert found is not None
+        number = found.group(0)
         return [function_call("number_orders_create", {"phone_numbers": [{"phone_number": number}]}, call_id="order")]
 
     def confirm(call: Any) -> list[Any]:
