@@ -1,11 +1,14 @@
 // Resolve a bundle's server command the way the host app does, with the mcpb package's own
 // getMcpConfigForManifest (the code Claude Desktop uses to turn manifest + user settings into a command).
-// Run as: npx -y -p @anthropic-ai/mcpb@<version> -c "node mcpb_resolve.mjs MANIFEST EXTENSION_DIR USER_CONFIG_JSON"
+// Run as: npx -y -p @anthropic-ai/mcpb@<version> -c "node mcpb_resolve.mjs", with the inputs in the environment
+// (MCPB_MANIFEST, MCPB_EXTENSION_DIR, MCPB_USER_CONFIG as JSON), so no path or JSON goes through a shell.
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [manifestPath, extensionPath, userConfigJson] = process.argv.slice(2);
+const manifestPath = process.env.MCPB_MANIFEST;
+const extensionPath = process.env.MCPB_EXTENSION_DIR;
+const userConfigJson = process.env.MCPB_USER_CONFIG || "{}";
 const binDirs = (process.env.PATH || "")
   .split(path.delimiter)
   .filter((dir) => dir.endsWith(path.join("node_modules", ".bin")));

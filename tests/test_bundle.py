@@ -12,6 +12,7 @@ import copy
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -134,11 +135,19 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def _resolve(bundle: Path, user_config: dict[str, Any]) -> dict[str, Any]:
     """The server command the app derives from the bundle's manifest and the user's settings."""
+    inputs = {
+        "MCPB_MANIFEST": str(bundle / "manifest.json"),
+        "MCPB_EXTENSION_DIR": str(bundle),
+        "MCPB_USER_CONFIG": json.dumps(user_config),
+    }
     proc = subprocess.run(
-        [_npx(), "-y", "-p", MCPB_CLI, "-c",
-         f"node {RESOLVER} {bundle / 'manifest.json'} {bundle} '{json.dumps(user_config)}'"],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [_npx(), "-y", "-p", MCPB_CLI, "-c", f"node {shlex.quote(str(RESOLVER))}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env=os.environ | inputs,
+    )
     assert proc.returncode == 0, proc.stderr
     config: dict[str, Any] = json.loads(proc.stdout)
     return config
@@ -159,7 +168,7 @@ def _params(config: dict[str, Any], tmp_path: Path) -> StdioServerParameters:
 def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert {k: v for k, v in manifest.items() if k != "tools"} == MANIFEST
-    for name in ("pyproject.toml", "README.md", manifest["server"]["entry_point"]):
+    for name in ("pyproject.toml", "README.md", "LICENSE", manifest["server"]["entry_point"]):
         assert (bundle / name).is_file(), name
     specs = bundle / "server" / "telnyx_numbers_mcp" / "tool_specs"
     assert not specs.is_symlink()
