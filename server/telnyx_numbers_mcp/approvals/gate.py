@@ -386,7 +386,7 @@ class Gate:
             await anyio.sleep(POLL)
         reference = (approval.args.get("customer_reference") if approval else None) or "?"
         raise ApprovalError(
-            f"Approval {approval_id} was approved and its request was sent, but its result is not recorded yet. "
+            f"Approval {approval_id} was approved and its request may have gone out, but no result is recorded. "
             "DO NOT call the tool again: look the order up first (number_orders_list with "
             f"filter.customer_reference={reference!r}), or call check_approval again later."
         )
