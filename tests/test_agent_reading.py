@@ -15,6 +15,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
+from helpers import TOOLS, text_of, tool_data
 from sandbox_helpers import client_for
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
@@ -46,10 +47,6 @@ def connect(sb: Sandbox, tmp_path: Path) -> Connect:
             yield client
 
     return open_client
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "\n".join(getattr(b, "text", "") for b in result.content)
 
 
 async def place_order(sb: Sandbox, number: str) -> str:
@@ -194,7 +191,7 @@ async def test_tools_list_carries_the_curated_descriptions_without_sdk_reference
         assert (tool.description or "").startswith(sentences[op]), tool.name
         assert "[" not in (tool.description or "") and op not in (tool.description or ""), tool.name
         described += 1
-    assert described == len(sentences) == 47
+    assert described == len(sentences) == len(TOOLS)
     by_name = {t.name: t for t in tools}
     inventory = by_name["inventory_coverage_list"]
     assert "Creates" not in (inventory.description or "") and inventory.title == "List inventory coverage"
@@ -207,9 +204,7 @@ async def test_tools_list_carries_the_curated_descriptions_without_sdk_reference
 
 
 async def first_found(client: Client, tool: str, flt: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, {"filter": {**flt, "limit": 3}})
-    assert not result.is_error, text_of(result)
-    return (result.structured_content or {})["data"][0]  # type: ignore[no-any-return]
+    return (await tool_data(client, tool, {"filter": {**flt, "limit": 3}}))[0]
 
 
 def lookups(sb: Sandbox) -> int:
