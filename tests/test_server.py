@@ -91,6 +91,9 @@ def is_cost_lookup(tool: ToolSpec, request: dict[str, Any]) -> bool:
 
 def tool_args(tool: ToolSpec) -> dict[str, Any]:
     args = fill_e164(example_args(tool), tool)
+    for group in args.get("ordering_groups") or []:  # the spec's string example is no count
+        if group.get("count_requested") == "example":
+            group["count_requested"] = "2"
     if tool.kind == "purchase":
         args["customer_reference"] = args.get("customer_reference") or "test-ref-1"
     return args
