@@ -21,6 +21,7 @@ from telnyx_numbers_mcp.calls.pipeline import confirm_call, execute, guarded_cal
 from telnyx_numbers_mcp.calls.validate import validate
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError
+from telnyx_numbers_mcp.guards.redaction import redact_logs
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
 
 log = logging.getLogger("telnyx_numbers_mcp")
@@ -41,6 +42,7 @@ SANDBOX_INSTRUCTIONS = (
 
 def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Server[Any]:
     rt = build_runtime(settings, transport=transport)
+    redact_logs(rt.redactor.secrets)
 
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncIterator[Runtime]:
@@ -82,8 +84,7 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
                 return await guarded_call(rt, ctx, params, tool, args)
             return await execute(rt, tool, args, None)
         except ToolCallError as exc:
-            text, key = str(exc), settings.api_key.get_secret_value() if settings.api_key else ""
-            return results.error(text.replace(key, "***") if key else text, sandbox=rt.sandbox)  # an echoing proxy
+            return results.error(rt.redactor.text(str(exc)), sandbox=rt.sandbox)  # an echoing proxy
         except Exception:  # the one catch-all: never crash, never leak internals or the key
             log.exception("internal error in %s", name)
             return results.error(f"Internal error in {name}; nothing more is known. See the server log (stderr).")

@@ -14,6 +14,7 @@ from telnyx_numbers_mcp.calls.costs import Costs, lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import ApprovalError, MissingApiKey, PolicyError, ToolCallError, TransportError
 from telnyx_numbers_mcp.guards import approval
+from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.guards.summary import count_numbers, describe_action, total_cost
 from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.runtime import Runtime
@@ -48,7 +49,8 @@ async def execute(
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
-                             "status": getattr(exc, "status", None), "error": str(exc)[:500],
+                             "status": getattr(exc, "status", None),
+                             "error": bounded(rt.redactor.text(str(exc)), 500),
                              "may_have_reached": getattr(exc, "may_have_reached", None)})  # fmt: skip
         if tool.kind == "purchase" and isinstance(exc, TransportError) and exc.may_have_reached:
             raise TransportError(
