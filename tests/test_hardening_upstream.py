@@ -153,3 +153,99 @@ async def test_an_error_echoing_the_key_says_what_happened_with_the_key_masked(t
         result = await c.call_tool("number_orders_list", {})
     text = everything(result)
     assert result.is_error and "HTTP 400" in text and "Bearer ***" in text and not leaks(text), text
+
+
+# --- item 6: --timeout bounds the whole request ------------------------------------------------------
+
+
+class Trickler:
+    """A real HTTP server on 127.0.0.1 that sends its headers at once, then its body one byte every
+    0.5 s (about 10 s in all). It records each request and how many body bytes it got out."""
+
+    BODY = b'{"data":{"id":"o-1"}}'
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.sent: list[int] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import threading
+
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: Any) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(
+                (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+            )
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.requests.append(head)
+            index = len(self.sent)
+            self.sent.append(0)
+            headers = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(self.BODY)}\r\n\r\n"
+            try:
+                conn.sendall(headers.encode())
+                for byte in self.BODY:
+                    if self.stop.wait(0.5):
+                        return
+                    conn.sendall(bytes([byte]))
+                    self.sent[index] += 1
+            except OSError:  # the client gave up and closed the connection
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def trickler() -> Any:
+    server = Trickler()
+    yield server
+    server.close()
+
+
+async def test_a_trickling_answer_to_a_purchase_times_out_once_and_warns_not_to_order_again(
+    tmp_path: Path, mode: str, trickler: Trickler
+) -> None:
+    async with client(tmp_path, None, mode, base_url=f"http://127.0.0.1:{trickler.port}/v2", timeout=1) as c:
+        result = await c.call_tool("number_orders_create", ORDER)
+    text = everything(result)
+    assert result.is_error and "did not answer in time" in text and "DO NOT order again" in text, text
+    assert len(trickler.requests) == 1  # a purchase is never sent twice
+    assert trickler.sent[0] < len(Trickler.BODY)  # the call ended before the answer did
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in records] == ["request", "outcome"] and records[1]["may_have_reached"] is True
+
+
+async def test_a_trickling_answer_to_a_read_times_out_and_is_retried_within_max_retries(
+    tmp_path: Path, trickler: Trickler
+) -> None:
+    base = f"http://127.0.0.1:{trickler.port}/v2"
+    async with client(tmp_path, None, base_url=base, timeout=1, max_retries=1) as c:
+        result = await c.call_tool("number_orders_list", {})
+    assert result.is_error and "did not answer in time" in everything(result), everything(result)
+    assert len(trickler.requests) == 2 and all(n < len(Trickler.BODY) for n in trickler.sent)

@@ -113,6 +113,7 @@ class TelnyxClient:
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
         self.redactor = redactor if redactor is not None else Redactor([api_key])
+        self.timeout = timeout
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.retry_max_wait = retry_max_wait
@@ -135,7 +136,19 @@ class TelnyxClient:
             )
             retries_left = attempts <= self.max_retries and not once
             try:
-                response = await self.client.send(request)
+                # httpx's timeout bounds each read; this bounds the whole exchange, so an upstream that
+                # trickles its answer a byte at a time cannot hold a call (or a purchase) for minutes
+                with anyio.fail_after(self.timeout):
+                    response = await self.client.send(request)
+            except TimeoutError:
+                if retries_left and is_read:
+                    await self._backoff(attempts, None)
+                    continue
+                raise TransportError(
+                    f"Telnyx did not answer in time (no complete answer within --timeout {self.timeout:g} s). "
+                    "The request may have reached Telnyx and may have been carried out.",
+                    may_have_reached=True,
+                ) from None
             except httpx.ConnectError as exc:
                 if retries_left:  # nothing was sent, so even a write may be tried again
                     await self._backoff(attempts, None)
