@@ -249,3 +249,52 @@ def test_property_a_count_is_taken_only_when_it_is_a_plain_positive_integer(valu
         assert (count is not None) == bool(re.fullmatch(r"[1-9][0-9]{0,17}", value, re.ASCII)), repr(value)
     elif count is not None:
         assert type(value) is int and value >= 1 and count == value
+
+
+# --- item 7: nested objects refuse keys the spec does not list --------------------------------------
+
+
+async def test_a_filter_key_in_wire_spelling_cannot_bypass_the_e164_check(env: Env, mode: str) -> None:
+    async with env.client(mode) as c:
+        result = await c.call_tool("number_reservations_list", {"filter": {"phone_numbers.phone_number": "3125550001"}})
+        assert_refused(result, "filter.phone_numbers.phone_number", "unknown argument", "'phone_numbers_phone_number'")
+        result = await c.call_tool(
+            "number_block_orders_list", {"filter": {"phone_numbers.starting_number": "3125550000"}}
+        )
+        assert_refused(result, "filter.phone_numbers.starting_number", "'phone_numbers_starting_number'")
+        result = await c.call_tool(
+            "customer_service_records_list", {"filter": {"phone_number": {"eq": "+13125550001", "like": "312"}}}
+        )
+        assert_refused(result, "filter.phone_number.like")
+    assert env.sb.requests == []
+
+
+def nested_objects(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Paths of every object in ``schema`` that lists its properties (arrays as [0])."""
+    found = []
+    for key, sub in schema.get("properties", {}).items():
+        path = f"{prefix}{key}"
+        if sub.get("type") == "object" and sub.get("properties"):
+            found += [path, *nested_objects(sub, path + ".")]
+        if sub.get("type") == "array" and isinstance(sub.get("items"), dict) and sub["items"].get("properties"):
+            found += [f"{path}[0]", *nested_objects(sub["items"], f"{path}[0].")]
+    return found
+
+
+NESTED = [(t.name, p) for t in CATALOG.values() for p in nested_objects(t.input_schema)]
+
+
+def with_unknown_key(path: str) -> dict[str, Any]:
+    node: Any = {"zz_unknown": "1"}
+    for part in reversed(path.split(".")):
+        node = {part[:-3]: [node]} if part.endswith("[0]") else {part: node}
+    return dict(node)
+
+
+async def test_every_nested_object_refuses_an_unknown_key_and_sends_nothing(env: Env, mode: str) -> None:
+    assert len(NESTED) > 20  # filters, phone number entries, ordering groups, ...
+    async with env.client(mode) as c:
+        for tool, path in NESTED:
+            result = await c.call_tool(tool, with_unknown_key(path))
+            assert_refused(result, f"{path}.zz_unknown: unknown argument")
+    assert env.sb.requests == []

@@ -54,10 +54,29 @@ StrictValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
+def closed(schema: Any) -> Any:
+    """A copy of ``schema`` where every object that lists its properties refuses other keys. Unknown keys
+    in a nested ``filter`` would reach the wire as ``filter[key]``, under a name the E.164 guard checks
+    in its SDK spelling only (``phone_numbers.phone_number`` vs ``phone_numbers_phone_number``)."""
+    if isinstance(schema, list):
+        return [closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: closed(v) if k in _SUBSCHEMAS else v for k, v in schema.items()}
+    if "properties" in out:
+        out["properties"] = {k: closed(v) for k, v in out["properties"].items()}
+        out.setdefault("additionalProperties", False)
+    return out
+
+
+_SUBSCHEMAS = {"items", "anyOf", "oneOf", "allOf", "additionalProperties", "not", "prefixItems"}
+
+
 def make_validator(input_schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
-    """The call-time validator of a tool: its advertised schema, unknown arguments refused, patterns
-    applied with ECMA-262 semantics (so "+13125550001\\n" or fullwidth digits never pass)."""
-    validator = StrictValidator({**input_schema, "additionalProperties": False})
+    """The call-time validator of a tool: its advertised schema with unknown keys refused at every level
+    where the spec lists the properties, and patterns applied with ECMA-262 semantics (so
+    "+13125550001\\n" or fullwidth digits never pass). The advertised schema stays compact."""
+    validator = StrictValidator({**closed(dict(input_schema)), "additionalProperties": False})
     return cast(jsonschema.Draft202012Validator, validator)  # a Draft 2020-12 validator with one keyword swapped
 
 
@@ -110,9 +129,12 @@ def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
         if error.validator == "additionalProperties":
             extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             base = _path(error)
+            known = error.schema.get("properties", {})
             for key in extra:
                 where = key if base == "(arguments)" else f"{base}.{key}"
-                problems.append(ArgumentProblem(where, f"unknown argument; {_expected(error)}"))
+                meant = re.sub(r"[^A-Za-z0-9]+", "_", key)  # the wire spelling of a known key?
+                hint = f" (did you mean {meant!r}?)" if meant != key and meant in known else ""
+                problems.append(ArgumentProblem(where, f"unknown argument{hint}; {_expected(error)}"))
         else:
             problems.append(ArgumentProblem(_path(error), _expected(error)))
     raise ArgumentError(tool.name, problems + counts)
