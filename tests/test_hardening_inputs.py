@@ -298,3 +298,29 @@ async def test_every_nested_object_refuses_an_unknown_key_and_sends_nothing(env:
             result = await c.call_tool(tool, with_unknown_key(path))
             assert_refused(result, f"{path}.zz_unknown: unknown argument")
     assert env.sb.requests == []
+
+
+# --- item 8: over-long path ids are refused before anything is audited ---------------------------------
+
+
+async def test_an_over_long_path_id_is_refused_before_any_question_or_audit_record(env: Env, mode: str) -> None:
+    human = Human()
+    long_id = "a" * 100_000
+    async with env.client(mode, human, purchase_policy="confirm") as c:
+        cancel = await c.call_tool("sub_number_orders_cancel", {"sub_number_order_id": long_id})
+        update = await c.call_tool("number_orders_update", {"number_order_id": long_id, "customer_reference": "x"})
+        read = await c.call_tool("number_orders_retrieve", {"number_order_id": long_id})
+        just_right = await c.call_tool("number_orders_retrieve", {"number_order_id": "b" * 256})
+    for result, field_name in ((cancel, "sub_number_order_id"), (update, "number_order_id"), (read, "number_order_id")):
+        message = assert_refused(result, f"{field_name}: is 100000 characters long", "at most 256")
+        assert len(message) < 2000, len(message)
+    assert "nothing was sent" not in text(just_right).lower()  # 256 is allowed (the sandbox answers 404)
+    assert human.asked == [] and len(env.sb.requests) == 1 and env.audit() == []
+
+
+async def test_a_query_too_long_for_a_url_is_refused_clearly_not_as_an_internal_error(env: Env, mode: str) -> None:
+    async with env.client(mode) as c:
+        result = await c.call_tool("available_phone_numbers_list", {"filter": {"locality": "x" * 70_000}})
+    message = assert_refused(result, "no valid HTTP request", "shorten them")
+    assert "Internal error" not in message and len(message) < 2000
+    assert env.sb.requests == []

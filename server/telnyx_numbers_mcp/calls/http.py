@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import httpx
 
-from telnyx_numbers_mcp.errors import ApiError, TransportError
+from telnyx_numbers_mcp.errors import ApiError, ArgumentError, ArgumentProblem, TransportError
 from telnyx_numbers_mcp.guards.redaction import Redactor, bounded
 from telnyx_numbers_mcp.request import WireRequest
 
@@ -121,6 +121,18 @@ class TelnyxClient:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    def prepare(self, wire: WireRequest, *, tool: str, extra_headers: dict[str, str] | None = None) -> httpx.Request:
+        """The HTTP request for ``wire``; arguments that make no valid request (a URL over httpx's limit, text
+        JSON cannot encode) are refused here, before anything is audited or sent."""
+        try:
+            return self.client.build_request(
+                wire.method, wire.path, params=tuple(wire.query) or None, json=wire.json, headers=extra_headers
+            )
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            detail = bounded(self.redactor.text(f"{type(exc).__name__}: {exc}"), 200)
+            problem = ArgumentProblem("(arguments)", f"they make no valid HTTP request ({detail}); shorten them")
+            raise ArgumentError(tool, [problem]) from None
+
     async def send(
         self, wire: WireRequest, *, tool: str, once: bool = False, extra_headers: dict[str, str] | None = None
     ) -> ApiAnswer:
@@ -131,9 +143,7 @@ class TelnyxClient:
         attempts = 0
         while True:
             attempts += 1
-            request = self.client.build_request(
-                wire.method, wire.path, params=tuple(wire.query) or None, json=wire.json, headers=extra_headers
-            )
+            request = self.prepare(wire, tool=tool, extra_headers=extra_headers)
             retries_left = attempts <= self.max_retries and not once
             try:
                 # httpx's timeout bounds each read; this bounds the whole exchange, so an upstream that

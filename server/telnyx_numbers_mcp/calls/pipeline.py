@@ -35,6 +35,7 @@ async def execute(
     if not rt.settings.api_key and not rt.sandbox:
         raise MissingApiKey()
     wire = build(tool, args)
+    rt.client.prepare(wire, tool=tool.name)  # refuses a request that cannot be built before it is audited
     audited = not tool.read_only
     event_id = uuid.uuid4().hex
     if audited:
@@ -58,6 +59,11 @@ async def execute(
                 f"number_orders_list with filter.customer_reference={args.get('customer_reference')!r}.",
                 may_have_reached=True,
             ) from None
+        raise
+    except Exception as exc:  # a bug, not a refusal: the request record still gets its outcome
+        if audited:
+            rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False, "status": None,
+                             "error": f"internal error ({type(exc).__name__})", "may_have_reached": None})  # fmt: skip
         raise
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,

@@ -16,6 +16,10 @@ from telnyx_numbers_mcp.guards.summary import count_problems
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.catalog import ToolSpec
 
+# Telnyx ids are UUIDs or short tokens; the spec sets no limit, so this one keeps a runaway value out of
+# the URL (and the audit trail) and gives a clear refusal instead of a transport failure.
+PATH_ID_LIMIT = 256
+
 
 @functools.lru_cache(maxsize=256)
 def ecma_regex(pattern: str) -> re.Pattern[str]:
@@ -120,6 +124,13 @@ def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
     errors = [e for e in errors if not (e.validator == "pattern" and _path(e) in phone_paths)]
     schema_paths = {_path(e) for e in errors}
     counts = [p for p in count_problems(tool.name, args) if p.path not in schema_paths]
+    counts += [
+        ArgumentProblem(
+            name, f"is {len(value)} characters long; an id in the URL path may have at most {PATH_ID_LIMIT}"
+        )
+        for name, wire in tool.args.items()
+        if wire.location == "path" and isinstance(value := args.get(name), str) and len(value) > PATH_ID_LIMIT
+    ]
     if phone and not errors and not counts:
         raise PhoneNumberError(tool.name, phone)
     if not errors and not counts:
