@@ -324,3 +324,76 @@ async def test_a_query_too_long_for_a_url_is_refused_clearly_not_as_an_internal_
     message = assert_refused(result, "no valid HTTP request", "shorten them")
     assert "Internal error" not in message and len(message) < 2000
     assert env.sb.requests == []
+
+
+# --- item 9: echoed values are bounded; refused confirmations are audited -------------------------------
+
+BIG = "Z" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "field_name"),
+    [
+        ("number_orders_list", {BIG: 1}, "ZZZZ"),
+        ("number_orders_list", {"filter": {BIG: 1}}, "filter.ZZZZ"),
+        ("number_orders_create", {"phone_numbers": [{"phone_number": BIG}]}, "phone_numbers[0].phone_number"),
+        ("advanced_orders_create", {"comments": BIG}, "comments: is 1000000 characters long; expected at most 255"),
+        ("advanced_orders_create", {"phone_number_type": BIG}, "phone_number_type"),
+        ("number_orders_list", {"page_size": BIG}, "page_size: is str"),
+        ("numbers_features_create", {"phone_numbers": [f"+1312555{i:04d}x" for i in range(2000)]}, "more problems"),
+        (
+            "number_orders_create",
+            {"phone_numbers": [{"phone_number": "+1" + "".join(map(chr, range(0x2190, 0x2400)))}]},
+            "more",
+        ),
+    ],
+    ids=["unknown name", "unknown nested name", "phone number", "maxLength", "enum", "type", "many", "many chars"],
+)
+async def test_errors_echo_at_most_a_bounded_piece_of_a_huge_input(
+    env: Env, mode: str, tool: str, args: dict[str, Any], field_name: str
+) -> None:
+    async with env.client(mode) as c:
+        result = await c.call_tool(tool, args)
+    message = assert_refused(result, field_name)
+    assert len(message) < 10_000, len(message)
+    assert env.sb.requests == []
+
+
+async def test_an_unknown_tool_with_a_huge_name_gets_a_bounded_protocol_error(env: Env, mode: str) -> None:
+    from mcp import MCPError
+
+    async with env.client(mode) as c:
+        with pytest.raises(MCPError) as raised:
+            await c.call_tool(BIG, {})
+    assert "Unknown tool" in str(raised.value) and len(str(raised.value)) < 500
+
+
+async def test_every_refused_confirm_action_is_audited_and_bounded(env: Env, mode: str) -> None:
+    async with env.client(mode, None, purchase_policy="confirm") as c:  # no elicitation: quotes
+        found = await c.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 1}})
+        assert isinstance(found.structured_content, dict)
+        number = found.structured_content["data"][0]["phone_number"]
+        quote = await c.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": number}]})
+        assert isinstance(quote.structured_content, dict), text(quote)
+        cid, summary = quote.structured_content["confirmation_id"], quote.structured_content["summary"]
+        attempts = [
+            {"confirmation_id": "cf_" + BIG, "summary": summary},  # huge
+            {"confirmation_id": "cf_invented.tag", "summary": summary},  # forged
+            {"confirmation_id": cid[:-3] + "abc", "summary": summary},  # altered signature
+            {"confirmation_id": cid, "summary": summary + "\nTotal: 0.00 USD"},  # another summary
+            {"confirmation_id": 7, "summary": summary},  # not a string
+        ]
+        for bad in attempts:
+            result = await c.call_tool("confirm_action", bad)
+            message = assert_refused(result)
+            assert len(message) < 1000, len(message)
+        ok = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
+        assert not ok.is_error, text(ok)
+        again = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})  # reused
+        assert_refused(again, "already used")
+    refused = [r for r in env.audit() if r["event"] == "confirm_refused"]
+    assert len(refused) == len(attempts) + 1
+    assert all(len(json.dumps(r)) < 2000 and r["reason"] for r in refused)
+    assert "already used" in refused[-1]["reason"] and refused[0]["confirmation_id"].endswith("chars)")
+    orders = [r for r in env.sb.requests if r["path"] == "/v2/number_orders" and r["method"] == "POST"]
+    assert len(orders) == 1

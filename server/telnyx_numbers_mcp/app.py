@@ -20,12 +20,13 @@ from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.pipeline import confirm_call, execute, guarded_call
 from telnyx_numbers_mcp.calls.validate import validate
 from telnyx_numbers_mcp.config import Settings
-from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError
-from telnyx_numbers_mcp.guards.redaction import redact_logs
+from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, shown
+from telnyx_numbers_mcp.guards.redaction import bounded, redact_logs
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
 
 log = logging.getLogger("telnyx_numbers_mcp")
 SERVER_NAME = "telnyx-numbers-mcp"
+ERROR_LIMIT = 8000  # characters of one error result
 
 INSTRUCTIONS = (
     "Telnyx phone numbers: search (available_phone_numbers_list), reserve (number_reservations_create), "
@@ -70,7 +71,7 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         name, args = params.name, dict(params.arguments or {})
         tool = rt.tools.get(name)
         if tool is None and not (name == CONFIRM_TOOL and any(t.name == CONFIRM_TOOL for t in rt.visible(ctx))):
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {shown(name)}")
         try:
             if tool is None:
                 return await confirm_call(rt, args)
@@ -84,10 +85,13 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
                 return await guarded_call(rt, ctx, params, tool, args)
             return await execute(rt, tool, args, None)
         except ToolCallError as exc:
-            return results.error(rt.redactor.text(str(exc)), sandbox=rt.sandbox)  # an echoing proxy
+            # the key masked (an echoing proxy), then the whole text bounded: the model pays for every character
+            return results.error(bounded(rt.redactor.text(str(exc)), ERROR_LIMIT), sandbox=rt.sandbox)
         except Exception:  # the one catch-all: never crash, never leak internals or the key
-            log.exception("internal error in %s", name)
-            return results.error(f"Internal error in {name}; nothing more is known. See the server log (stderr).")
+            log.exception("internal error in %s", shown(name))
+            return results.error(
+                f"Internal error in {shown(name)}; nothing more is known. See the server log (stderr)."
+            )
 
     server: Server[Any] = Server(
         SERVER_NAME,

@@ -12,12 +12,19 @@ from mcp.server import ServerRequestContext
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import Costs, lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
-from telnyx_numbers_mcp.errors import ApprovalError, MissingApiKey, PolicyError, ToolCallError, TransportError
+from telnyx_numbers_mcp.errors import (
+    ApprovalError,
+    MissingApiKey,
+    PolicyError,
+    ToolCallError,
+    TransportError,
+    shown,
+)
 from telnyx_numbers_mcp.guards import approval
 from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.guards.summary import count_numbers, describe_action, total_cost
 from telnyx_numbers_mcp.request import build
-from telnyx_numbers_mcp.runtime import Runtime
+from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime
 
 
 def _ids(data: Any) -> list[str]:
@@ -139,13 +146,28 @@ async def guarded_call(
     )  # fmt: skip
 
 
+CONFIRMATION_ID_LIMIT = 200  # issued ids are about 70 characters
+
+
 async def confirm_call(rt: Runtime, args: dict[str, Any]) -> types.CallToolResult:
+    """Redeem a quote; every refusal (forged, altered, reused, expired, wrong summary) is audited too,
+    since a stream of them is how an agent trying to approve its own purchase shows up."""
     cid, summary = args.get("confirmation_id"), args.get("summary")
-    if not isinstance(cid, str) or not isinstance(summary, str):
-        raise ApprovalError("confirm_action needs string arguments confirmation_id and summary; nothing was sent.")
-    tool_name, quoted_args = rt.confirmations.redeem(cid, summary)
-    tool = rt.tools.get(tool_name)
-    if tool is None:
-        raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
+    try:
+        if not isinstance(cid, str) or not isinstance(summary, str):
+            raise ApprovalError("confirm_action needs string arguments confirmation_id and summary; nothing was sent.")
+        if len(cid) > CONFIRMATION_ID_LIMIT:
+            raise ApprovalError(
+                f"{shown(cid)} is not a confirmation id this server issued (too long); nothing was sent to Telnyx."
+            )
+        tool_name, quoted_args = rt.confirmations.redeem(cid, summary)
+        tool = rt.tools.get(tool_name)
+        if tool is None:
+            raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
+    except ApprovalError as exc:
+        rt.audit.append({"event": "confirm_refused", "tool": CONFIRM_TOOL, "confirmation_id": bounded(str(cid), 200),
+                         "summary_chars": len(summary) if isinstance(summary, str) else None,
+                         "reason": bounded(str(exc), 500)})  # fmt: skip
+        raise
     decision = approval.Decision(True, "confirm_action", "a human approved the quote via confirm_action")
     return await execute(rt, tool, quoted_args, decision)

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import jsonschema
 
-from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem, PhoneNumberError
+from telnyx_numbers_mcp.errors import ECHO_LIMIT, ArgumentError, ArgumentProblem, PhoneNumberError, shown
 from telnyx_numbers_mcp.guards.e164 import check_phone_fields
+from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.guards.summary import count_problems
 
 if TYPE_CHECKING:
@@ -102,16 +103,31 @@ def _expected(error: jsonschema.ValidationError) -> str:
         return f"is not allowed here; allowed: {', '.join(allowed) or 'none'}"
     if v == "required":
         return error.message
+    value, limit = shown(error.instance), error.validator_value
     if v == "enum":
-        return f"is {error.instance!r}; expected one of {', '.join(repr(x) for x in _listed(error.validator_value))}"
+        return f"is {value}; expected one of {', '.join(repr(x) for x in _listed(limit))}"
     if v == "type":
-        return f"is {type(error.instance).__name__} {error.instance!r:.60}; expected {error.validator_value}"
+        return f"is {type(error.instance).__name__} {value}; expected {limit}"
     if v == "pattern":
-        hint = (
-            " (E.164: '+', country code and number, e.g. +13125550001)" if "\\+" in str(error.validator_value) else ""
-        )
-        return f"{error.instance!r} does not match {error.validator_value}{hint}"
-    return error.message
+        hint = " (E.164: '+', country code and number, e.g. +13125550001)" if "\\+" in str(limit) else ""
+        return f"{value} does not match {limit}{hint}"
+    # jsonschema's own messages repeat the whole value: say the same with the value bounded
+    sized = len(error.instance) if isinstance(error.instance, str | list | dict) else None
+    phrases = {
+        "maxLength": f"is {sized} characters long; expected at most {limit}",
+        "minLength": f"is {sized} characters long; expected at least {limit}",
+        "maxItems": f"has {sized} items; expected at most {limit}",
+        "minItems": f"has {sized} items; expected at least {limit}",
+        "uniqueItems": "has repeated items; expected each item once",
+        "maximum": f"is {value}; expected at most {limit}",
+        "minimum": f"is {value}; expected at least {limit}",
+        "exclusiveMaximum": f"is {value}; expected less than {limit}",
+        "exclusiveMinimum": f"is {value}; expected more than {limit}",
+        "const": f"is {value}; expected {shown(limit)}",
+        "anyOf": f"is {value}; it matches none of the allowed forms",
+        "oneOf": f"is {value}; expected exactly one of the allowed forms",
+    }
+    return phrases.get(str(v), bounded(error.message, 200))
 
 
 def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
@@ -142,6 +158,7 @@ def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
             base = _path(error)
             known = error.schema.get("properties", {})
             for key in extra:
+                key = bounded(key, ECHO_LIMIT)  # a name can be megabytes long too
                 where = key if base == "(arguments)" else f"{base}.{key}"
                 meant = re.sub(r"[^A-Za-z0-9]+", "_", key)  # the wire spelling of a known key?
                 hint = f" (did you mean {meant!r}?)" if meant != key and meant in known else ""
