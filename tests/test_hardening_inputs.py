@@ -76,7 +76,7 @@ class Env:
             {},
         )
         server = build_server(settings, transport=httpx.ASGITransport(app=create_app(self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
+        async with Client(server, mode=mode, elicitation_callback=human) as c:
             yield c
 
     def audit(self) -> list[dict[str, Any]]:

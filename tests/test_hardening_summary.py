@@ -74,7 +74,7 @@ class Env:
             "audit_log": str(self.tmp / "a"),
         }
         server = build_server(build_settings(flags, {}), transport=httpx.ASGITransport(app=create_app(self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
+        async with Client(server, mode=mode, elicitation_callback=human) as c:
             yield c
 
     def orders(self) -> list[dict[str, Any]]:

@@ -65,7 +65,7 @@ async def client(
         {},
     )
     transport = httpx.MockTransport(upstream) if isinstance(upstream, Upstream) else upstream
-    async with Client(build_server(settings, transport=transport), mode=mode) as c:  # type: ignore[arg-type]
+    async with Client(build_server(settings, transport=transport), mode=mode) as c:
         yield c
 
 
