@@ -122,3 +122,80 @@ async def test_the_cli_flag_allows_named_hosts_on_a_wildcard_bind(tmp_path: Path
         assert await status(port, f"127.0.0.1:{port}") == 200
         assert await status(port, f"mcp.example.com.evil.com:{port}") == 421
         assert await status(port, f"127.0.0.1:{port}.evil.com") == 421
+
+
+# --- stdio: unreadable input gets a JSON-RPC error, and the server keeps serving -----------------------
+
+
+class StdioPeer:
+    """The CLI over stdio as a subprocess, spoken to in raw JSON-RPC lines."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "telnyx_numbers_mcp", "--sandbox", "--audit-log", str(tmp_path / "audit.jsonl")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=child_env(),
+        )
+
+    def send(self, line: str | bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((line.encode() if isinstance(line, str) else line) + b"\n")
+        self.proc.stdin.flush()
+
+    def reply(self) -> dict[str, Any]:
+        import select
+
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], 60)  # a guard against hanging, not a measure
+        assert ready, "no reply from the server"
+        answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+UNREADABLE = {
+    "not JSON": "{not json",
+    "nesting 100000 deep": '{"jsonrpc":"2.0","id":2,"method":"ping","params":{"a":'
+    + "[" * 100_000
+    + "]" * 100_000
+    + "}}",
+    "an integer of 5000 digits": '{"jsonrpc":"2.0","id":3,"method":"ping","params":{"x":' + "9" * 5000 + "}}",
+    "a lone surrogate escape": '{"jsonrpc":"2.0","id":4,"method":"ping","params":{"x":"\\ud800"}}',
+    "a cut-off line": '{"jsonrpc":"2.0","id":5,"method":"pi',
+}
+
+
+@pytest.fixture
+def peer(tmp_path: Path) -> Iterator[StdioPeer]:
+    p = StdioPeer(tmp_path)
+    yield p
+    p.close()
+
+
+def test_stdio_answers_unreadable_lines_with_parse_errors_and_keeps_serving(peer: StdioPeer) -> None:
+    peer.send("{garbage before the handshake")
+    message = "Parse error: Invalid JSON: key must be a string at line 1 column 2"
+    assert peer.reply() == {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": message}}
+    peer.send(json.dumps(INIT))
+    assert peer.reply()["result"]["serverInfo"]["name"] == "telnyx-numbers-mcp"
+    peer.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+    for name, line in UNREADABLE.items():
+        peer.send(line)
+        answer = peer.reply()
+        assert answer["id"] is None and answer["error"]["code"] == -32700, (name, answer)
+        assert answer["error"]["message"].startswith("Parse error: ") and len(answer["error"]["message"]) < 300
+        peer.send(json.dumps({"jsonrpc": "2.0", "id": f"after {name}", "method": "ping"}))
+        assert peer.reply() == {"jsonrpc": "2.0", "id": f"after {name}", "result": {}}, name
+    peer.send(json.dumps({"jsonrpc": "2.0", "id": 7, "foo": 1}))
+    assert peer.reply() == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {"code": -32600, "message": "Invalid Request: not a JSON-RPC 2.0 message"},
+    }
+    peer.send(json.dumps({"jsonrpc": "2.0", "id": 8, "method": "tools/list"}))
+    assert len(peer.reply()["result"]["tools"]) > 40

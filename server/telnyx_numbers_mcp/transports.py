@@ -7,20 +7,85 @@ import json
 import logging
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import anyio
+import mcp_types as types
 from mcp.server import Server
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
+
+from telnyx_numbers_mcp.guards.redaction import bounded
 
 log = logging.getLogger("telnyx_numbers_mcp.transport")
 
 
 async def run_stdio(server: Server[Any]) -> None:
     async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+        await server.run(ParseErrorReplies(read, write), write, server.create_initialization_options())
+
+
+def error_reply(exc: Exception) -> SessionMessage:
+    """The JSON-RPC answer to a line the transport could not turn into a message: -32700 when it is not
+    JSON this parser takes (syntax, nesting beyond its limit, integers over 4,300 digits, lone surrogates),
+    -32600 when it is JSON but no JSON-RPC message (with its id when one can be read)."""
+    problems = exc.errors() if isinstance(exc, ValidationError) else []
+    if not problems or any(str(p.get("type", "")).startswith("json") for p in problems):
+        detail = problems[0].get("msg", "") if problems else f"{type(exc).__name__}"
+        code, message = types.PARSE_ERROR, f"Parse error: {bounded(str(detail), 200)}"
+        return SessionMessage(
+            types.JSONRPCError(jsonrpc="2.0", id=None, error=types.ErrorData(code=code, message=message))
+        )
+    given = problems[0].get("input")
+    request_id = given.get("id") if isinstance(given, dict) else None
+    if isinstance(request_id, bool) or not isinstance(request_id, int | str) or len(str(request_id)) > 200:
+        request_id = None
+    error = types.ErrorData(code=types.INVALID_REQUEST, message="Invalid Request: not a JSON-RPC 2.0 message")
+    return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error))
+
+
+class ParseErrorReplies:
+    """The stdio read stream, answering each line it could not parse instead of dropping it (the SDK only
+    logs it, and the client waits forever); the server goes on serving."""
+
+    def __init__(self, inner: Any, write: Any) -> None:
+        self.inner = inner
+        self.write = write
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self.inner, "last_context", None)
+
+    async def receive(self) -> SessionMessage:
+        while True:
+            item = await self.inner.receive()
+            if not isinstance(item, Exception):
+                return item  # type: ignore[no-any-return]
+            reply = error_reply(item)
+            assert isinstance(reply.message, types.JSONRPCError)
+            log.warning("answered an unreadable message with %s", reply.message.error.message)
+            await self.write.send(reply)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __aiter__(self) -> ParseErrorReplies:
+        return self
+
+    async def __anext__(self) -> SessionMessage:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class BearerTokenMiddleware:
