@@ -173,7 +173,7 @@ _swapped = st.tuples(_valid, st.integers(1, 15), st.characters(categories=["Nd"]
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(), _valid, _near, _swapped, _valid.map(lambda v: v + "\n")))
 def test_property_only_plus_and_8_to_15_ascii_digits_pass_e164(value: str) -> None:
     accepted = check_phone_value("phone_number", value) is None
