@@ -235,7 +235,7 @@ async def test_a_plain_count_is_sent_as_given(env: Env, mode: str) -> None:
         result = await c.call_tool("inexplicit_number_orders_create", inexplicit("2"))
     assert not result.is_error, text(result)
     assert len(human.asked) == 1 and "BUY 2 phone numbers" in human.asked[0]
-    [sent] = env.sb.requests
+    [sent] = [r for r in env.sb.requests if r["path"] == "/v2/inexplicit_number_orders"]  # not the estimate's search
     assert sent["json"]["ordering_groups"][0]["count_requested"] == "2"
 
 

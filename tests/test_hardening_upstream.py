@@ -136,7 +136,7 @@ async def test_no_fragment_of_the_key_reaches_a_result_the_audit_or_the_log(
 
 async def test_a_redacted_answer_keeps_everything_else(tmp_path: Path) -> None:
     upstream = Upstream(ECHOES["2xx JSON echoing the Authorization header"])
-    async with client(tmp_path, upstream) as c:
+    async with client(tmp_path, upstream, result_format="json") as c:  # the text is Telnyx's JSON itself
         result = await c.call_tool("number_orders_list", {})
     assert not result.is_error
     data = result.structured_content
