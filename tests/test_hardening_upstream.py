@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import mcp_types as types
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client
 
 from telnyx_numbers_mcp.app import build_server
@@ -249,3 +251,14 @@ async def test_a_trickling_answer_to_a_read_times_out_and_is_retried_within_max_
         result = await c.call_tool("number_orders_list", {})
     assert result.is_error and "did not answer in time" in everything(result), everything(result)
     assert len(trickler.requests) == 2 and all(n < len(Trickler.BODY) for n in trickler.sent)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(KEY) - 8), st.integers(8, len(KEY)), st.text(max_size=40), st.text(max_size=40))
+def test_property_any_8_characters_of_the_key_anywhere_in_a_text_are_masked(
+    start: int, size: int, before: str, after: str
+) -> None:
+    from telnyx_numbers_mcp.guards.redaction import Redactor
+
+    masked = Redactor([KEY]).text(before + KEY[start : start + size] + after)
+    assert not leaks(masked) and "***" in masked, masked
