@@ -405,3 +405,18 @@ def test_the_result_format_flag_reaches_the_settings() -> None:
     assert settings_from(parser().parse_args([]), {}).result_format == "text"
     with pytest.raises(SystemExit):
         parser().parse_args(["--result-format", "yaml"])
+
+
+async def test_an_order_waiting_for_requirements_says_so_instead_of_asking_to_wait(connect: Connect) -> None:
+    async with connect(purchase_policy="allow") as client:
+        row = await first_found(client, "available_phone_numbers_list", {"country_code": "DE"})
+        order = await client.call_tool(
+            "number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]}
+        )
+    data = (order.structured_content or {})["data"]
+    assert data["status"] == "pending" and data["requirements_met"] is False
+    assert "requirements NOT met" in text_of(order)
+    assert hint_lines(order) == [
+        "Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
+        "number_order_phone_numbers_update (see the requirement ids above)."
+    ]
