@@ -8,7 +8,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
+from helpers import Human
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.guards.approval import QUESTION_FOOTER
@@ -48,20 +49,6 @@ def inert(text: str) -> None:
 
 
 @dataclass
-class Human:
-    asked: list[str] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        self.asked.append(params.message)
-        return types.ElicitResult(action="accept", content={"approve": True})
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@dataclass
 class Env:
     sb: Sandbox
     tmp: Path
@@ -74,7 +61,7 @@ class Env:
             "audit_log": str(self.tmp / "a"),
         }
         server = build_server(build_settings(flags, {}), transport=httpx.ASGITransport(app=create_app(self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
+        async with Client(server, mode=mode, elicitation_callback=human) as c:
             yield c
 
     def orders(self) -> list[dict[str, Any]]:

@@ -76,6 +76,8 @@ def is_cost_lookup(tool: ToolSpec, request: dict[str, Any]) -> bool:
 
 def tool_args(tool: ToolSpec) -> dict[str, Any]:
     args = fill_e164(example_args(tool), tool)
+    for group in args.get("ordering_groups", []):
+        group["count_requested"] = "1"  # the spec types it as a string; the numbers cap needs plain digits
     if tool.kind == "purchase":
         args["customer_reference"] = args.get("customer_reference") or "test-ref-1"
     return args

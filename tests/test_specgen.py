@@ -83,8 +83,8 @@ def test_names_come_from_the_sdk_method_and_fit_client_limits(catalog: list[Tool
             "telnyx-numbers-mcp/sdk_method": tool.sdk_method,
             "telnyx-numbers-mcp/operation": f"{tool.method} {tool.path}",
         }
-        # the SDK method and operation are in _meta only: a model pays for every description token
-        assert tool.sdk_method not in tool.description and tool.path not in tool.description
+        # the model reads the description: the SDK method and operation travel in _meta only
+        assert tool.sdk_method not in tool.description and f"{tool.method} {tool.path}" not in tool.description
     # only the names that would be too long are overridden
     assert set(overrides) == {
         "phone_number_blocks.jobs.delete_phone_number_block",
@@ -309,6 +309,15 @@ def test_the_generator_reads_its_inputs_from_a_url_as_well_as_a_path(tmp_path: P
         url = f"{base}/sdk-methods.tsv"
         assert load_sdk_methods(url) == load_sdk_methods(str(tmp_path / "sdk-methods.tsv"))
         assert load_sdk_methods(url) == {("GET", "/comments"): "comments.list"}
+
+
+def test_a_tool_without_a_curated_description_is_refused_by_the_generator(tmp_path: Path) -> None:
+    from telnyx_numbers_mcp.specgen.source import load_scope
+
+    scope = tmp_path / "scope.toml"
+    scope.write_text('[[tool]]\nop = "GET /number_orders"\ntoolset = "orders"\n')
+    with pytest.raises(SpecError, match=r"GET /number_orders: scope.toml needs a curated description"):
+        load_scope(scope)
 
 
 def test_lean_drops_descriptions_that_restate_name_enum_or_context_and_keeps_every_field() -> None:

@@ -44,10 +44,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sandbox-state", default=S, help="SQLite file that keeps sandbox state across restarts")
     g.add_argument(
         "--purchase-policy",
-        choices=["confirm", "elicit-only", "deny", "allow"],
+        choices=["confirm", "host-confirm", "elicit-only", "deny", "allow"],
         default=S,
         help="how purchases and destructive calls are approved (default confirm)",
     )
+    g.add_argument(
+        "--result-format", choices=["text", "json"], default=S,
+        help="text (default): compact lines for the model; json: Telnyx's full JSON as the text too",
+    )  # fmt: skip
     g.add_argument("--max-numbers-per-order", type=int, default=S, help="refuse larger orders (default 10)")
     g.add_argument("--max-order-cost", type=float, default=S, help="refuse orders costing more upfront (USD)")
     g.add_argument("--audit-log", default=S, help="JSON Lines audit file (default: the user data folder)")
@@ -83,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
 FLAG_KEYS = {
     "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "tool_mode", "log_level",
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
-    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout",
+    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format",
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from telnyx_numbers_mcp.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 PurchasePolicy = Literal["confirm", "elicit-only", "deny", "allow"]
+ResultFormat = Literal["text", "json"]
 ToolMode = Literal["all", "discover"]
 
 # flag name -> environment variable that sets the same setting when the flag is absent
@@ -45,6 +46,7 @@ class Settings(BaseModel):
     sandbox: bool = False
     sandbox_state: Path | None = None
     purchase_policy: PurchasePolicy = "confirm"
+    result_format: ResultFormat = "text"  # what the model reads; structuredContent is always Telnyx's JSON
     max_numbers_per_order: int = Field(default=10, ge=1)
     max_order_cost: float | None = Field(default=None, gt=0)
     audit_log: Path | None = None
@@ -66,6 +68,12 @@ class Settings(BaseModel):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("purchase_policy", mode="before")
+    @classmethod
+    def _host_confirm(cls, value: Any) -> Any:
+        # host-confirm names the flow agent frameworks gate (quote + confirm_action); it is confirm.
+        return "confirm" if value == "host-confirm" else value
 
     @field_validator("toolsets", "tools", mode="before")
     @classmethod

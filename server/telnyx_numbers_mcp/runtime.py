@@ -13,6 +13,7 @@ import mcp_types as types
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp import __version__, discovery
+from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH, PriceCache
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
@@ -56,6 +57,7 @@ class Runtime:
     audit: AuditLog
     confirmations: ConfirmationStore
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
+    prices: PriceCache = field(default_factory=PriceCache)  # what searches returned, for quotes and the cost cap
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0
@@ -147,7 +149,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         tools={t.name: t for t in catalog},
         audit=AuditLog(settings.audit_log or default_audit_path(), secrets=[api_key] if api_key else []),
         confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
-        searches={t.name: t for t in full if t.toolset == "search"},
+        searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
         transport=transport,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -96,6 +97,20 @@ def _set_e164(schema: Schema, field_path: str, op: str) -> None:
         node["description"] = desc.rstrip(". ") + " (E.164)."
 
 
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "…", "!", "?")) else text + "."
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 3}
+
+
+def _adds(detail: str, known: str) -> bool:
+    """The spec's text is kept only where it says something the curated sentence and title do not
+    (three or more new words), so a caption that restates the title costs no tokens."""
+    return len(_words(detail) - _words(known)) >= 3
+
+
 def _check_keys(schema: Any, where: str) -> None:
     if isinstance(schema, dict):
         for key, sub in (schema.get("properties") or {}).items():
@@ -186,12 +201,11 @@ def build_tool(
     jsonschema.Draft202012Validator.check_schema(input_schema)
 
     status, media_type, output_schema = _success_response(op, resolver, op_id)
-    summary = clean_text(op.get("summary"), 120) or name
-    detail = clean_text(op.get("description"))
-    description = detail if detail and detail.rstrip(".").lower() != summary.rstrip(".").lower() else summary
-    if not description.endswith((".", "…")):
-        description += "."
-    parts = [description]
+    summary = entry.title or clean_text(op.get("summary"), 120) or name
+    parts = [_sentence(entry.description)]
+    detail = clean_text(op.get("description")) if entry.spec_text else ""
+    if detail and _adds(detail, f"{summary} {entry.description}"):
+        parts.append(_sentence(detail))
     if kind in KIND_NOTES:
         parts.append(KIND_NOTES[kind])
     # the SDK method and HTTP operation travel in _meta only: a model pays for every description token

@@ -27,6 +27,9 @@ class ScopeEntry:
     e164: tuple[str, ...] = ()
     idempotent: bool | None = None
     destructive: bool | None = None
+    description: str = ""  # the curated first sentence: when an agent should use the tool
+    title: str | None = None  # replaces a wrong or cut spec summary
+    spec_text: bool = True  # false where the spec's description is wrong, cut or adds nothing
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
     entries = []
     for item in data["tool"]:
         method, _, op_path = item["op"].partition(" ")
+        if not str(item.get("description", "")).strip():
+            raise SpecError(f"{item['op']}: scope.toml needs a curated description (when to use the tool)")
         entries.append(
             ScopeEntry(
                 method=method.upper(),
@@ -95,6 +100,9 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
                 e164=tuple(item.get("e164", ())),
                 idempotent=item.get("idempotent"),
                 destructive=item.get("destructive"),
+                description=str(item.get("description", "")).strip(),
+                title=item.get("title"),
+                spec_text=bool(item.get("spec_text", True)),
             )
         )
     gen = data.get("generator", {})
