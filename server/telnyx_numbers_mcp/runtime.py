@@ -22,6 +22,7 @@ from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog, default_audit_path
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
+from telnyx_numbers_mcp.guards.redaction import Redactor
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.gate import Gate
@@ -71,6 +72,7 @@ class Runtime:
     check: types.Tool = field(default_factory=check_tool)
     task_group: anyio.abc.TaskGroup | None = None  # where side work (the review page listener) runs
     _gate: Gate | None = field(default=None, repr=False)
+    redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
 
     reference_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
@@ -99,8 +101,7 @@ class Runtime:
             self._gate.close()
 
     def redact(self, text: str) -> str:
-        key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
-        return text.replace(key, "***") if key else text
+        return self.redactor.text(text)
 
     @property
     def sandbox(self) -> bool:
@@ -184,6 +185,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
         searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
         transport=transport,
+        redactor=Redactor([api_key]),
     )
 
 
@@ -199,4 +201,5 @@ def make_client(rt: Runtime) -> TelnyxClient:
         retry_max_wait=s.retry_max_wait,
         transport=rt.transport,
         user_agent=f"telnyx-numbers-mcp/{__version__}",
+        redactor=rt.redactor,
     )
