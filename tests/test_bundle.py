@@ -192,7 +192,7 @@ async def test_bundle_starts_with_the_users_settings(bundle: Path, tmp_path: Pat
         search = await client.call_tool(
             "available_phone_numbers_list", {"filter": {"country_code": "US", "locality": "Chicago", "limit": 1}}
         )
-        with pytest.raises(MCPError, match="Unknown tool: number_orders_create"):
+        with pytest.raises(MCPError, match="Unknown tool: 'number_orders_create'"):
             await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": "+13125550100"}]})
     # deny: no purchase or destructive tool and no confirm_action; every other tool the bundle lists is there
     guarded = {t.name for t in load_catalog() if t.guarded}
