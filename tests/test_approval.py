@@ -44,6 +44,14 @@ VALID = {
     "AU": "+61292456734",
     "NL": "+31205943382",
 }
+ADDRESS = {
+    "business_name": "Example Ltd",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "street_address": "10 Downing Street",
+    "locality": "London",
+    "country_code": "GB",
+}
 BAD = ["312-555-0001", "+1 312 555 0001", "13125550001", "+999123", "+0123456789"]
 
 
@@ -463,6 +471,16 @@ E164_FIELDS: dict[str, list[tuple[str, Any]]] = {
         ("filter.phone_number.in[0]", lambda n: {"filter": {"phone_number": {"in": [n]}}}),
     ],
     "customer_service_records_verify_coverage": [("phone_numbers[0]", lambda n: {"phone_numbers": [n]})],
+    # opt-in toolsets (issue #13)
+    "regulatory_requirements_retrieve": [("filter.phone_number", lambda n: {"filter": {"phone_number": n}})],
+    "phone_numbers_regulatory_requirements": [
+        ("filter.phone_number", lambda n: {"filter": {"phone_number": f"{VALID['GB']},{n}"}})
+    ],
+    "addresses_create": [("phone_number", lambda n: {**ADDRESS, "phone_number": n})],
+    "phone_numbers_voice_update": [
+        ("call_forwarding.forwards_to", lambda n: {"id": "1293384261075731499", "call_forwarding": {"forwards_to": n}})
+    ],
+    "number_lookup_retrieve": [("phone_number", lambda n: {"phone_number": n})],
 }
 US_ONLY = {"customer_service_records_create", "customer_service_records_verify_coverage"}
 FIELD_CASES = [(tool, path, make) for tool, fields in E164_FIELDS.items() for path, make in fields]
@@ -476,7 +494,7 @@ def test_the_e164_cases_cover_every_tool_with_phone_fields() -> None:
 
 @pytest.mark.parametrize(("tool", "path", "make"), FIELD_CASES, ids=[f"{t}:{p}" for t, p, _ in FIELD_CASES])
 async def test_bad_phone_numbers_are_refused_naming_field_and_value(env: Env, tool: str, path: str, make: Any) -> None:
-    async with env.client(purchase_policy="allow") as c:
+    async with env.client(purchase_policy="allow", toolsets=("all",)) as c:
         for bad in BAD:
             result = await c.call_tool(tool, make(bad))
             assert_refused(result, path, repr(bad))
@@ -496,7 +514,7 @@ async def test_a_national_number_with_a_country_code_gets_an_e164_suggestion(env
 @pytest.mark.parametrize(("tool", "path", "make"), FIELD_CASES, ids=[f"{t}:{p}" for t, p, _ in FIELD_CASES])
 async def test_valid_numbers_from_several_countries_are_sent(env: Env, tool: str, path: str, make: Any) -> None:
     countries = ["US"] if tool in US_ONLY or path.startswith("additional_data") else list(VALID)
-    async with env.client(purchase_policy="allow") as c:
+    async with env.client(purchase_policy="allow", toolsets=("all",)) as c:
         for country in countries:
             result = await c.call_tool(tool, make(VALID[country]))
             assert "not E.164" not in text(result), text(result)

@@ -21,6 +21,7 @@ from telnyx_numbers_mcp.calls.pipeline import confirm_call, execute, guarded_cal
 from telnyx_numbers_mcp.calls.validate import validate
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError
+from telnyx_numbers_mcp.guards import approval
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
 
 log = logging.getLogger("telnyx_numbers_mcp")
@@ -80,6 +81,12 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
                 args["customer_reference"] = rt.reference_for(tool.name, args)
             if tool.guarded:
                 return await guarded_call(rt, ctx, params, tool, args)
+            if tool.billed:
+                used = rt.take_lookup()
+                if used is None:  # the budget is spent: a human approves each further lookup
+                    return await guarded_call(rt, ctx, params, tool, args)
+                budget = f"lookup {used} of {rt.settings.lookup_budget} (--lookup-budget)"
+                return await execute(rt, tool, args, approval.Decision(True, "lookup-budget", budget))
             return await execute(rt, tool, args, None)
         except ToolCallError as exc:
             text, key = str(exc), settings.api_key.get_secret_value() if settings.api_key else ""

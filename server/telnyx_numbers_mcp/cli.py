@@ -28,7 +28,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--host", default=S, help="HTTP bind address (default 127.0.0.1)")
     g.add_argument("--port", type=int, default=S, help="HTTP port (default 8765)")
     g.add_argument("--http-token", default=S, help="bearer token HTTP clients must send (env MCP_HTTP_TOKEN)")
-    g.add_argument("--toolsets", default=S, help="comma-separated toolsets to offer (default: all)")
+    g.add_argument(
+        "--toolsets", default=S, help="comma-separated toolsets to offer, or `all` (default: the number operations)"
+    )
     g.add_argument("--tools", default=S, help="comma-separated tool names to offer (default: all)")
     g.add_argument("--read-only", action="store_true", default=S, help="offer only tools that change nothing")
     g.add_argument("--log-level", default=S, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr")
@@ -48,6 +50,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--confirmation-ttl", type=float, default=S, help="seconds a quote stays valid (default 600)")
     g.add_argument(
         "--elicitation-timeout", type=float, default=S, help="seconds to wait for the user's answer (default 300)"
+    )
+    g.add_argument(
+        "--lookup-budget", type=int, default=S, help="number lookups per run before each needs approval (default 25)"
     )
     g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
     g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
@@ -77,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
 FLAG_KEYS = {
     "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "log_level",
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
-    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout",
+    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "lookup_budget",
 }  # fmt: skip
 
 

@@ -61,6 +61,7 @@ class Runtime:
     client: TelnyxClient | None = None
     sessions: int = 0
     confirm: types.Tool = field(default_factory=confirm_tool)
+    lookups_used: int = 0  # billed calls sent without approval in this server run (--lookup-budget)
 
     reference_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
@@ -68,6 +69,14 @@ class Runtime:
         """A customer_reference that stays the same across the rounds of one approval (2026 flow)."""
         digest = hmac.new(self.reference_key, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
         return f"mcp-{digest.hexdigest()[:12]}"
+
+    def take_lookup(self) -> int | None:
+        """Use one unit of the lookup budget: its number (1-based), or None once it is spent. Taken when the
+        call is decided, not when it answers, so concurrent calls never overspend the budget."""
+        if self.lookups_used >= self.settings.lookup_budget:
+            return None
+        self.lookups_used += 1
+        return self.lookups_used
 
     @property
     def sandbox(self) -> bool:
@@ -81,7 +90,7 @@ class Runtime:
         for tool in self.tools.values():
             if tool.guarded and policy == "elicit-only" and not elicit:
                 continue
-            guarded_visible |= tool.guarded
+            guarded_visible |= tool.guarded or tool.billed  # a billed call past the budget is quoted
             out.append(tool.mcp_tool)
         if guarded_visible and policy == "confirm":
             out.append(self.confirm)

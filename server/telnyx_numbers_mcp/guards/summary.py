@@ -17,7 +17,7 @@ Costs = Mapping[str, Mapping[str, str]]
 
 _NONE = "(none)"
 _NOT_QUOTED = "cost: not quoted by Telnyx"
-_KINDS = ("purchase", "destructive")
+_KINDS = ("purchase", "destructive", "billed")
 
 
 def describe_action(
@@ -44,6 +44,17 @@ def describe_action(
         lines = [
             f"DELETE all numbers in phone number block {_text(args.get('phone_number_block_id'))} (cannot be undone).",
             *_others(args, {"phone_number_block_id"}),
+        ]
+    elif tool == "phone_numbers_delete":
+        lines = [
+            f"RELEASE phone number {_text(args.get('id'))} from the account (it stops working and may not come "
+            "back; cannot be undone).",
+            *_others(args, {"id"}),
+        ]
+    elif tool == "number_lookup_retrieve":
+        lines = [
+            f"LOOK UP {_text(args.get('phone_number'))} ({_text(args.get('type') or 'carrier')}).",
+            "Telnyx bills each lookup, and this server's lookup budget (--lookup-budget) is used up.",
         ]
     elif tool == "sub_number_orders_cancel":
         lines = [
@@ -219,7 +230,7 @@ def _mark(lines: list[str], *, kind: str, sandbox: bool) -> str:
     """Put the real-or-simulated marker on the first line, where nobody can miss it."""
     first = lines[0]
     if sandbox:
-        changed = "bought" if kind == "purchase" else "changed"
+        changed = {"purchase": "bought", "billed": "billed"}.get(kind, "changed")
         first = f"SANDBOX (simulated, nothing is {changed}): {first}"
     elif kind == "purchase":
         first = first[:-1] + " (real charges):" if first.endswith(":") else first + " (real charges)"

@@ -26,6 +26,8 @@ class ScopeEntry:
     e164: tuple[str, ...] = ()
     idempotent: bool | None = None
     destructive: bool | None = None
+    # path parameter wire name -> the SDK's keyword where it is not derivable (`id` -> `phone_number_id`)
+    path_args: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Scope:
     entries: tuple[ScopeEntry, ...]
     max_name_length: int
     flatten_query_objects: frozenset[str] = field(default_factory=frozenset)
+    opt_in_toolsets: frozenset[str] = field(default_factory=frozenset)
 
 
 def read_bytes(location: str) -> bytes:
@@ -79,6 +82,7 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
                 e164=tuple(item.get("e164", ())),
                 idempotent=item.get("idempotent"),
                 destructive=item.get("destructive"),
+                path_args=dict(item.get("path_args", {})),
             )
         )
     gen = data.get("generator", {})
@@ -86,4 +90,5 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
         entries=tuple(entries),
         max_name_length=int(gen.get("max_name_length", 40)),
         flatten_query_objects=frozenset(gen.get("flatten_query_objects", ())),
+        opt_in_toolsets=frozenset(gen.get("opt_in_toolsets", ())),
     )
