@@ -20,7 +20,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import blocks, bulk_orders, coverage, orders, records, reservations, search
+from . import (
+    advanced_orders,
+    blocks,
+    comments,
+    coverage,
+    csrs,
+    inexplicit_orders,
+    orders,
+    reports,
+    reservations,
+    search,
+)
 from .core import Call, Sandbox
 from .errors import ApiError, fault_error, unauthorized
 from .query import parse_query
@@ -54,33 +65,33 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/phone_number_blocks/jobs", blocks.list_jobs),
     ("POST", "/phone_number_blocks/jobs/delete_phone_number_block", blocks.create_deletion_job),
     ("GET", "/phone_number_blocks/jobs/{id}", blocks.retrieve_job),
-    ("GET", "/advanced_orders", bulk_orders.list_advanced),
-    ("POST", "/advanced_orders", bulk_orders.create_advanced),
-    ("GET", "/advanced_orders/{order_id}", bulk_orders.retrieve_advanced),
+    ("GET", "/advanced_orders", advanced_orders.list_advanced),
+    ("POST", "/advanced_orders", advanced_orders.create_advanced),
+    ("GET", "/advanced_orders/{order_id}", advanced_orders.retrieve_advanced),
     (
         "PATCH",
         "/advanced_orders/{advanced_order_id}/requirement_group",
-        bulk_orders.update_advanced_requirement_group,
+        advanced_orders.update_advanced_requirement_group,
     ),
-    ("GET", "/inexplicit_number_orders", bulk_orders.list_inexplicit),
-    ("POST", "/inexplicit_number_orders", bulk_orders.create_inexplicit),
-    ("GET", "/inexplicit_number_orders/{id}", bulk_orders.retrieve_inexplicit),
-    ("GET", "/customer_service_records", records.list_csrs),
-    ("POST", "/customer_service_records", records.create_csr),
-    ("POST", "/customer_service_records/phone_number_coverages", records.verify_coverage),
-    ("GET", "/customer_service_records/{customer_service_record_id}", records.retrieve_csr),
+    ("GET", "/inexplicit_number_orders", inexplicit_orders.list_inexplicit),
+    ("POST", "/inexplicit_number_orders", inexplicit_orders.create_inexplicit),
+    ("GET", "/inexplicit_number_orders/{id}", inexplicit_orders.retrieve_inexplicit),
+    ("GET", "/customer_service_records", csrs.list_csrs),
+    ("POST", "/customer_service_records", csrs.create_csr),
+    ("POST", "/customer_service_records/phone_number_coverages", csrs.verify_coverage),
+    ("GET", "/customer_service_records/{customer_service_record_id}", csrs.retrieve_csr),
     ("GET", "/country_coverage", coverage.country_coverage),
     ("GET", "/country_coverage/countries/{country_code}", coverage.country_coverage_one),
     ("GET", "/inventory_coverage", coverage.inventory_coverage),
     ("GET", "/network_coverage", coverage.network_coverage),
     ("GET", "/mobile_network_operators", coverage.mobile_network_operators),
-    ("GET", "/comments", records.list_comments),
-    ("POST", "/comments", records.create_comment),
-    ("GET", "/comments/{id}", records.retrieve_comment),
-    ("PATCH", "/comments/{id}/read", records.mark_comment_read),
-    ("POST", "/sub_number_orders_report", records.create_report),
-    ("GET", "/sub_number_orders_report/{report_id}", records.retrieve_report),
-    ("GET", "/sub_number_orders_report/{report_id}/download", records.download_report),
+    ("GET", "/comments", comments.list_comments),
+    ("POST", "/comments", comments.create_comment),
+    ("GET", "/comments/{id}", comments.retrieve_comment),
+    ("PATCH", "/comments/{id}/read", comments.mark_comment_read),
+    ("POST", "/sub_number_orders_report", reports.create_report),
+    ("GET", "/sub_number_orders_report/{report_id}", reports.retrieve_report),
+    ("GET", "/sub_number_orders_report/{report_id}/download", reports.download_report),
 ]
 """(method, path under /v2, handler): the 47 operations the simulator answers."""
 

@@ -11,7 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 from . import numbers as n
+from . import pool
 from .clock import iso, parse_iso
+from .comments import add_admin_comment
 from .core import ORDER_PROCESSING, USER_ID, Call, Sandbox
 from .errors import ApiError, invalid, missing, not_found
 from .query import (
@@ -202,7 +204,7 @@ def validate_orderable(
 ) -> list[n.NumberRange]:
     """Each item must name an in-inventory number that nobody has ordered or that another account
     reserved; the ordering account's own reservations are fine."""
-    held = sb.held_numbers(viewer=account)
+    held = pool.held_numbers(sb, viewer=account)
     seen: set[str] = set()
     out = []
     for i, item in enumerate(items):
@@ -283,8 +285,6 @@ def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.Number
         if REQUIREMENTS.get(so["country_code"]) and any(
             (x := sb.store.get("order_numbers", i)) and x["met_at"] is None for i in so["number_ids"]
         ):
-            from .records import add_admin_comment
-
             labels = ", ".join(label for _ft, label in REQUIREMENTS[so["country_code"]])
             add_admin_comment(sb, so["id"], f"Please provide the regulatory requirements for this order: {labels}.")
     sb.store.put("number_orders", order_id, order)
