@@ -21,14 +21,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import (
+    addresses,
     advanced_orders,
     blocks,
     comments,
     coverage,
     csrs,
     inexplicit_orders,
+    lookup,
     orders,
+    owned_numbers,
+    regulatory,
     reports,
+    requirement_groups,
     reservations,
     search,
 )
@@ -92,8 +97,38 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/sub_number_orders_report", reports.create_report),
     ("GET", "/sub_number_orders_report/{report_id}", reports.retrieve_report),
     ("GET", "/sub_number_orders_report/{report_id}/download", reports.download_report),
+    # opt-in toolsets: requirements, owned numbers, lookup
+    ("GET", "/regulatory_requirements", regulatory.regulatory_requirements),
+    ("GET", "/phone_numbers_regulatory_requirements", regulatory.phone_numbers_regulatory_requirements),
+    ("GET", "/requirement_types", regulatory.list_requirement_types),
+    ("GET", "/requirement_types/{id}", regulatory.retrieve_requirement_type),
+    ("GET", "/requirements", regulatory.list_requirements),
+    ("GET", "/requirements/{id}", regulatory.retrieve_requirement),
+    ("GET", "/requirement_groups", requirement_groups.list_),
+    ("POST", "/requirement_groups", requirement_groups.create),
+    ("GET", "/requirement_groups/{id}", requirement_groups.retrieve),
+    ("PATCH", "/requirement_groups/{id}", requirement_groups.update),
+    ("DELETE", "/requirement_groups/{id}", requirement_groups.delete),
+    ("POST", "/requirement_groups/{id}/submit_for_approval", requirement_groups.submit_for_approval),
+    ("POST", "/number_order_phone_numbers/{id}/requirement_group", orders.attach_group_to_order_number),
+    ("POST", "/sub_number_orders/{id}/requirement_group", orders.attach_group_to_sub_order),
+    ("GET", "/addresses", addresses.list_),
+    ("POST", "/addresses", addresses.create),
+    ("POST", "/addresses/actions/validate", addresses.validate),
+    ("GET", "/addresses/{id}", addresses.retrieve),
+    ("DELETE", "/addresses/{id}", addresses.delete),
+    ("GET", "/phone_numbers", owned_numbers.list_),
+    ("GET", "/phone_numbers/slim", owned_numbers.slim_list),
+    ("GET", "/phone_numbers/{id}", owned_numbers.retrieve),
+    ("PATCH", "/phone_numbers/{id}", owned_numbers.update),
+    ("DELETE", "/phone_numbers/{id}", owned_numbers.release),
+    ("GET", "/phone_numbers/{id}/voice", owned_numbers.voice_retrieve),
+    ("PATCH", "/phone_numbers/{id}/voice", owned_numbers.voice_update),
+    ("GET", "/phone_numbers/{id}/messaging", owned_numbers.messaging_retrieve),
+    ("PATCH", "/phone_numbers/{id}/messaging", owned_numbers.messaging_update),
+    ("GET", "/number_lookup/{phone_number}", lookup.retrieve),
 ]
-"""(method, path under /v2, handler): the 47 operations the simulator answers."""
+"""(method, path under /v2, handler): the 76 operations the simulator answers, first match wins."""
 
 SANDBOX_HEADERS = {"x-sandbox": "true"}
 
