@@ -374,3 +374,13 @@ def test_the_sandbox_modules_import_no_cycle() -> None:
 
     cycles = sorted(m for m in graph if m != "__init__" and reaches(m, m, {m}))
     assert cycles == []
+
+
+async def test_a_failed_lookup_is_not_retried_so_it_is_never_billed_twice(env: Env) -> None:
+    env.sb.faults.add(503, path_prefix="/v2/number_lookup", count=1)
+    async with env.client(None, max_retries=2) as c:
+        await refused(c, "number_lookup_retrieve", {"phone_number": "+442071838750"}, "503")
+        assert env.sent("GET", "/number_lookup") == 1
+        assert not (await c.call_tool("phone_numbers_list", {})).is_error  # other reads still retry as before
+    outcome = [r for r in env.audit if r.get("event") == "outcome" and r["tool"] == "number_lookup_retrieve"]
+    assert [r["ok"] for r in outcome] == [False]

@@ -154,7 +154,7 @@ def print_tools(settings: Settings) -> int:
     rt = build_runtime(settings)
     for tool in rt.tools.values():
         print(f"{tool.name:<42} {tool.kind:<11} {tool.title}")
-    if any(t.guarded for t in rt.tools.values()) and settings.purchase_policy == "confirm":
+    if any(t.guarded or t.billed for t in rt.tools.values()) and settings.purchase_policy == "confirm":
         print(f"{'confirm_action':<42} {'confirm':<11} Confirm a quoted purchase or destructive action")
     return 0
 
