@@ -49,7 +49,7 @@ def test_wheel_has_tool_specs_scope_and_entry_point(tmp_path: Path) -> None:
     shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"{PKG}/tool_specs/") and n.endswith(".json")}
     assert shipped == expected
     assert "index.json" in shipped
-    assert len(shipped - {"index.json"}) == 47
+    assert len(shipped - {"index.json"}) == 76  # 47 number operations + 29 opt-in (requirements, numbers, lookup)
     assert index, "index.json is empty"
     assert f"{PKG}/specgen/scope.toml" in names
 
