@@ -401,8 +401,8 @@ async def test_opt_in_toolsets_are_offered_only_when_named(connect: Connect) -> 
     numbers = await names(connect, toolsets=("numbers",))
     assert numbers == {t.name for t in FULL_CATALOG if t.toolset == "numbers"} | {"confirm_action"}
     assert await names(connect, toolsets=("all",)) == {t.name for t in FULL_CATALOG} | {"confirm_action"}
-    # naming a tool offers it without its toolset
-    assert await names(connect, tools=("number_lookup_retrieve",)) == {"number_lookup_retrieve"}
+    # naming a tool offers it without its toolset; a billed tool brings confirm_action (past the lookup budget)
+    assert await names(connect, tools=("number_lookup_retrieve",)) == {"number_lookup_retrieve", "confirm_action"}
 
 
 async def test_a_hidden_tool_cannot_be_called(sb: Sandbox, connect: Connect) -> None:
