@@ -1,4 +1,5 @@
-"""Shared fixtures: the anyio backend, the tool catalog and the parsed OpenAPI spec (parsed once)."""
+"""Shared fixtures: the anyio backend, both MCP protocol eras, the tool catalog and the vendored OpenAPI cut.
+Shared plain helpers live in helpers.py (and sandbox_helpers.py, sdk_oracle.py, spec_examples.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # helper modules (sdk_oracle, spec_examples)
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules (helpers, sandbox_helpers, sdk_oracle, ...)
 
-from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
+from helpers import ALL_CATALOG
+from telnyx_numbers_mcp.catalog import ToolSpec
 
 
 @pytest.fixture
@@ -18,9 +20,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(params=["legacy", "auto"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """The client's protocol era: "legacy" (handshake, 2025-11-25) or "auto" (2026-07-28 where offered)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def catalog() -> list[ToolSpec]:
-    return load_catalog()
+    """Every tool, the opt-in toolsets included (the generator's and the SDK parity tests)."""
+    return ALL_CATALOG
 
 
 @pytest.fixture(scope="session")

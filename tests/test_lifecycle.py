@@ -78,7 +78,7 @@ class Env:
             {},
         )
         server = build_server(settings, transport=httpx.ASGITransport(app=create_app(self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
+        async with Client(server, mode=mode, elicitation_callback=human) as c:
             yield c
 
 
@@ -305,7 +305,7 @@ async def test_a_requirement_group_that_does_not_fit_is_refused_and_changes_noth
 
 async def test_unknown_ids_get_a_clear_error_and_change_nothing(env: Env) -> None:
     async with env.client(Human()) as c:
-        for tool, args in [
+        cases: list[tuple[str, dict[str, Any]]] = [
             ("phone_numbers_retrieve", {"id": "1234567890123456789"}),
             ("phone_numbers_update", {"phone_number_id": "1234567890123456789", "connection_id": "c1"}),
             ("phone_numbers_voice_update", {"id": "1234567890123456789", "tech_prefix_enabled": True}),
@@ -314,7 +314,8 @@ async def test_unknown_ids_get_a_clear_error_and_change_nothing(env: Env) -> Non
             ("addresses_retrieve", {"id": "42"}),
             ("requirement_types_retrieve", {"id": "00000000-0000-0000-0000-000000000000"}),
             ("number_order_phone_numbers_update_group", {"id": NO_ID, "requirement_group_id": NO_ID}),
-        ]:  # fmt: skip
+        ]
+        for tool, args in cases:
             await refused(c, tool, args, "404", "not found")
         assert await ok(c, "phone_numbers_list", {}) == []
         assert (await c.call_tool("requirement_groups_list", {})).structured_content == {"data": []}

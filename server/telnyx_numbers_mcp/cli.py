@@ -44,6 +44,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=S,
         help="how purchases and destructive calls are approved (default confirm)",
     )
+    g.add_argument(
+        "--result-format", choices=["text", "json"], default=S,
+        help="text (default): compact lines for the model; json: Telnyx's full JSON as the text too",
+    )  # fmt: skip
     g.add_argument("--max-numbers-per-order", type=int, default=S, help="refuse larger orders (default 10)")
     g.add_argument("--max-order-cost", type=float, default=S, help="refuse orders costing more upfront (USD)")
     g.add_argument("--audit-log", default=S, help="JSON Lines audit file (default: the user data folder)")
@@ -82,7 +86,7 @@ def parser() -> argparse.ArgumentParser:
 FLAG_KEYS = {
     "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "log_level",
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
-    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "lookup_budget",
+    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "lookup_budget",
 }  # fmt: skip
 
 

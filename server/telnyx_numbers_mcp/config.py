@@ -13,6 +13,7 @@ from telnyx_numbers_mcp.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 PurchasePolicy = Literal["confirm", "elicit-only", "deny", "allow"]
+ResultFormat = Literal["text", "json"]
 
 # flag name -> environment variable that sets the same setting when the flag is absent
 ENV_VARS = {
@@ -42,6 +43,7 @@ class Settings(BaseModel):
     sandbox: bool = False
     sandbox_state: Path | None = None
     purchase_policy: PurchasePolicy = "confirm"
+    result_format: ResultFormat = "text"  # what the model reads; structuredContent is always Telnyx's JSON
     max_numbers_per_order: int = Field(default=10, ge=1)
     max_order_cost: float | None = Field(default=None, gt=0)
     lookup_budget: int = Field(default=25, ge=0)  # billed lookups per server run before each needs approval

@@ -13,7 +13,7 @@ import mcp_types as types
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp import __version__
-from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH
+from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH, PriceCache
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
@@ -57,6 +57,7 @@ class Runtime:
     audit: AuditLog
     confirmations: ConfirmationStore
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
+    prices: PriceCache = field(default_factory=PriceCache)  # what searches returned, for quotes and the cost cap
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0

@@ -10,11 +10,11 @@ import mcp_types as types
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp.calls import results
-from telnyx_numbers_mcp.calls.costs import Costs, lookup_costs
+from telnyx_numbers_mcp.calls.costs import lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import ApprovalError, MissingApiKey, PolicyError, ToolCallError, TransportError
 from telnyx_numbers_mcp.guards import approval
-from telnyx_numbers_mcp.guards.summary import count_numbers, describe_action, total_cost
+from telnyx_numbers_mcp.guards.summary import Costs, count_numbers, describe_action, total_cost
 from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.runtime import Runtime
 
@@ -61,7 +61,8 @@ async def execute(
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
                          "status": answer.status, "ids": _ids(answer.json)})  # fmt: skip
-    return results.success(tool, answer, sandbox=rt.sandbox)
+    rt.prices.remember(tool.name, args, answer.json)  # a later quote shows what this search showed
+    return results.success(tool, answer, sandbox=rt.sandbox, args=args, rendered=rt.settings.result_format == "text")
 
 
 async def guarded_call(
@@ -85,13 +86,16 @@ async def guarded_call(
     wants_costs = s.purchase_policy != "allow" or s.max_order_cost is not None
     costs: Costs = {}
     if tool.kind == "purchase" and wants_costs and rt.client is not None:
-        costs = await lookup_costs(rt.client, rt.searches, tool.name, args)
+        costs = await lookup_costs(rt.client, rt.searches, rt.prices, tool.name, args)
     if s.max_order_cost is not None and tool.kind == "purchase":
-        total = total_cost(args, costs)
+        total = total_cost(tool.name, args, costs)
         if total is None:
+            estimated = any(q.get("estimate") for q in costs.values())
             raise PolicyError(
-                f"{tool.name}: the cost could not be determined, and --max-order-cost "
-                f"{s.max_order_cost:.2f} USD is set, so the order is refused; nothing was sent."
+                f"{tool.name}: the cost could not be determined"
+                + (" (there is only an estimate: Telnyx picks the numbers)" if estimated else "")
+                + f", and --max-order-cost {s.max_order_cost:.2f} USD is set, so the order is refused; "
+                "nothing was sent."
             )
         if total > s.max_order_cost:
             raise PolicyError(
