@@ -170,11 +170,15 @@ async def test_the_uk_story(env: Env, mode: str) -> None:
         still = await ok(c, "number_orders_retrieve", {"number_order_id": order["id"]})
         assert still["status"] == "pending" and still["requirements_met"] is False
         assert still["phone_numbers"][0]["requirements_status"] == "requirement-info-pending"
+        read = text(await c.call_tool("number_orders_retrieve", {"number_order_id": order["id"]}))
+        assert "sub_number_orders_update_group" in read  # the hint points the agent at requirement groups
 
         # an address, a requirement group holding it, submitted for review and attached to the sub order
         address = await ok(c, "addresses_create", UK_ADDRESS)
         group = await gb_requirement_group(c, address["id"])
         assert group["status"] == "pending-approval"
+        review = text(await c.call_tool("requirement_groups_retrieve", {"id": group["id"]}))
+        assert "Hint: still in progress" in review and "requirement_groups_retrieve" in review
         sub_id = order["sub_number_orders_ids"][0]
         attached = await ok(c, "sub_number_orders_update_group", {"id": sub_id, "requirement_group_id": group["id"]})
         assert attached["requirements_met"] is True and attached["status"] == "pending"
