@@ -182,7 +182,7 @@ def curated() -> dict[str, str]:
 
 async def test_tools_list_carries_the_curated_descriptions_without_sdk_references(connect: Connect) -> None:
     sentences = curated()
-    async with connect() as client:
+    async with connect(toolsets="all") as client:  # the opt-in toolsets' descriptions too
         tools = (await client.list_tools()).tools
     described = 0
     for tool in tools:
@@ -194,7 +194,7 @@ async def test_tools_list_carries_the_curated_descriptions_without_sdk_reference
         assert (tool.description or "").startswith(sentences[op]), tool.name
         assert "[" not in (tool.description or "") and op not in (tool.description or ""), tool.name
         described += 1
-    assert described == len(sentences) == 47
+    assert described == len(sentences) == 76
     by_name = {t.name: t for t in tools}
     inventory = by_name["inventory_coverage_list"]
     assert "Creates" not in (inventory.description or "") and inventory.title == "List inventory coverage"
