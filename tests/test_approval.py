@@ -18,7 +18,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from helpers import ALL_CATALOG, GUARDED, TOOLS, audit_records, text_of, tool_data
+from helpers import ALL_CATALOG, GUARDED, audit_records, text_of, tool_data
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
