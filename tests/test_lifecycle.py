@@ -397,3 +397,21 @@ async def test_a_failed_lookup_is_not_retried_so_it_is_never_billed_twice(env: E
         assert not (await c.call_tool("phone_numbers_list", {})).is_error  # other reads still retry as before
     outcome = [r for r in env.audit if r.get("event") == "outcome" and r["tool"] == "number_lookup_retrieve"]
     assert [r["ok"] for r in outcome] == [False]
+
+
+async def test_discover_mode_finds_the_opt_in_tools_and_keeps_the_lookup_budget(env: Env) -> None:
+    async with env.client(None, tool_mode="discover", toolsets="numbers,lookup", lookup_budget=1) as c:
+        found = await c.call_tool("find_tools", {"query": "release"})
+        assert isinstance(found.structured_content, dict), text(found)
+        assert "phone_numbers_delete" in [t["name"] for t in found.structured_content["tools"]]
+        first = await c.call_tool(
+            "call_tool", {"name": "number_lookup_retrieve", "arguments": {"phone_number": "+442071838750"}}
+        )
+        assert not first.is_error and isinstance(first.structured_content, dict), text(first)
+        assert first.structured_content["data"]["phone_number"] == "+442071838750"
+        second = await c.call_tool(
+            "call_tool", {"name": "number_lookup_retrieve", "arguments": {"phone_number": "+442071838750"}}
+        )
+        assert isinstance(second.structured_content, dict), text(second)
+        assert second.structured_content["status"] == "awaiting_confirmation"
+    assert env.sent("GET", "/number_lookup") == 1
