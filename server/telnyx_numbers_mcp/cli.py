@@ -46,7 +46,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sandbox-state", default=S, help="SQLite file that keeps sandbox state across restarts")
     g.add_argument(
         "--purchase-policy",
-        choices=["confirm", "elicit-only", "deny", "allow"],
+        choices=["confirm", "host-confirm", "elicit-only", "deny", "allow"],
         default=S,
         help="how purchases and destructive calls are approved (default confirm)",
     )

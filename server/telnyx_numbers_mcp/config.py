@@ -70,6 +70,12 @@ class Settings(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("purchase_policy", mode="before")
+    @classmethod
+    def _host_confirm(cls, value: Any) -> Any:
+        # host-confirm names the flow agent frameworks gate (quote + confirm_action); it is confirm.
+        return "confirm" if value == "host-confirm" else value
+
     @field_validator("toolsets", "tools", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
