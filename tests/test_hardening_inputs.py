@@ -54,6 +54,7 @@ class Env:
                 "audit_log": str(self.tmp / "audit.jsonl"),
                 "purchase_policy": "allow",  # refusals here must come before any approval
                 "max_numbers_per_order": 1000,
+                "toolsets": "all",  # every E.164 field, the opt-in toolsets' too
                 **flags,
             },
             {},
@@ -83,6 +84,7 @@ def assert_refused(result: types.CallToolResult, *fragments: str) -> str:
 def args_at(path: str, value: Any) -> tuple[dict[str, Any], str]:
     """Arguments holding ``value`` at an E.164 field path such as ``filter.phone_number.in[]``, and
     the concrete path an error names (``filter.phone_number.in[0]``)."""
+    path = path.removesuffix("[,]")  # a comma-joined list: one number is a list too
     parts = path.split(".")
     node: Any = value
     for part in reversed(parts):
@@ -122,7 +124,7 @@ async def test_a_fullwidth_number_is_explained_and_the_ascii_form_suggested(env:
 def test_the_generated_schema_pattern_is_ascii_and_refuses_lookalikes(tool: str, path: str) -> None:
     spec = TOOLS[tool]
     node: Any = spec.input_schema
-    for part in path.split("."):
+    for part in path.removesuffix("[,]").split("."):
         node = node["properties"][part.removesuffix("[]")]
         if part.endswith("[]"):
             node = node["items"]

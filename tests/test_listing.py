@@ -12,13 +12,15 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from helpers import GUARDED, Human
+from helpers import CATALOG, GUARDED, Human
 from telnyx_numbers_mcp.app import build_server
-from telnyx_numbers_mcp.catalog import load_catalog
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
 pytestmark = pytest.mark.anyio
+
+async def approve(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+    return types.ElicitResult(action="accept", content={"approve": True})
 
 
 def server_for(tmp_path: Path, **flags: Any) -> Any:
@@ -37,7 +39,7 @@ async def test_repeated_tools_lists_are_identical_and_complete(tmp_path: Path, m
     async with Client(server, mode=mode) as second:  # a new session gets the cached answer
         c = await second.list_tools()
     assert dump(a) == dump(b) == dump(c)
-    assert len(a.tools) == len(load_catalog()) + 1  # and confirm_action
+    assert len(a.tools) == len(CATALOG) + 1  # and confirm_action
     # the cached answer still calls: the first call after it works as usual
     async with Client(server, mode=mode) as third:
         await third.list_tools()

@@ -15,7 +15,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from helpers import CATALOG, TOOLS, fill_e164, text_of, tool_data
+from helpers import ALL_CATALOG, CATALOG, TOOLS, fill_e164, text_of, tool_data
 from sandbox_helpers import served
 from sdk_oracle import sdk_request
 from spec_examples import example_args
@@ -87,11 +87,11 @@ def tool_args(tool: ToolSpec) -> dict[str, Any]:
 
 
 async def test_every_tool_sends_the_same_request_as_the_official_sdk(sb: Sandbox, connect: Connect) -> None:
-    async with connect(purchase_policy="allow") as client:
+    async with connect(purchase_policy="allow", toolsets=("all",)) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(listed) == set(TOOLS)  # allow: no confirm_action
+        assert set(listed) == {t.name for t in ALL_CATALOG}  # allow: no confirm_action
         mismatches = []
-        for tool in CATALOG:
+        for tool in ALL_CATALOG:
             args = tool_args(tool)
             before = len(sb.requests)
             # the SDK client validates structuredContent against outputSchema and raises on a mismatch
@@ -391,6 +391,16 @@ async def test_read_only_offers_no_write_tool(connect: Connect) -> None:
 
 async def test_a_confirm_policy_adds_confirm_action_to_the_full_list(connect: Connect) -> None:
     assert await names(connect) == set(TOOLS) | {"confirm_action"}
+
+
+async def test_opt_in_toolsets_are_offered_only_when_named(connect: Connect) -> None:
+    default = await names(connect)
+    assert not default & {"phone_numbers_list", "requirement_groups_create", "number_lookup_retrieve"}
+    numbers = await names(connect, toolsets=("numbers",))
+    assert numbers == {t.name for t in ALL_CATALOG if t.toolset == "numbers"} | {"confirm_action"}
+    assert await names(connect, toolsets=("all",)) == {t.name for t in ALL_CATALOG} | {"confirm_action"}
+    # naming a tool offers it without its toolset; a billed tool brings confirm_action (past the lookup budget)
+    assert await names(connect, tools=("number_lookup_retrieve",)) == {"number_lookup_retrieve", "confirm_action"}
 
 
 async def test_a_hidden_tool_cannot_be_called(sb: Sandbox, connect: Connect) -> None:

@@ -19,7 +19,7 @@ from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, shown
-from telnyx_numbers_mcp.guards.approval import can_elicit
+from telnyx_numbers_mcp.guards.approval import Decision, can_elicit
 from telnyx_numbers_mcp.guards.redaction import bounded, redact_logs
 from telnyx_numbers_mcp.listing import ToolListCache
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
@@ -102,6 +102,12 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
             args["customer_reference"] = rt.reference_for(tool.name, args)
         if tool.guarded:
             return await guarded_call(rt, ctx, params, tool, args)
+        if tool.billed:
+            used = rt.take_lookup()
+            if used is None:  # the budget is spent: a human approves each further lookup
+                return await guarded_call(rt, ctx, params, tool, args)
+            budget = f"lookup {used} of {rt.settings.lookup_budget} (--lookup-budget)"
+            return await execute(rt, tool, args, Decision(True, "lookup-budget", budget))
         return await execute(rt, tool, args, None)
 
     async def discover(

@@ -64,6 +64,7 @@ class Runtime:
     sessions: int = 0
     confirm: types.Tool = field(default_factory=confirm_tool)
     redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
+    lookups_used: int = 0  # billed calls sent without approval in this server run (--lookup-budget)
 
     reference_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
@@ -73,6 +74,14 @@ class Runtime:
         """A customer_reference that stays the same across the rounds of one approval (2026 flow)."""
         digest = hmac.new(self.reference_key, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
         return f"mcp-{digest.hexdigest()[:12]}"
+
+    def take_lookup(self) -> int | None:
+        """Use one unit of the lookup budget: its number (1-based), or None once it is spent. Taken when the
+        call is decided, not when it answers, so concurrent calls never overspend the budget."""
+        if self.lookups_used >= self.settings.lookup_budget:
+            return None
+        self.lookups_used += 1
+        return self.lookups_used
 
     @property
     def sandbox(self) -> bool:
@@ -93,7 +102,8 @@ class Runtime:
         if cached is None:
             offered = self.offered(ctx)
             listed = discovery.tools(offered) if self.discover else [t.mcp_tool for t in offered]
-            if any(t.guarded for t in offered) and self.settings.purchase_policy == "confirm":
+            # a billed call past the lookup budget is quoted like a purchase
+            if any(t.guarded or t.billed for t in offered) and self.settings.purchase_policy == "confirm":
                 listed.append(self.confirm)  # approval stays a direct tool in every mode: clients gate it by name
             cached = self._listings[elicit] = listed
         return cached

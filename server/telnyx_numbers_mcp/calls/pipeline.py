@@ -53,7 +53,8 @@ async def execute(
             "sandbox": rt.sandbox,
         })  # fmt: skip
     try:
-        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded)
+        # never repeated: purchases and destructive calls, and billed lookups (a retry would be billed again)
+        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded or tool.billed)
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,

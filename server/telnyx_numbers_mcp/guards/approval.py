@@ -36,7 +36,7 @@ QUESTION_FOOTER = "\n\nApprove? Only an explicit approval sends the request; any
 @dataclass(frozen=True)
 class Decision:
     approved: bool
-    how: Literal["elicitation", "confirm_action", "policy-allow", "none"]
+    how: Literal["elicitation", "confirm_action", "policy-allow", "lookup-budget", "none"]
     detail: str
 
 
