@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -15,13 +15,16 @@ from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 
-from telnyx_numbers_mcp import __version__
+from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.calls import results
-from telnyx_numbers_mcp.calls.pipeline import confirm_call, execute, guarded_call
-from telnyx_numbers_mcp.calls.validate import validate
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError
+from telnyx_numbers_mcp.guards.approval import can_elicit
+from telnyx_numbers_mcp.listing import ToolListCache
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.catalog import ToolSpec
 
 log = logging.getLogger("telnyx_numbers_mcp")
 SERVER_NAME = "telnyx-numbers-mcp"
@@ -79,25 +82,53 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=rt.visible(ctx))
 
+    async def run(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, tool: ToolSpec, args: dict[str, Any]
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """One catalog tool's path, the same whether called directly or through call_tool."""
+        # imported on the first call (then a dict look-up): start-up to tools/list stays near the floor
+        from telnyx_numbers_mcp.calls.pipeline import execute, guarded_call
+        from telnyx_numbers_mcp.calls.validate import validate
+
+        validate(tool, args)  # schema and E.164, every problem at once; nothing is sent on failure
+        if not rt.settings.api_key and not rt.sandbox:
+            raise MissingApiKey()  # before cost look-ups and quotes, which would send or promise a call
+        if tool.kind == "purchase" and not args.get("customer_reference"):
+            # lets an agent find the order after a timeout instead of buying again
+            args["customer_reference"] = rt.reference_for(tool.name, args)
+        if tool.guarded:
+            return await guarded_call(rt, ctx, params, tool, args)
+        return await execute(rt, tool, args, None)
+
+    async def discover(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, name: str, args: dict[str, Any]
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        policy = rt.settings.purchase_policy
+        if name == discovery.FIND:
+            data, text = discovery.find(rt.offered(ctx), args, policy=policy)
+            return results.structured(data, text, sandbox=rt.sandbox)
+        # as in `all` mode, a tool `elicit-only` hides can still be named, and says why it cannot run
+        by_name = rt.tools
+        if name == discovery.DESCRIBE:
+            data = discovery.describe(by_name, args, policy=policy)
+            return results.structured(data, results.compact(data), sandbox=rt.sandbox)
+        tool, inner = discovery.call_target(by_name, args)
+        return await run(ctx, params, tool, inner)
+
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         name, args = params.name, dict(params.arguments or {})
-        tool = rt.tools.get(name)
-        if tool is None and not (name == CONFIRM_TOOL and any(t.name == CONFIRM_TOOL for t in rt.visible(ctx))):
+        if name not in rt.callable_names(ctx):
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
         try:
-            if tool is None:
+            if name == CONFIRM_TOOL:
+                from telnyx_numbers_mcp.calls.pipeline import confirm_call
+
                 return await confirm_call(rt, args)
-            validate(tool, args)  # schema and E.164, every problem at once; nothing is sent on failure
-            if not rt.settings.api_key and not rt.sandbox:
-                raise MissingApiKey()  # before cost look-ups and quotes, which would send or promise a call
-            if tool.kind == "purchase" and not args.get("customer_reference"):
-                # lets an agent find the order after a timeout instead of buying again
-                args["customer_reference"] = rt.reference_for(tool.name, args)
-            if tool.guarded:
-                return await guarded_call(rt, ctx, params, tool, args)
-            return await execute(rt, tool, args, None)
+            if rt.discover:
+                return await discover(ctx, params, name, args)
+            return await run(ctx, params, rt.tools[name], args)
         except ToolCallError as exc:
             text, key = str(exc), settings.api_key.get_secret_value() if settings.api_key else ""
             return results.error(text.replace(key, "***") if key else text, sandbox=rt.sandbox)  # an echoing proxy
@@ -113,6 +144,7 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    server.middleware.append(ToolListCache(can_elicit))  # the answer depends on it under elicit-only
     server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=SERVER_NAME))
     if settings.purchase_policy == "allow":
         log.warning("--purchase-policy allow: purchases and destructive calls run WITHOUT a human's approval")

@@ -14,6 +14,7 @@ from telnyx_numbers_mcp.errors import ConfigError
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "deny", "allow"]  # host-confirm is stored as confirm
 ResultFormat = Literal["text", "json"]
+ToolMode = Literal["all", "discover"]
 
 # flag name -> environment variable that sets the same setting when the flag is absent
 ENV_VARS = {
@@ -24,6 +25,7 @@ ENV_VARS = {
     "log_level": "TELNYX_MCP_LOG_LEVEL",
     "audit_log": "TELNYX_MCP_AUDIT_LOG",
     "purchase_policy": "TELNYX_MCP_PURCHASE_POLICY",
+    "tool_mode": "TELNYX_MCP_TOOL_MODE",
 }
 
 
@@ -39,6 +41,7 @@ class Settings(BaseModel):
     toolsets: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     read_only: bool = False
+    tool_mode: ToolMode = "all"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     sandbox: bool = False
     sandbox_state: Path | None = None

@@ -12,7 +12,7 @@ import httpx
 import mcp_types as types
 from mcp.server import ServerRequestContext
 
-from telnyx_numbers_mcp import __version__
+from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH, PriceCache
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
@@ -64,6 +64,8 @@ class Runtime:
     confirm: types.Tool = field(default_factory=confirm_tool)
 
     reference_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
+    _names: dict[bool, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
         """A customer_reference that stays the same across the rounds of one approval (2026 flow)."""
@@ -74,19 +76,60 @@ class Runtime:
     def sandbox(self) -> bool:
         return self.settings.sandbox
 
+    def offered(self, ctx: ServerRequestContext[Any] | None) -> list[ToolSpec]:
+        """Catalog tools this session may see and call: `elicit-only` hides guarded tools from
+        clients that cannot ask the human."""
+        if self.settings.purchase_policy != "elicit-only" or (ctx is not None and approval.can_elicit(ctx)):
+            return list(self.tools.values())
+        return [t for t in self.tools.values() if not t.guarded]
+
     def visible(self, ctx: ServerRequestContext[Any] | None) -> list[types.Tool]:
-        policy = self.settings.purchase_policy
+        """The tools/list answer, built once per offered set (it only depends on whether the client can
+        elicit) and reused: rebuilding 48 tools on every list was most of a warm tools/list."""
         elicit = ctx is not None and approval.can_elicit(ctx)
-        out = []
-        guarded_visible = False
-        for tool in self.tools.values():
-            if tool.guarded and policy == "elicit-only" and not elicit:
-                continue
-            guarded_visible |= tool.guarded
-            out.append(tool.mcp_tool)
-        if guarded_visible and policy == "confirm":
-            out.append(self.confirm)
-        return out
+        cached = self._listings.get(elicit)
+        if cached is None:
+            offered = self.offered(ctx)
+            listed = discovery.tools(offered) if self.discover else [t.mcp_tool for t in offered]
+            if any(t.guarded for t in offered) and self.settings.purchase_policy == "confirm":
+                listed.append(self.confirm)  # approval stays a direct tool in every mode: clients gate it by name
+            cached = self._listings[elicit] = listed
+        return cached
+
+    def callable_names(self, ctx: ServerRequestContext[Any] | None) -> frozenset[str]:
+        """Names a call may use: the listed tools, plus (in `all` mode) selected tools that `elicit-only`
+        hides, so that calling one explains why instead of answering "unknown tool"."""
+        elicit = ctx is not None and approval.can_elicit(ctx)
+        names = self._names.get(elicit)
+        if names is None:
+            hidden = () if self.discover else self.tools
+            names = self._names[elicit] = frozenset({*(t.name for t in self.visible(ctx)), *hidden})
+        return names
+
+    @property
+    def discover(self) -> bool:
+        return self.settings.tool_mode == "discover"
+
+
+class LazySandbox(httpx.AsyncBaseTransport):
+    """The built-in simulator as a transport. In memory it is imported and built on the first request, so
+    `--sandbox` starts as fast as without; a state file is opened at once, so a bad path fails at start-up."""
+
+    def __init__(self, state_path: str | None) -> None:
+        self._state_path = state_path
+        self._inner: httpx.ASGITransport | None = None
+        if state_path is not None:
+            self._build()
+
+    def _build(self) -> httpx.ASGITransport:
+        from telnyx_numbers_mcp.sandbox import Sandbox, create_app
+
+        self._inner = httpx.ASGITransport(app=create_app(Sandbox(state_path=self._state_path)))
+        return self._inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        inner = self._inner or self._build()
+        return await inner.handle_async_request(request)
 
 
 def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
@@ -100,10 +143,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
     )
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     if transport is None and settings.sandbox:
-        from telnyx_numbers_mcp.sandbox import Sandbox, create_app
-
-        sandbox = Sandbox(state_path=str(settings.sandbox_state) if settings.sandbox_state else None)
-        transport = httpx.ASGITransport(app=create_app(sandbox))
+        transport = LazySandbox(str(settings.sandbox_state) if settings.sandbox_state else None)
     return Runtime(
         settings=settings,
         tools={t.name: t for t in catalog},
