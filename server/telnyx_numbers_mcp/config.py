@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from telnyx_numbers_mcp.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
-PurchasePolicy = Literal["confirm", "elicit-only", "deny", "allow"]
+PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "deny", "allow"]  # host-confirm is stored as confirm
 ResultFormat = Literal["text", "json"]
 ToolMode = Literal["all", "discover"]
 
