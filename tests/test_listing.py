@@ -12,24 +12,12 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
+from helpers import CATALOG, GUARDED, Human
 from telnyx_numbers_mcp.app import build_server
-from telnyx_numbers_mcp.catalog import load_catalog
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
 pytestmark = pytest.mark.anyio
-
-DEFAULT = [t for t in load_catalog() if not t.opt_in]  # a default server's tools (no --toolsets)
-GUARDED = {t.name for t in DEFAULT if t.guarded}
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-async def approve(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-    return types.ElicitResult(action="accept", content={"approve": True})
 
 
 def server_for(tmp_path: Path, **flags: Any) -> Any:
@@ -48,7 +36,7 @@ async def test_repeated_tools_lists_are_identical_and_complete(tmp_path: Path, m
     async with Client(server, mode=mode) as second:  # a new session gets the cached answer
         c = await second.list_tools()
     assert dump(a) == dump(b) == dump(c)
-    assert len(a.tools) == len(DEFAULT) + 1  # and confirm_action
+    assert len(a.tools) == len(CATALOG) + 1  # the default tools and confirm_action
     # the cached answer still calls: the first call after it works as usual
     async with Client(server, mode=mode) as third:
         await third.list_tools()
@@ -59,11 +47,11 @@ async def test_repeated_tools_lists_are_identical_and_complete(tmp_path: Path, m
 async def test_one_server_lists_per_client_capability_under_elicit_only(tmp_path: Path, mode: str) -> None:
     server = server_for(tmp_path, purchase_policy="elicit-only")
     for _ in range(2):  # the second round is served from the cache
-        async with Client(server, mode=mode) as blind, Client(server, mode=mode, elicitation_callback=approve) as asks:
+        async with Client(server, mode=mode) as blind, Client(server, mode=mode, elicitation_callback=Human()) as asks:
             blind_names = {t.name for t in (await blind.list_tools()).tools}
             asking_names = {t.name for t in (await asks.list_tools()).tools}
-        assert not blind_names & GUARDED
-        assert asking_names >= GUARDED
+        assert not blind_names & set(GUARDED)
+        assert asking_names >= set(GUARDED)
         assert "confirm_action" not in blind_names | asking_names
 
 
