@@ -19,9 +19,6 @@ from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
 pytestmark = pytest.mark.anyio
 
-async def approve(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-    return types.ElicitResult(action="accept", content={"approve": True})
-
 
 def server_for(tmp_path: Path, **flags: Any) -> Any:
     settings = build_settings({"api_key": "KEY_x", "audit_log": str(tmp_path / "audit.jsonl"), **flags}, {})
@@ -39,7 +36,7 @@ async def test_repeated_tools_lists_are_identical_and_complete(tmp_path: Path, m
     async with Client(server, mode=mode) as second:  # a new session gets the cached answer
         c = await second.list_tools()
     assert dump(a) == dump(b) == dump(c)
-    assert len(a.tools) == len(CATALOG) + 1  # and confirm_action
+    assert len(a.tools) == len(CATALOG) + 1  # the default tools and confirm_action
     # the cached answer still calls: the first call after it works as usual
     async with Client(server, mode=mode) as third:
         await third.list_tools()
