@@ -18,7 +18,7 @@ from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.config import Settings
-from telnyx_numbers_mcp.errors import ECHO_LIMIT, MissingApiKey, ToolCallError, shown
+from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, shown
 from telnyx_numbers_mcp.guards.approval import can_elicit
 from telnyx_numbers_mcp.guards.redaction import bounded, redact_logs
 from telnyx_numbers_mcp.listing import ToolListCache
@@ -123,7 +123,7 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
     ) -> types.CallToolResult | types.InputRequiredResult:
         name, args = params.name, dict(params.arguments or {})
         if name not in rt.callable_names(ctx):
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {bounded(name, ECHO_LIMIT)}")
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {shown(name)}")
         try:
             if name == CONFIRM_TOOL:
                 from telnyx_numbers_mcp.calls.pipeline import confirm_call
