@@ -422,3 +422,11 @@ async def test_an_order_waiting_for_requirements_says_so_instead_of_asking_to_wa
         "Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
         "number_order_phone_numbers_update (see the requirement ids above)."
     ]
+
+
+async def test_discovery_mode_instructions_say_how_to_reach_the_named_tools(connect: Connect) -> None:
+    async with connect(tool_mode="discover") as client:
+        guide = client.instructions or ""
+        listed = {t.name for t in (await client.list_tools()).tools}
+    assert "find_tools, describe_tool and call_tool" in guide and len(guide) < 1500
+    assert {"find_tools", "describe_tool", "call_tool"} <= listed

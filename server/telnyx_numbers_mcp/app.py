@@ -42,13 +42,13 @@ INSTRUCTIONS = (
     "where offered, tells you when the human has decided); never approve on the user's behalf; 5) follow the "
     "order: it starts pending; number_orders_retrieve and sub_number_orders_retrieve show its status and any "
     "regulatory requirements. Phone numbers are E.164 (+13125550001). "
-    "Results are compact text (structuredContent: Telnyx's full JSON); 'Hint:' lines say when to check "
-    "slow work again. Toolsets: search = what is available and its "
+    "'Hint:' lines say when to check slow work again. Toolsets: search = what is available and its "
     "price; coverage = what a country or area offers; orders, blocks, advanced = buying and following orders; "
     "reservations = holding numbers; csr = a carrier's record before porting a number in; comments = messages "
     "to Telnyx about an order; reports = CSV of sub-orders."
 )
 LIVE_INSTRUCTIONS = "LIVE: calls reach the real Telnyx account; purchases are charged. "
+DISCOVER_INSTRUCTIONS = " The tools named here are reached through find_tools, describe_tool and call_tool."
 SANDBOX_INSTRUCTIONS = (
     "SANDBOX MODE: a built-in simulator of the Telnyx API answers every call; nothing is bought, reserved "
     "or changed for real, and no account is needed. "
@@ -58,7 +58,8 @@ SANDBOX_INSTRUCTIONS = (
 def instructions(settings: Settings) -> str:
     """The server's guide for agents (the `instructions` of the server info), under 1,500 characters:
     clients that load tools on demand find the server through it."""
-    return (SANDBOX_INSTRUCTIONS if settings.sandbox else LIVE_INSTRUCTIONS) + INSTRUCTIONS
+    mode = SANDBOX_INSTRUCTIONS if settings.sandbox else LIVE_INSTRUCTIONS
+    return mode + INSTRUCTIONS + (DISCOVER_INSTRUCTIONS if settings.tool_mode == "discover" else "")
 
 
 def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Server[Any]:
