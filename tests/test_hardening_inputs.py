@@ -377,3 +377,14 @@ async def test_every_refused_confirm_action_is_audited_and_bounded(env: Env, mod
     assert "already used" in refused[-1]["reason"] and refused[0]["confirmation_id"].endswith("chars)")
     orders = [r for r in env.sb.requests if r["path"] == "/v2/number_orders" and r["method"] == "POST"]
     assert len(orders) == 1
+
+
+async def test_discovery_mode_echoes_a_huge_name_or_query_bounded(env: Env, mode: str) -> None:
+    async with env.client(mode, tool_mode="discover") as c:
+        called = await c.call_tool("call_tool", {"name": BIG, "arguments": {}})
+        found = await c.call_tool("find_tools", {"query": BIG})
+        described = await c.call_tool("describe_tool", {"name": "x", BIG: 1})
+    for result in (called, found, described):
+        assert len(text_of(result)) < 2000, len(text_of(result))
+    assert called.is_error and "chars)" in text_of(called)
+    assert env.sb.requests == []

@@ -262,3 +262,28 @@ def test_property_any_8_characters_of_the_key_anywhere_in_a_text_are_masked(
 
     masked = Redactor([KEY]).text(before + KEY[start : start + size] + after)
     assert not leaks(masked) and "***" in masked, masked
+
+
+def test_the_log_filter_masks_messages_and_tracebacks_and_survives_a_malformed_call() -> None:
+    import io
+
+    from telnyx_numbers_mcp.guards.redaction import RedactingLogFilter, Redactor
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactingLogFilter(Redactor([KEY])))
+    log = logging.getLogger("tests.hardening.redaction")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("sent %s", f"Bearer {KEY}")
+        log.warning("bad %d", "not a number")  # a malformed call must not raise
+        try:
+            raise ValueError(f"upstream said {KEY[:20]}")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert "sent Bearer ***" in text and "unformattable" in text and "ValueError: upstream said ***" in text
+    assert not leaks(text), text
