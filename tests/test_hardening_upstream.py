@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
+from helpers import audit_records
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 
@@ -32,11 +33,6 @@ ORDER = {"phone_numbers": [{"phone_number": "+13125550001"}], "customer_referenc
 
 def leaks(text: str) -> list[str]:
     return [f for f in FRAGMENTS if f in text]
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @dataclass
@@ -239,7 +235,7 @@ async def test_a_trickling_answer_to_a_purchase_times_out_once_and_warns_not_to_
     assert result.is_error and "did not answer in time" in text and "DO NOT order again" in text, text
     assert len(trickler.requests) == 1  # a purchase is never sent twice
     assert trickler.sent[0] < len(Trickler.BODY)  # the call ended before the answer did
-    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    records = audit_records(tmp_path / "audit.jsonl")
     assert [r["event"] for r in records] == ["request", "outcome"] and records[1]["may_have_reached"] is True
 
 
