@@ -248,13 +248,14 @@ async def test_a_real_404_and_422_carry_telnyx_code_title_and_detail(sb: Sandbox
 async def test_a_timeout_says_a_read_was_retried_and_a_write_may_have_reached_telnyx(tmp_path: Path, mode: str) -> None:
     sb = Sandbox()
     with served(sb) as base_url:
-        server = build_server(settings_for(tmp_path, base_url=base_url, timeout=0.2, max_retries=1))
+        server = build_server(settings_for(tmp_path, base_url=base_url, timeout=0.5, max_retries=1))
         async with Client(server, mode=mode) as client:
-            sb.faults.add(200, method="POST", delay=0.5)
+            # margins wide enough for a loaded machine: the bound covers connecting too
+            sb.faults.add(200, method="POST", delay=1.5)
             write = await client.call_tool(
                 "number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
             )
-            sb.faults.add(200, method="GET", delay=0.5, count=2)
+            sb.faults.add(200, method="GET", delay=1.5, count=2)
             read = await client.call_tool("number_orders_list", {})
     assert write.is_error and "may have reached Telnyx" in text_of(write)
     assert read.is_error and "did not answer in time" in text_of(read)

@@ -26,6 +26,7 @@ ENV_VARS = {
     "audit_log": "TELNYX_MCP_AUDIT_LOG",
     "purchase_policy": "TELNYX_MCP_PURCHASE_POLICY",
     "tool_mode": "TELNYX_MCP_TOOL_MODE",
+    "allowed_hosts": "MCP_ALLOWED_HOSTS",
 }
 
 
@@ -38,6 +39,7 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     http_token: SecretStr | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Host/Origin names HTTP clients may use besides the localhost ones
     toolsets: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     read_only: bool = False
@@ -75,11 +77,24 @@ class Settings(BaseModel):
         # host-confirm names the flow agent frameworks gate (quote + confirm_action); it is confirm.
         return "confirm" if value == "host-confirm" else value
 
-    @field_validator("toolsets", "tools", mode="before")
+    @field_validator("toolsets", "tools", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
+        """ "a,b", or a list of such (a repeated flag), -> ("a", "b")."""
         if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
+            value = [value]
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(part.strip() for v in value for part in v.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from telnyx_numbers_mcp.transports import split_host
+
+        bad = [v for v in value if split_host(v) is None]
+        if bad:
+            raise ValueError(f"not a host name, address or host:port: {', '.join(repr(b) for b in bad)}")
         return value
 
     @property

@@ -19,6 +19,7 @@ from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards import approval
 from telnyx_numbers_mcp.guards.audit import AuditLog, default_audit_path
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
+from telnyx_numbers_mcp.guards.redaction import Redactor
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.calls.costs import PriceCache
@@ -64,6 +65,7 @@ class Runtime:
     client: TelnyxClient | None = None
     sessions: int = 0
     confirm: types.Tool = field(default_factory=confirm_tool)
+    redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
 
     reference_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
@@ -163,6 +165,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
         searches={t.name: t for t in full if t.toolset == "search"},  # costs.py picks its searches by name
         transport=transport,
+        redactor=Redactor([api_key]),
     )
 
 
@@ -178,4 +181,5 @@ def make_client(rt: Runtime) -> TelnyxClient:
         retry_max_wait=s.retry_max_wait,
         transport=rt.transport,
         user_agent=f"telnyx-numbers-mcp/{__version__}",
+        redactor=rt.redactor,
     )

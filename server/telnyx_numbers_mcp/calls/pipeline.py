@@ -12,11 +12,19 @@ from mcp.server import ServerRequestContext
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
-from telnyx_numbers_mcp.errors import ApprovalError, MissingApiKey, PolicyError, ToolCallError, TransportError
+from telnyx_numbers_mcp.errors import (
+    ApprovalError,
+    MissingApiKey,
+    PolicyError,
+    ToolCallError,
+    TransportError,
+    shown,
+)
 from telnyx_numbers_mcp.guards import approval
+from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.guards.summary import Costs, count_numbers, describe_action, total_cost
 from telnyx_numbers_mcp.request import build
-from telnyx_numbers_mcp.runtime import Runtime
+from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime
 
 
 def _ids(data: Any) -> list[str]:
@@ -34,6 +42,7 @@ async def execute(
     if not rt.settings.api_key and not rt.sandbox:
         raise MissingApiKey()
     wire = build(tool, args)
+    rt.client.prepare(wire, tool=tool.name)  # refuses a request that cannot be built before it is audited
     audited = not tool.read_only
     event_id = uuid.uuid4().hex
     if audited:
@@ -48,7 +57,8 @@ async def execute(
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
-                             "status": getattr(exc, "status", None), "error": str(exc)[:500],
+                             "status": getattr(exc, "status", None),
+                             "error": bounded(rt.redactor.text(str(exc)), 500),
                              "may_have_reached": getattr(exc, "may_have_reached", None)})  # fmt: skip
         if tool.kind == "purchase" and isinstance(exc, TransportError) and exc.may_have_reached:
             raise TransportError(
@@ -56,6 +66,11 @@ async def execute(
                 f"number_orders_list with filter.customer_reference={args.get('customer_reference')!r}.",
                 may_have_reached=True,
             ) from None
+        raise
+    except Exception as exc:  # a bug, not a refusal: the request record still gets its outcome
+        if audited:
+            rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False, "status": None,
+                             "error": f"internal error ({type(exc).__name__})", "may_have_reached": None})  # fmt: skip
         raise
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
@@ -135,13 +150,28 @@ async def guarded_call(
     )  # fmt: skip
 
 
+CONFIRMATION_ID_LIMIT = 200  # issued ids are about 70 characters
+
+
 async def confirm_call(rt: Runtime, args: dict[str, Any]) -> types.CallToolResult:
+    """Redeem a quote; every refusal (forged, altered, reused, expired, wrong summary) is audited too,
+    since a stream of them is how an agent trying to approve its own purchase shows up."""
     cid, summary = args.get("confirmation_id"), args.get("summary")
-    if not isinstance(cid, str) or not isinstance(summary, str):
-        raise ApprovalError("confirm_action needs string arguments confirmation_id and summary; nothing was sent.")
-    tool_name, quoted_args = rt.confirmations.redeem(cid, summary)
-    tool = rt.tools.get(tool_name)
-    if tool is None:
-        raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
+    try:
+        if not isinstance(cid, str) or not isinstance(summary, str):
+            raise ApprovalError("confirm_action needs string arguments confirmation_id and summary; nothing was sent.")
+        if len(cid) > CONFIRMATION_ID_LIMIT:
+            raise ApprovalError(
+                f"{shown(cid)} is not a confirmation id this server issued (too long); nothing was sent to Telnyx."
+            )
+        tool_name, quoted_args = rt.confirmations.redeem(cid, summary)
+        tool = rt.tools.get(tool_name)
+        if tool is None:
+            raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
+    except ApprovalError as exc:
+        rt.audit.append({"event": "confirm_refused", "tool": CONFIRM_TOOL, "confirmation_id": bounded(str(cid), 200),
+                         "summary_chars": len(summary) if isinstance(summary, str) else None,
+                         "reason": bounded(str(exc), 500)})  # fmt: skip
+        raise
     decision = approval.Decision(True, "confirm_action", "a human approved the quote via confirm_action")
     return await execute(rt, tool, quoted_args, decision)
