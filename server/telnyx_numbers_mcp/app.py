@@ -16,7 +16,6 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 
 from telnyx_numbers_mcp import __version__, discovery
-from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, shown
 from telnyx_numbers_mcp.guards.approval import Decision, can_elicit
@@ -113,6 +112,8 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
     async def discover(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, name: str, args: dict[str, Any]
     ) -> types.CallToolResult | types.InputRequiredResult:
+        from telnyx_numbers_mcp.calls import results
+
         policy = rt.settings.purchase_policy
         if name == discovery.FIND:
             data, text = discovery.find(rt.offered(ctx), args, policy=policy)
@@ -128,6 +129,10 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
+        # results (and the renderers, prices and phonenumbers behind it) load on the first call: start-up
+        # to tools/list stays near the floor; later calls find the module already imported
+        from telnyx_numbers_mcp.calls import results
+
         name, args = params.name, dict(params.arguments or {})
         if name not in rt.callable_names(ctx):
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {shown(name)}")

@@ -4,7 +4,6 @@ the call back to app.py, which runs it exactly like the direct tool (validation,
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -124,6 +123,8 @@ def lookup(offered: Mapping[str, ToolSpec], args: Mapping[str, Any], caller: str
     assert name is not None
     tool = offered.get(name)
     if tool is None:
+        import difflib  # only for a misspelt name; ~10 ms at start-up otherwise
+
         close = difflib.get_close_matches(name, list(offered), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"use {FIND} to list the tools offered"
         raise _problem("name", f"no tool {shown(name)} is offered here; {hint}", caller)

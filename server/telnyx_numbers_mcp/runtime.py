@@ -6,14 +6,13 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import mcp_types as types
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp import __version__, discovery
-from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH, PriceCache
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
@@ -21,6 +20,9 @@ from telnyx_numbers_mcp.guards import approval
 from telnyx_numbers_mcp.guards.audit import AuditLog, default_audit_path
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
 from telnyx_numbers_mcp.guards.redaction import Redactor
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.calls.costs import PriceCache
 
 CONFIRM_TOOL = "confirm_action"
 
@@ -58,7 +60,7 @@ class Runtime:
     audit: AuditLog
     confirmations: ConfirmationStore
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
-    prices: PriceCache = field(default_factory=PriceCache)  # what searches returned, for quotes and the cost cap
+    _prices: PriceCache | None = field(default=None, repr=False)
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0
@@ -82,6 +84,16 @@ class Runtime:
             return None
         self.lookups_used += 1
         return self.lookups_used
+
+    @property
+    def prices(self) -> PriceCache:
+        """What searches returned, for quotes and the cost cap. Made on first use: calls/costs.py (and
+        phonenumbers behind it) would otherwise load at start-up, before the first tools/list."""
+        if self._prices is None:
+            from telnyx_numbers_mcp.calls.costs import PriceCache
+
+            self._prices = PriceCache()
+        return self._prices
 
     @property
     def sandbox(self) -> bool:
@@ -161,7 +173,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         tools={t.name: t for t in catalog},
         audit=AuditLog(settings.audit_log or default_audit_path(), secrets=[api_key] if api_key else []),
         confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
-        searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
+        searches={t.name: t for t in full if t.toolset == "search"},  # costs.py picks its searches by name
         transport=transport,
         redactor=Redactor([api_key]),
     )
