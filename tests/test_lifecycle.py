@@ -8,7 +8,7 @@ import ast
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
+from helpers import Human, text_of
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
@@ -35,21 +36,6 @@ UK_ADDRESS = {
     "postal_code": "SW1A 2AA",
     "country_code": "GB",
 }
-
-
-@dataclass
-class Human:
-    """Answers every approval question the same way and remembers the questions."""
-
-    approve: bool = True
-    asked: list[str] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        assert isinstance(params, types.ElicitRequestFormParams)
-        self.asked.append(params.message)
-        if self.approve:
-            return types.ElicitResult(action="accept", content={"approve": True})
-        return types.ElicitResult(action="decline")
 
 
 @dataclass
@@ -87,22 +73,18 @@ def env(tmp_path: Path) -> Env:
     return Env(Sandbox(), tmp_path)
 
 
-def text(result: types.CallToolResult) -> str:
-    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
-
-
 async def ok(c: Client, tool: str, args: dict[str, Any]) -> Any:
     result = await c.call_tool(tool, args)
     assert isinstance(result, types.CallToolResult)
-    assert not result.is_error, (tool, text(result))
-    assert isinstance(result.structured_content, dict), (tool, text(result))
+    assert not result.is_error, (tool, text_of(result))
+    assert isinstance(result.structured_content, dict), (tool, text_of(result))
     return result.structured_content["data"]
 
 
 async def refused(c: Client, tool: str, args: dict[str, Any], *fragments: str) -> str:
     result = await c.call_tool(tool, args)
     assert isinstance(result, types.CallToolResult)
-    message = text(result)
+    message = text_of(result)
     assert result.is_error, (tool, message)
     for fragment in fragments:
         assert fragment in message, (fragment, message)
@@ -128,11 +110,11 @@ async def gb_requirement_group(c: Client, address_id: str, *, submit: bool = Tru
             ],
         },
     )
-    assert not group.is_error and isinstance(group.structured_content, dict), text(group)
+    assert not group.is_error and isinstance(group.structured_content, dict), text_of(group)
     data = dict(group.structured_content)
     if submit:
         result = await c.call_tool("requirement_groups_submit_for_approval", {"id": data["id"]})
-        assert not result.is_error and isinstance(result.structured_content, dict), text(result)
+        assert not result.is_error and isinstance(result.structured_content, dict), text_of(result)
         data = dict(result.structured_content)
     return data
 
@@ -170,14 +152,14 @@ async def test_the_uk_story(env: Env, mode: str) -> None:
         still = await ok(c, "number_orders_retrieve", {"number_order_id": order["id"]})
         assert still["status"] == "pending" and still["requirements_met"] is False
         assert still["phone_numbers"][0]["requirements_status"] == "requirement-info-pending"
-        read = text(await c.call_tool("number_orders_retrieve", {"number_order_id": order["id"]}))
+        read = text_of(await c.call_tool("number_orders_retrieve", {"number_order_id": order["id"]}))
         assert "sub_number_orders_update_group" in read  # the hint points the agent at requirement groups
 
         # an address, a requirement group holding it, submitted for review and attached to the sub order
         address = await ok(c, "addresses_create", UK_ADDRESS)
         group = await gb_requirement_group(c, address["id"])
         assert group["status"] == "pending-approval"
-        review = text(await c.call_tool("requirement_groups_retrieve", {"id": group["id"]}))
+        review = text_of(await c.call_tool("requirement_groups_retrieve", {"id": group["id"]}))
         assert "Hint: still in progress" in review and "requirement_groups_retrieve" in review
         sub_id = order["sub_number_orders_ids"][0]
         attached = await ok(c, "sub_number_orders_update_group", {"id": sub_id, "requirement_group_id": group["id"]})
@@ -215,7 +197,7 @@ async def test_the_uk_story(env: Env, mode: str) -> None:
 
 
 async def test_a_declined_release_keeps_the_number(env: Env) -> None:
-    async with env.client(Human(approve=True)) as c:
+    async with env.client(Human()) as c:
         number, order = await order_gb_mobile(c)
         address = await ok(c, "addresses_create", UK_ADDRESS)
         group = await gb_requirement_group(c, address["id"])
@@ -223,7 +205,7 @@ async def test_a_declined_release_keeps_the_number(env: Env) -> None:
             "id": order["phone_numbers"][0]["id"], "requirement_group_id": group["id"]})  # fmt: skip
         env.sb.clock.advance(45)
         pid = (await ok(c, "phone_numbers_list", {}))[0]["id"]
-    async with env.client(Human(approve=False)) as c:
+    async with env.client(Human(action="decline", content=None)) as c:
         await refused(c, "phone_numbers_delete", {"id": pid}, "Not approved")
         assert [o["phone_number"] for o in await ok(c, "phone_numbers_list", {})] == [number]
     assert env.sent("DELETE", "/phone_numbers") == 0
@@ -331,7 +313,7 @@ async def test_lookups_within_the_budget_run_unasked_and_are_audited_then_need_a
             data = await ok(c, "number_lookup_retrieve", {"phone_number": number})
             assert data["phone_number"] == number and data["carrier"]["name"]
         third = await c.call_tool("number_lookup_retrieve", {"phone_number": "+4915112345678"})
-        assert not third.is_error and isinstance(third.structured_content, dict), text(third)
+        assert not third.is_error and isinstance(third.structured_content, dict), text_of(third)
         assert third.structured_content["status"] == "awaiting_confirmation"
         assert "LOOK UP +4915112345678" in third.structured_content["summary"]
         assert env.sent("GET", "/number_lookup") == 2
@@ -342,7 +324,7 @@ async def test_lookups_within_the_budget_run_unasked_and_are_audited_then_need_a
                 "summary": third.structured_content["summary"],
             },
         )
-        assert not confirmed.is_error and isinstance(confirmed.structured_content, dict), text(confirmed)
+        assert not confirmed.is_error and isinstance(confirmed.structured_content, dict), text_of(confirmed)
         assert confirmed.structured_content["data"]["phone_number"] == "+4915112345678"
     assert env.sent("GET", "/number_lookup") == 3
     requests = [r for r in env.audit if r.get("event") == "request" and r["tool"] == "number_lookup_retrieve"]
@@ -354,7 +336,7 @@ async def test_lookups_within_the_budget_run_unasked_and_are_audited_then_need_a
 
 
 async def test_lookup_answers_are_deterministic_and_a_declined_lookup_is_not_sent(env: Env) -> None:
-    async with env.client(Human(approve=False), lookup_budget=1) as c:
+    async with env.client(Human(action="decline", content=None), lookup_budget=1) as c:
         first = await ok(c, "number_lookup_retrieve", {"phone_number": "+442071838750"})
         await refused(c, "number_lookup_retrieve", {"phone_number": "+442071838750"}, "Not approved")
     async with env.client(Human(), lookup_budget=5) as c:
@@ -404,16 +386,16 @@ async def test_discover_mode_finds_the_opt_in_tools_and_keeps_the_lookup_budget(
         None, tool_mode="discover", toolsets="numbers,lookup", lookup_budget=1, purchase_policy="host-confirm"
     ) as c:
         found = await c.call_tool("find_tools", {"query": "release"})
-        assert isinstance(found.structured_content, dict), text(found)
+        assert isinstance(found.structured_content, dict), text_of(found)
         assert "phone_numbers_delete" in [t["name"] for t in found.structured_content["tools"]]
         first = await c.call_tool(
             "call_tool", {"name": "number_lookup_retrieve", "arguments": {"phone_number": "+442071838750"}}
         )
-        assert not first.is_error and isinstance(first.structured_content, dict), text(first)
+        assert not first.is_error and isinstance(first.structured_content, dict), text_of(first)
         assert first.structured_content["data"]["phone_number"] == "+442071838750"
         second = await c.call_tool(
             "call_tool", {"name": "number_lookup_retrieve", "arguments": {"phone_number": "+442071838750"}}
         )
-        assert isinstance(second.structured_content, dict), text(second)
+        assert isinstance(second.structured_content, dict), text_of(second)
         assert second.structured_content["status"] == "awaiting_confirmation"
     assert env.sent("GET", "/number_lookup") == 1
