@@ -399,3 +399,18 @@ async def test_discover_mode_finds_the_opt_in_tools_and_keeps_the_lookup_budget(
         assert isinstance(second.structured_content, dict), text_of(second)
         assert second.structured_content["status"] == "awaiting_confirmation"
     assert env.sent("GET", "/number_lookup") == 1
+
+
+async def test_discovery_says_a_billed_lookup_needs_approval_beyond_the_budget(env: Env) -> None:
+    async with env.client(None, tool_mode="discover", lookup_budget=3) as c:
+        found = await c.call_tool("find_tools", {"query": "lookup"})
+        described = await c.call_tool("describe_tool", {"name": "number_lookup_retrieve"})
+    assert isinstance(found.structured_content, dict) and isinstance(described.structured_content, dict)
+    row = {t["name"]: t for t in found.structured_content["tools"]}["number_lookup_retrieve"]
+    assert row["needs_approval"] == "beyond the lookup budget (3 per server run)"
+    assert "number_lookup_retrieve: " in text_of(found)
+    assert "(needs approval beyond the lookup budget (3 per server run))" in text_of(found)
+    assert described.structured_content["needs_approval"] == "beyond the lookup budget (3 per server run)"
+    async with env.client(None, tool_mode="discover", lookup_budget=0) as c:
+        none_free = await c.call_tool("describe_tool", {"name": "number_lookup_retrieve"})
+    assert isinstance(none_free.structured_content, dict) and none_free.structured_content["needs_approval"] is True

@@ -121,14 +121,14 @@ def build_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None 
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, name: str, args: dict[str, Any]
     ) -> types.CallToolResult | types.InputRequiredResult:
 
-        policy = rt.settings.purchase_policy
+        policy, budget = rt.settings.purchase_policy, rt.settings.lookup_budget
         if name == discovery.FIND:
-            data, text = discovery.find(rt.offered(ctx), args, policy=policy)
+            data, text = discovery.find(rt.offered(ctx), args, policy=policy, lookup_budget=budget)
             return results.structured(data, text, sandbox=rt.sandbox)
         # as in `all` mode, a tool `elicit-only` hides can still be named, and says why it cannot run
         by_name = rt.tools
         if name == discovery.DESCRIBE:
-            data = discovery.describe(by_name, args, policy=policy)
+            data = discovery.describe(by_name, args, policy=policy, lookup_budget=budget)
             return results.structured(data, results.compact(data), sandbox=rt.sandbox)
         tool, inner = discovery.call_target(by_name, args)
         return await run(ctx, params, tool, inner)

@@ -28,8 +28,20 @@ def one_line(tool: ToolSpec) -> str:
     return text.rstrip(".")
 
 
-def needs_approval(tool: ToolSpec, policy: str) -> bool:
-    return tool.guarded and policy != "allow"
+def needs_approval(tool: ToolSpec, policy: str, lookup_budget: int) -> bool | str:
+    """True for purchases and destructive calls; for billed lookups a phrase, since only the calls past
+    --lookup-budget ask a human (a bare false would tell the model a lookup never needs approval)."""
+    if policy == "allow":
+        return False
+    if tool.billed:
+        return f"beyond the lookup budget ({lookup_budget} per server run)" if lookup_budget else True
+    return tool.guarded
+
+
+def _approval_note(value: bool | str) -> str:
+    if value is True:
+        return " (needs approval)"
+    return f" (needs approval {value})" if value else ""
 
 
 def _hints(tools: list[ToolSpec]) -> types.ToolAnnotations:
@@ -131,7 +143,9 @@ def lookup(offered: Mapping[str, ToolSpec], args: Mapping[str, Any], caller: str
     return tool
 
 
-def find(offered: list[ToolSpec], args: Mapping[str, Any], *, policy: str) -> tuple[dict[str, Any], str]:
+def find(
+    offered: list[ToolSpec], args: Mapping[str, Any], *, policy: str, lookup_budget: int
+) -> tuple[dict[str, Any], str]:
     """Offered tools that match every word of `query` (any order), restricted to `toolset`;
     results as (structured, text). Refuses bad arguments before matching."""
     _unknown_args(args, ("query", "toolset"), FIND)
@@ -151,11 +165,16 @@ def find(offered: list[ToolSpec], args: Mapping[str, Any], *, policy: str) -> tu
         if all(w in found or any(f.startswith(w) for f in found) for w in words):
             hits.append(tool)
     rows = [
-        {"name": t.name, "summary": one_line(t), "toolset": t.toolset, "needs_approval": needs_approval(t, policy)}
+        {
+            "name": t.name,
+            "summary": one_line(t),
+            "toolset": t.toolset,
+            "needs_approval": needs_approval(t, policy, lookup_budget),
+        }
         for t in hits
     ]
     if rows:
-        lines = [f"{r['name']}: {r['summary']}{' (needs approval)' if r['needs_approval'] else ''}" for r in rows]
+        lines = [f"{r['name']}: {r['summary']}{_approval_note(r['needs_approval'])}" for r in rows]
         text = "\n".join(lines) + f"\n\nNext: {DESCRIBE} for a tool's arguments, then {CALL}."
     else:
         text = (
@@ -166,7 +185,9 @@ def find(offered: list[ToolSpec], args: Mapping[str, Any], *, policy: str) -> tu
     return {"tools": rows}, text
 
 
-def describe(offered: Mapping[str, ToolSpec], args: Mapping[str, Any], *, policy: str) -> dict[str, Any]:
+def describe(
+    offered: Mapping[str, ToolSpec], args: Mapping[str, Any], *, policy: str, lookup_budget: int
+) -> dict[str, Any]:
     _unknown_args(args, ("name",), DESCRIBE)
     tool = lookup(offered, args, DESCRIBE)
     return {
@@ -174,7 +195,7 @@ def describe(offered: Mapping[str, ToolSpec], args: Mapping[str, Any], *, policy
         "description": tool.description,
         "toolset": tool.toolset,
         "kind": tool.kind,
-        "needs_approval": needs_approval(tool, policy),
+        "needs_approval": needs_approval(tool, policy, lookup_budget),
         "input_schema": tool.input_schema,
     }
 
