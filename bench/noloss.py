@@ -123,6 +123,11 @@ def check() -> Report:
             _walk_spec(spec, media.get("schema", {}), [], want, body=True)
         have: dict[str, set[str]] = {"names": set(), "required": set(), "enums": set()}
         _walk_ours(tool["inputSchema"], have)
+        # an argument the SDK names differently from the wire (`path_args`: id -> phone_number_id) is the same one
+        for arg, where in (x.get("args") or {}).items():
+            for kind in ("names", "required"):
+                if norm(arg) in have[kind]:
+                    have[kind].add(norm(where["name"]))
         name = tool["name"]
         rep.names += len(want["names"])
         rep.required += len(want["required"])

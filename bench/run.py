@@ -47,6 +47,8 @@ CALL_ARGS: dict[str, Any] = {"filter": {"country_code": "US", "limit": 5}}
 # What a model pays for: clients send name, description and input schema to the model; title, annotations,
 # outputSchema and _meta stay with the client.
 MODEL_KEYS = ("name", "description", "inputSchema")
+# the server's own approval tools, not Telnyx operations: left out where the 47 operations are compared
+APPROVAL_TOOLS = ("confirm_action", "check_approval")
 ALL_KEYS = ("name", "title", "description", "inputSchema", "annotations", "outputSchema", "_meta")
 BASELINE: dict[str, str] = {}  # {"ref": ..., "dir": ...} when --baseline is given
 
@@ -158,7 +160,7 @@ async def bench_toollist() -> list[dict[str, Any]]:
         _, _, answer, size = await cold_start(argv)
         tools = answer["result"]["tools"]
         visible = model_visible(tools)
-        ops = [t for t in tools if t["name"] != "confirm_action"]
+        ops = [t for t in tools if t["name"] not in APPROVAL_TOOLS]
         rows.append(
             {
                 "name": name,

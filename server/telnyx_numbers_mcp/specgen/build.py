@@ -31,9 +31,9 @@ E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
 E164_LIST_PATTERN = r"^\+[1-9][0-9]{7,14}(,\+[1-9][0-9]{7,14})*$"
 KINDS = ("read", "write", "purchase", "destructive", "billed")
 KIND_NOTES = {
-    "purchase": "PURCHASE (real charges): runs only after a human approves it.",
-    "destructive": "DESTRUCTIVE: runs only after a human approves it.",
-    "billed": "BILLED per call by Telnyx: audited; past the server's lookup budget a human must approve each.",
+    "purchase": "PURCHASE (real charges): needs human approval.",
+    "destructive": "DESTRUCTIVE: needs human approval.",
+    "billed": "BILLED per call: past the server's lookup budget each needs human approval.",
 }
 
 
@@ -103,7 +103,7 @@ def _set_e164(schema: Schema, field_path: str, op: str) -> None:
     if joined:
         node["description"] = "E.164 numbers, comma-separated, e.g. +442071838750,+442071838751"
     elif desc == "e164_phone_number" or not desc:
-        node["description"] = "E.164, e.g. +13125550001"
+        node["description"] = "E.164"  # the pattern shows the shape
     elif "E.164" not in desc and "E164" not in desc:
         node["description"] = desc.rstrip(". ") + " (E.164)."
 
@@ -118,8 +118,11 @@ def _words(text: str) -> set[str]:
 
 def _adds(detail: str, known: str) -> bool:
     """The spec's text is kept only where it says something the curated sentence and title do not
-    (three or more new words), so a caption that restates the title costs no tokens."""
-    return len(_words(detail) - _words(known)) >= 3
+    (five or more new words, at least a third of its words), so a caption that restates the title or
+    the curated sentence costs no tokens."""
+    words = _words(detail)
+    new = words - _words(known)
+    return len(new) >= 5 and 3 * len(new) >= len(words)
 
 
 def _check_keys(schema: Any, where: str) -> None:

@@ -28,7 +28,14 @@ PROPERTY_DESCRIPTION_LIMIT = 120
 _FILLER = (
     "a an the of to for by in on with this that is are be it its filter filters find phone number numbers "
     "identifies identifier unique associated specific specified particular given value id ids load records "
-    "those string look up ups via set etc e g i used should type kind if whether"
+    "those string look up ups via set etc e g i used should type kind if whether exact containing contain "
+    "match matching starting start ending end include included result only date range"
+)
+
+
+_FILTER_LEAD = re.compile(
+    r"^(?:Filters? (?:records|results) to those |Filters? (?:for phone numbers |phone numbers |numbers )?"
+    r"(?:by |for |to (?=\w+ ))|Specifies )"
 )
 
 
@@ -141,6 +148,9 @@ def clean_text(text: str | None, limit: int = DESCRIPTION_LIMIT) -> str:
     text = re.sub(r"Originally: [^\n]*", "", text)
     text = re.sub(r"\s+", " ", text).strip()
     if limit <= PROPERTY_DESCRIPTION_LIMIT:
+        # "Filter by area code" says no more than "Area code": the argument's place already says filter
+        text = _FILTER_LEAD.sub("", text)
+        text = text[:1].upper() + text[1:]
         first = re.match(r"(.+?[.!?])(\s|$)", text)
         if first and len(first.group(1)) >= 20:
             text = first.group(1)
