@@ -524,11 +524,11 @@ def write(report: dict[str, Any]) -> None:
         f"| Default mode: model-visible tokens (name + description + inputSchema) <= 70% of FastMCP's on the same "
         f"{ours_all['ops']} operations, 0 parameters/required/enum values lost | {ours_all['ops_tokens']:,} vs "
         f"{peer['tokens']:,} tokens: {t_ratio:.1%} ({ours_all['tokens']:,} = {ours_all['tokens'] / peer['tokens']:.1%} "
-        f"with `confirm_action`); {len(nl.misses)} lost | {verdict(tl_ok)} |"
+        f"with `confirm_action` and `check_approval`); {len(nl.misses)} lost | {verdict(tl_ok)} |"
     )
     lines.append(
         f"| Discovery mode: tools/list <= 1,500 tokens | {ours_disc['tokens']:,} tokens, {ours_disc['tools']} tools "
-        f"(with `confirm_action`) | {verdict(ours_disc['tokens'] <= 1500)} |"
+        f"(with the approval tools) | {verdict(ours_disc['tokens'] <= 1500)} |"
     )
     co, cf = calls.get("ours", {}), calls.get("floor (httpx GET tool)", {})
     cb = calls.get(f"baseline {BASELINE['ref']}", {}) if BASELINE else {}
@@ -609,11 +609,12 @@ def write(report: dict[str, Any]) -> None:
         "per tool `name`, `description` and `inputSchema`, as compact JSON (titles, annotations, `outputSchema`",
         "and `_meta` stay with the client). Tokens: the Claude tokenizer (`tokenizer.json` of the",
         "`anthropic==0.38.0` wheel, read offline with `tokenizers`; the `bench` extra). Ours includes",
-        '`confirm_action` where purchases are offered; "47 ops" leaves it out, to compare the same operations.',
+        '`confirm_action`/`check_approval` where purchases are offered; "without approval tools" leaves them out,',
+        "to compare the same operations.",
         "`all` = one tool per operation (default), `discover` = `--tool-mode discover`.",
         "",
         "| Configuration | Tools | Whole bytes | Whole tokens | Model-visible bytes | Model-visible tokens | "
-        "tokens without confirm_action | vs FastMCP |",
+        "tokens without approval tools | vs FastMCP |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in tl:
