@@ -14,6 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import anyio
@@ -40,12 +41,26 @@ _NUMBER_TYPES = {
 }
 
 
+@lru_cache(maxsize=4096)
+def _parsed(e164: str) -> tuple[str, str]:
+    """(number type, region) of a number, parsed once: a search answer's numbers are read by the price
+    memory, the quote and the renderer, and phonenumbers' parse is the costliest step of a search call.
+    Bounded, and a pure function of the string, so caching changes no answer."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return "", ""
+    return _NUMBER_TYPES.get(phonenumbers.number_type(number), ""), phonenumbers.region_code_for_number(number) or ""
+
+
 def number_type(e164: str) -> str:
     """Telnyx's phone_number_type for a number, from the numbering plan ("" when it cannot tell)."""
-    try:
-        return _NUMBER_TYPES.get(phonenumbers.number_type(phonenumbers.parse(e164)), "")
-    except phonenumbers.NumberParseException:
-        return ""
+    return _parsed(e164)[0]
+
+
+def region_code(e164: str) -> str:
+    """The number's ISO country ("" when the numbering plan does not know it)."""
+    return _parsed(e164)[1]
 
 
 class PriceCache:
@@ -104,10 +119,7 @@ def _quote(item: Mapping[str, Any], kind: str) -> dict[str, str] | None:
     if not isinstance(info, Mapping) or info.get("upfront_cost") is None or info.get("monthly_cost") is None:
         return None
     e164 = str(item.get("phone_number", ""))
-    try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
-    except phonenumbers.NumberParseException:
-        region = ""
+    region = region_code(e164)
     feats = item.get("features")
     names = [str(f.get("name")) if isinstance(f, Mapping) else str(f) for f in feats] if isinstance(feats, list) else []
     return {

@@ -110,7 +110,7 @@ def _number(ctx: Ctx, item: Item) -> list[str]:
     parts = [
         e164,
         _unless(ctx, "region", _region(item)),
-        _unless(ctx, "type", _kind(ctx, item)),
+        "" if "type" in ctx.same else _kind(ctx, item),
         _features(ctx, item),
         _unless(ctx, "price", _row_price(item)),
     ]
