@@ -134,16 +134,27 @@ class TelnyxClient:
             raise ArgumentError(tool, [problem]) from None
 
     async def send(
-        self, wire: WireRequest, *, tool: str, once: bool = False, extra_headers: dict[str, str] | None = None
+        self,
+        wire: WireRequest,
+        *,
+        tool: str,
+        once: bool = False,
+        extra_headers: dict[str, str] | None = None,
+        prepared: httpx.Request | None = None,
     ) -> ApiAnswer:
         """Reads retry on 429/5xx/connection errors with capped, jittered backoff; writes never retry
         once they may have reached Telnyx (only a failed connect, which sends nothing, is retried).
-        `once` (purchases, destructive calls a human approved) is never repeated at all."""
+        `once` (purchases, destructive calls a human approved) is never repeated at all. `prepared`, the
+        `prepare` result for the same wire and headers, is sent first so it is not built twice; a retry
+        builds a fresh request."""
         is_read = wire.method == "GET"
         attempts = 0
         while True:
             attempts += 1
-            request = self.prepare(wire, tool=tool, extra_headers=extra_headers)
+            if attempts == 1 and prepared is not None:
+                request = prepared
+            else:
+                request = self.prepare(wire, tool=tool, extra_headers=extra_headers)
             retries_left = attempts <= self.max_retries and not once
             try:
                 # httpx's timeout bounds each read; this bounds the whole exchange, so an upstream that

@@ -32,7 +32,7 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
     if not rt.settings.api_key and not rt.sandbox:
         raise MissingApiKey()
     wire = build(tool, args)
-    rt.client.prepare(wire, tool=tool.name)  # refuses a request that cannot be built before it is audited
+    request = rt.client.prepare(wire, tool=tool.name)  # refuses a bad request before it is audited
     audited = not tool.read_only
     event_id = uuid.uuid4().hex
     if audited:
@@ -45,7 +45,7 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
         })  # fmt: skip
     try:
         # never repeated: purchases and destructive calls, and billed lookups (a retry would be billed again)
-        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded or tool.billed)
+        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded or tool.billed, prepared=request)
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
