@@ -13,6 +13,12 @@ sys.path.insert(0, str(Path(__file__).parent))  # helper modules (sdk_oracle, sp
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 
 
+@pytest.fixture(autouse=True)
+def _private_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default store and audit trail (platformdirs) go to a temporary folder, not the user's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -39,8 +39,10 @@ SANDBOX_INSTRUCTIONS = (
 )
 
 
-def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Server[Any]:
-    rt = build_runtime(settings, transport=transport)
+def build_server(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, runtime: Runtime | None = None
+) -> Server[Any]:
+    rt = runtime if runtime is not None else build_runtime(settings, transport=transport)
 
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncIterator[Runtime]:
@@ -96,7 +98,9 @@ def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | No
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
-    server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=SERVER_NAME))
+    # from --state-secret (else random per process): a 2026 approval round trip may come back to another replica
+    security = RequestStateSecurity(keys=[rt.keys.request_state])
+    server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
     if settings.purchase_policy == "allow":
         log.warning("--purchase-policy allow: purchases and destructive calls run WITHOUT a human's approval")
     return server

@@ -4,7 +4,6 @@ state (audit log, pending quotes). Built once from Settings; knows nothing of MC
 from __future__ import annotations
 
 import hmac
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +17,10 @@ from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards import approval
-from telnyx_numbers_mcp.guards.audit import AuditLog, default_audit_path
+from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
+from telnyx_numbers_mcp.keyring import Keyring
+from telnyx_numbers_mcp.store import Store, open_store
 
 CONFIRM_TOOL = "confirm_action"
 
@@ -56,18 +57,23 @@ class Runtime:
     tools: dict[str, ToolSpec]
     audit: AuditLog
     confirmations: ConfirmationStore
+    store: Store
+    keys: Keyring
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0
     confirm: types.Tool = field(default_factory=confirm_tool)
 
-    reference_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
-        """A customer_reference that stays the same across the rounds of one approval (2026 flow)."""
-        digest = hmac.new(self.reference_key, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
+        """A customer_reference that stays the same across the rounds of one approval (2026 flow), on
+        every replica sharing the state secret."""
+        digest = hmac.new(self.keys.reference, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
         return f"mcp-{digest.hexdigest()[:12]}"
+
+    def close(self) -> None:
+        """At process exit: release the store's connections."""
+        self.store.close()
 
     @property
     def sandbox(self) -> bool:
@@ -88,7 +94,9 @@ class Runtime:
         return out
 
 
-def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, store: Store | None = None
+) -> Runtime:
     full = load_catalog()
     catalog = select(
         full,
@@ -97,17 +105,21 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         read_only=settings.read_only,
         hide_guarded=settings.purchase_policy == "deny",
     )
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
     if transport is None and settings.sandbox:
         from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
         sandbox = Sandbox(state_path=str(settings.sandbox_state) if settings.sandbox_state else None)
         transport = httpx.ASGITransport(app=create_app(sandbox))
+    keys = Keyring.from_secret(settings.state_secret.get_secret_value() if settings.state_secret else None)
+    store = store if store is not None else open_store(settings)
+    hidden = [v.get_secret_value() for v in (settings.api_key, settings.store, settings.state_secret) if v]
     return Runtime(
         settings=settings,
         tools={t.name: t for t in catalog},
-        audit=AuditLog(settings.audit_log or default_audit_path(), secrets=[api_key] if api_key else []),
-        confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
+        audit=AuditLog(settings.audit_log, secrets=hidden, store=store),
+        confirmations=ConfirmationStore(secret=keys.confirmation, ttl_seconds=settings.confirmation_ttl, book=store),
+        store=store,
+        keys=keys,
         searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
         transport=transport,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -38,16 +40,57 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def http_app(server: Server[Any], *, host: str, token: str | None) -> Any:
-    app = server.streamable_http_app(streamable_http_path="/mcp", host=host)
-    return BearerTokenMiddleware(app, token) if token else app
+class HealthMiddleware:
+    """`GET /healthz` (the process answers) and `GET /readyz` (its store answers: 200, else 503), before any
+    token check so a load balancer needs no secret; the bodies say nothing beyond ok / not ready."""
+
+    def __init__(self, app: Any, ready: Callable[[], bool]) -> None:
+        self.app = app
+        self.ready = ready
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path") if scope["type"] == "http" else None
+        if path in ("/healthz", "/readyz"):
+            if scope.get("method") not in ("GET", "HEAD"):
+                status, body = 405, b'{"status":"method not allowed"}\n'
+            elif path == "/healthz":
+                status, body = 200, b'{"status":"ok"}\n'
+            else:
+                status, body = 503, b'{"status":"not ready"}\n'
+                with anyio.move_on_after(10):  # a hung database is "not ready", not a hung probe
+                    if await anyio.to_thread.run_sync(self.ready, abandon_on_cancel=True):
+                        status, body = 200, b'{"status":"ready"}\n'
+            headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body if scope.get("method") != "HEAD" else b""})
+            return
+        await self.app(scope, receive, send)
 
 
-def run_http(server: Server[Any], *, host: str, port: int, token: str | None, log_level: str) -> None:
+def http_app(server: Server[Any], *, host: str, token: str | None, ready: Callable[[], bool] | None = None) -> Any:
+    app: Any = server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    if token:
+        app = BearerTokenMiddleware(app, token)
+    return HealthMiddleware(app, ready or (lambda: True))
+
+
+def run_http(
+    server: Server[Any],
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    log_level: str,
+    ready: Callable[[], bool] | None = None,
+    shutdown_grace: float = 30.0,
+) -> None:
+    """Serve until SIGINT/SIGTERM; then stop accepting, let calls in flight finish (up to `shutdown_grace`
+    seconds, after which open streams are closed), and only then stop the MCP session manager."""
     import uvicorn
 
     if not token and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without --http-token: anyone who can reach it can use your Telnyx key", host)
-    config = uvicorn.Config(http_app(server, host=host, token=token), host=host, port=port,
-                            log_level=log_level.lower(), lifespan="on")  # fmt: skip
+    config = uvicorn.Config(http_app(server, host=host, token=token, ready=ready), host=host, port=port,
+                            log_level=log_level.lower(), lifespan="on",
+                            timeout_graceful_shutdown=math.ceil(shutdown_grace))  # fmt: skip
     anyio.run(uvicorn.Server(config).serve)
