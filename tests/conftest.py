@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,15 @@ from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 def _private_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default store and audit trail (platformdirs) go to a temporary folder, not the user's."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[str]:
+    """A real PostgreSQL (the pgserver package) for the whole run; tests create their own databases."""
+    from replica_helpers import postgres
+
+    with postgres() as uri:
+        yield uri
 
 
 @pytest.fixture
