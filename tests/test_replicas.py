@@ -125,7 +125,7 @@ async def test_a_quote_from_replica_a_is_confirmed_on_replica_b_exactly_once(
 async def test_twenty_concurrent_confirmations_over_both_replicas_send_one_purchase(
     cluster: Cluster, up: Upstream
 ) -> None:
-    args, cid, summary = await quote_on(cluster.a)
+    _, cid, summary = await quote_on(cluster.a)
     results: list[types.CallToolResult] = []
 
     async def confirm(replica: Replica) -> None:
