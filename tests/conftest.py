@@ -16,7 +16,8 @@ from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 
 @pytest.fixture(autouse=True)
 def _private_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default store and audit trail (platformdirs) go to a temporary folder, not the user's."""
+    """The default store (platformdirs' state folder) goes to a temporary folder, not the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
 
 

@@ -95,6 +95,7 @@ class Env:
             "base_url": "http://sandbox.invalid/v2",
             "api_key": API_KEY,
             "audit_log": str(self.audit),
+            "state_dir": str(self.tmp / "state"),
             "max_numbers_per_order": 1000,  # block orders come in ranges of 100; the cap has its own tests
             **self.settings,
             **overrides,
@@ -200,7 +201,9 @@ async def test_anything_but_an_explicit_approval_sends_nothing(env: Env, mode: s
     assert len(human.asked) == 1
 
 
-# --- quote + confirm_action (no elicitation) -------------------------------------------------------
+# --- quote + confirm_action (--purchase-policy host-confirm, no elicitation) ----------------------
+
+HOST = {"purchase_policy": "host-confirm"}
 
 
 async def quote(client: Client, tool: str) -> tuple[str, str]:
@@ -216,7 +219,7 @@ async def quote(client: Client, tool: str) -> tuple[str, str]:
 async def test_a_client_without_elicitation_gets_a_quote_that_confirm_action_redeems_once(
     env: Env, mode: str, tool: str
 ) -> None:
-    async with env.client(mode) as c:
+    async with env.client(mode, **HOST) as c:
         assert "confirm_action" in await tool_names(c)
         cid, summary = await quote(c, tool)
         assert env.sent(tool) == 0
@@ -233,7 +236,7 @@ def tampered(cid: str) -> str:
 
 @pytest.mark.parametrize("tool", GUARDED)
 async def test_confirm_action_refuses_a_tampered_or_invented_id(env: Env, tool: str) -> None:
-    async with env.client() as c:
+    async with env.client(**HOST) as c:
         cid, summary = await quote(c, tool)
         nonce_changed = "cf_" + ("x" if cid[3] != "x" else "y") + cid[4:]  # never the id itself
         for bad in (tampered(cid), nonce_changed, "cf_invented.tag", "not-an-id"):
@@ -244,7 +247,7 @@ async def test_confirm_action_refuses_a_tampered_or_invented_id(env: Env, tool: 
 
 @pytest.mark.parametrize("tool", GUARDED)
 async def test_confirm_action_refuses_a_summary_that_differs_from_the_quote(env: Env, tool: str) -> None:
-    async with env.client() as c:
+    async with env.client(**HOST) as c:
         cid, summary = await quote(c, tool)
         result = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary + " and more"})
         assert_refused(result, "differs")
@@ -255,7 +258,7 @@ async def test_confirm_action_refuses_a_summary_that_differs_from_the_quote(env:
 
 @pytest.mark.parametrize("tool", GUARDED)
 async def test_confirm_action_refuses_an_expired_quote(env: Env, tool: str) -> None:
-    async with env.client(confirmation_ttl=0.05) as c:
+    async with env.client(confirmation_ttl=0.05, **HOST) as c:
         cid, summary = await quote(c, tool)
         await anyio.sleep(0.1)
         result = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
@@ -266,9 +269,9 @@ async def test_confirm_action_refuses_an_expired_quote(env: Env, tool: str) -> N
 @pytest.mark.parametrize("tool", GUARDED)
 async def test_confirm_action_refuses_an_id_issued_by_another_server(env: Env, tool: str) -> None:
     other = Sandbox()
-    async with env.client(sb=other) as first:
+    async with env.client(sb=other, **HOST) as first:
         cid, summary = await quote(first, tool)
-    async with env.client() as second:
+    async with env.client(**HOST) as second:
         result = await second.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
     assert_refused(result, "not issued by this server")
     assert env.sent(tool) == 0
@@ -521,9 +524,12 @@ async def test_an_approved_purchase_is_audited_before_it_is_sent_and_after_it_an
         result = await c.call_tool("number_orders_create", args)
     assert not result.is_error, text(result)
     events = [(r["event"], r["tool"]) for r in env.records()]
-    assert events == [("request", "number_orders_create"), ("outcome", "number_orders_create")]
-    request, outcome = env.records()
+    assert events == [("decided", "number_orders_create"), ("request", "number_orders_create"),
+                      ("outcome", "number_orders_create")]  # fmt: skip
+    decided, request, outcome = env.records()
+    assert decided["channel"] == "elicitation" and decided["approved"] is True
     assert request["approval"]["how"] == "elicitation" and request["approval"]["approved"] is True
+    assert request["approval_id"] == decided["approval_id"]
     assert request["args"]["phone_numbers"] == args["phone_numbers"]
     assert request["id"] == outcome["id"] and request["seq"] < outcome["seq"] and outcome["ok"] is True
     assert API_KEY not in env.audit.read_text()
@@ -533,8 +539,9 @@ async def test_a_declined_purchase_leaves_a_refused_record_and_no_request_record
     async with env.client(mode, Human("decline", None)) as c:
         await c.call_tool("number_orders_create", await valid_args(c, "number_orders_create"))
     records = env.records()
-    assert [r["event"] for r in records] == ["refused"]
-    assert records[0]["approval"] == {"approved": False, "how": "elicitation", "detail": "the user chose 'decline'"}
+    assert [r["event"] for r in records] == ["decided", "refused"]
+    assert records[0]["channel"] == "elicitation" and records[0]["approved"] is False
+    assert records[1]["approval"] == {"approved": False, "how": "elicitation", "detail": "the user chose 'decline'"}
     assert API_KEY not in env.audit.read_text()
 
 

@@ -29,7 +29,7 @@ def test_tools_prints_48_lines_with_kinds(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 48
-    kinds = {t.name: t.kind for t in load_catalog()} | {"confirm_action": "confirm"}
+    kinds = {t.name: t.kind for t in load_catalog()} | {"check_approval": "approval"}
     for line in lines:
         name, kind = line.split()[:2]
         assert kinds.pop(name) == kind, line

@@ -38,10 +38,22 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sandbox-state", default=S, help="SQLite file that keeps sandbox state across restarts")
     g.add_argument(
         "--purchase-policy",
-        choices=["confirm", "elicit-only", "deny", "allow"],
+        choices=["confirm", "host-confirm", "elicit-only", "deny", "allow"],
         default=S,
-        help="how purchases and destructive calls are approved (default confirm)",
+        help="how purchases and destructive calls are approved (default confirm: a human, through the client "
+        "or the review page)",
     )
+    g.add_argument("--state-dir", default=S, help="folder of the approvals store and key (default: user state folder)")
+    g.add_argument("--approval-wait", type=float, default=S,
+                   help="seconds a purchase waits for the human's decision before answering 'awaiting approval' "
+                   "(default 60)")  # fmt: skip
+    g.add_argument("--approval-ttl", type=float, default=S, help="seconds an approval stays open (default 900)")
+    g.add_argument("--approval-port", type=int, default=S, help="port of the review page on stdio (default: free)")
+    g.add_argument("--no-browser", action="store_true", default=S, help="never open the review page in a browser")
+    g.add_argument(
+        "--approval-notify", default=S, help="command run with the review URL as its last argument (no shell)"
+    )
+    g.add_argument("--public-url", default=S, help="base of review links when the HTTP server is behind a proxy")
     g.add_argument("--max-numbers-per-order", type=int, default=S, help="refuse larger orders (default 10)")
     g.add_argument("--max-order-cost", type=float, default=S, help="refuse orders costing more upfront (USD)")
     g.add_argument("--audit-log", default=S, help="JSON Lines audit file (default: the user data folder)")
@@ -79,6 +91,9 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", parents=[common], help="print the audit trail from the store (JSON Lines)")
     audit.add_argument("--after", type=int, default=0, help="only records whose store_id is above this")
     audit.add_argument("--limit", type=int, default=None, help="at most this many records")
+    ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one")
+    ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline"])
+    ap.add_argument("approval_id", nargs="?", help="the approval to decide")
     demo = sub.add_parser("demo", parents=[common], help="a short walk-through against the sandbox")
     demo.add_argument("--yes", action="store_true", help="approve the demo purchase without asking")
     return p
@@ -87,7 +102,8 @@ def parser() -> argparse.ArgumentParser:
 FLAG_KEYS = {
     "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "log_level",
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
-    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "store", "state_secret",
+    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "state_dir", "approval_wait",
+    "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url", "store", "state_secret",
     "state_secret_file", "shutdown_grace",
 }  # fmt: skip
 
@@ -126,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             serve_sandbox(host=settings.host, port=port, sandbox=Sandbox(state_path=state,
                                                                          require_auth=ns.require_auth))  # fmt: skip
             return 0
+        if command == "approvals":
+            from telnyx_numbers_mcp.approvals.terminal import run as run_approvals
+
+            return run_approvals(settings, ns.action, ns.approval_id)
         if command == "demo":
             from telnyx_numbers_mcp.demo import run_demo
 
@@ -144,17 +164,20 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings) -> int:
     import anyio
 
-    from telnyx_numbers_mcp.app import build_server
+    from telnyx_numbers_mcp.app import build_app
+    from telnyx_numbers_mcp.approvals.review import ReviewListener, routes
     from telnyx_numbers_mcp.runtime import build_runtime
     from telnyx_numbers_mcp.transports import run_http, run_stdio
 
     rt = build_runtime(settings)
     try:
-        server = build_server(settings, runtime=rt)
+        server, rt = build_app(settings, runtime=rt)
         if settings.transport == "http":
             token = settings.http_token.get_secret_value() if settings.http_token else None
+            review = rt.gate.review = ReviewListener(rt.gate)
+            review.use_http_transport(settings.host, settings.port)  # review pages on the same listener
             run_http(server, host=settings.host, port=settings.port, token=token, log_level=settings.log_level,
-                     ready=rt.store.ping, shutdown_grace=settings.shutdown_grace)  # fmt: skip
+                     routes=routes(review), ready=rt.store.ping, shutdown_grace=settings.shutdown_grace)  # fmt: skip
         else:
             anyio.run(run_stdio, server)
     finally:
@@ -182,8 +205,11 @@ def print_tools(settings: Settings) -> int:
     rt = build_runtime(settings)
     for tool in rt.tools.values():
         print(f"{tool.name:<42} {tool.kind:<11} {tool.title}")
-    if any(t.guarded for t in rt.tools.values()) and settings.purchase_policy == "confirm":
+    guarded = any(t.guarded for t in rt.tools.values())
+    if guarded and settings.purchase_policy == "host-confirm":
         print(f"{'confirm_action':<42} {'confirm':<11} Confirm a quoted purchase or destructive action")
+    if guarded and settings.purchase_policy in ("confirm", "elicit-only"):
+        print(f"{'check_approval':<42} {'approval':<11} Check a purchase or destructive action awaiting approval")
     return 0
 
 
@@ -215,7 +241,7 @@ def call_once(settings: Settings, tool: str, arguments: str) -> int:
                 print(f"telnyx-numbers-mcp: {exc}", file=sys.stderr)
                 return 2
         data = result.structured_content
-        if isinstance(data, dict) and data.get("status") == "awaiting_confirmation":
+        if isinstance(data, dict) and data.get("status") in ("awaiting_confirmation", "awaiting_approval"):
             print(data.get("summary", ""))
             print(
                 "\nNothing was sent. This command approves purchases only when run in a terminal, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -12,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from telnyx_numbers_mcp.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
-PurchasePolicy = Literal["confirm", "elicit-only", "deny", "allow"]
+PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "deny", "allow"]
+# never handed to an --approval-notify command
+SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN", "TELNYX_MCP_STATE_SECRET", "TELNYX_MCP_STORE")
 
 # flag name -> environment variable that sets the same setting when the flag is absent
 ENV_VARS = {
@@ -25,6 +28,7 @@ ENV_VARS = {
     "purchase_policy": "TELNYX_MCP_PURCHASE_POLICY",
     "state_secret": "TELNYX_MCP_STATE_SECRET",
     "store": "TELNYX_MCP_STORE",
+    "state_dir": "TELNYX_MCP_STATE_DIR",
 }
 MIN_SECRET_CHARS = 32
 STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
@@ -59,6 +63,16 @@ class Settings(BaseModel):
     state_secret: SecretStr | None = None
     store: SecretStr | None = None  # a PostgreSQL URL may carry a password
     shutdown_grace: float = Field(default=30.0, ge=0)
+
+    # approvals (approvals/): where the store and key live, how long a call waits, how the human is reached
+    state_dir: Path | None = None
+    approval_wait: float = Field(default=60.0, ge=0)
+    approval_ttl: float = Field(default=900.0, gt=0)
+    approval_port: int | None = Field(default=None, ge=0, le=65535)
+    open_browser: bool = False
+    approval_notify: str | None = None
+    public_url: str | None = None
+    notify_environ: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
 
     @field_validator("base_url")
     @classmethod
@@ -111,6 +125,13 @@ class Settings(BaseModel):
         url = self.store.get_secret_value() if self.store else ""
         return "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
     @property
     def effective_base_url(self) -> str:
         return "http://sandbox.invalid/v2" if self.sandbox else self.base_url
@@ -130,6 +151,10 @@ def _read_secret(path: Path) -> str:
         ) from None
 
 
+def _desktop(env: Mapping[str, str]) -> bool:
+    return sys.platform in ("darwin", "win32") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
 def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Flags win over environment variables; unset flags are absent from `flags` (or None)."""
     env = os.environ if environ is None else environ
@@ -142,6 +167,12 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None =
     for field, var in ENV_VARS.items():
         if field not in values and env.get(var):
             values[field] = _truthy(env[var]) if field == "sandbox" else env[var]
+    # the review page opens in a browser only where there is a desktop to show it (and not with --no-browser)
+    no_browser = bool(values.pop("no_browser", False))
+    if "open_browser" not in values:
+        values["open_browser"] = not no_browser and _desktop(env)
+    if values.get("approval_notify") and "notify_environ" not in values:
+        values["notify_environ"] = tuple((k, v) for k, v in env.items() if k not in SECRET_ENV_VARS)
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -1,28 +1,34 @@
-"""What lives for the server's life: settings, the offered tools, the pooled HTTP client and the guards'
-state (audit log, pending quotes). Built once from Settings; knows nothing of MCP transports."""
+"""What lives for the server's life: settings, the offered tools, the pooled HTTP client, the guards' state
+(audit log, pending quotes) and the approvals gate. Built once from Settings; knows nothing of MCP transports."""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio.abc
 import httpx
 import mcp_types as types
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp import __version__
+from telnyx_numbers_mcp.approvals import channels
+from telnyx_numbers_mcp.approvals.gate import CHECK_TOOL, check_tool
 from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
-from telnyx_numbers_mcp.guards import approval
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
 from telnyx_numbers_mcp.keyring import Keyring
 from telnyx_numbers_mcp.store import Store, open_store
 
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.approvals.gate import Gate
+
 CONFIRM_TOOL = "confirm_action"
+SERVER_TOOLS = (CONFIRM_TOOL, CHECK_TOOL)  # tools of this server itself, not Telnyx operations
 
 
 def confirm_tool() -> types.Tool:
@@ -31,8 +37,8 @@ def confirm_tool() -> types.Tool:
         title="Confirm a quoted purchase or destructive action",
         description=(
             "Carries out a purchase or destructive action that a tool quoted, after a HUMAN approved the "
-            "quote's summary. Pass the quote's confirmation_id and its exact summary text. Single-use; "
-            "expires; never call it without the user's explicit approval."
+            "quote's summary in the host's own approval prompt for this call. Pass the quote's confirmation_id "
+            "and its exact summary text. Single-use; expires; never call it without the user's explicit approval."
         ),
         input_schema={
             "type": "object",
@@ -64,6 +70,9 @@ class Runtime:
     client: TelnyxClient | None = None
     sessions: int = 0
     confirm: types.Tool = field(default_factory=confirm_tool)
+    check: types.Tool = field(default_factory=check_tool)
+    task_group: anyio.abc.TaskGroup | None = None  # where side work (the review page listener) runs
+    _gate: Gate | None = None
 
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
         """A customer_reference that stays the same across the rounds of one approval (2026 flow), on
@@ -76,12 +85,29 @@ class Runtime:
         self.store.close()
 
     @property
+    def gate(self) -> Gate:
+        if self._gate is None:
+            raise RuntimeError("the approvals gate is not attached (app.build_server attaches it)")
+        return self._gate
+
+    def attach(self, gate: Gate) -> None:
+        self._gate = gate
+
+    def redact(self, text: str) -> str:
+        key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
+        return text.replace(key, "***") if key else text
+
+    def server_tool(self, name: str, ctx: ServerRequestContext[Any] | None) -> bool:
+        """Whether confirm_action / check_approval is offered to this client."""
+        return name in SERVER_TOOLS and any(t.name == name for t in self.visible(ctx))
+
+    @property
     def sandbox(self) -> bool:
         return self.settings.sandbox
 
     def visible(self, ctx: ServerRequestContext[Any] | None) -> list[types.Tool]:
         policy = self.settings.purchase_policy
-        elicit = ctx is not None and approval.can_elicit(ctx)
+        elicit = ctx is not None and channels.can_elicit(ctx)
         out = []
         guarded_visible = False
         for tool in self.tools.values():
@@ -89,8 +115,10 @@ class Runtime:
                 continue
             guarded_visible |= tool.guarded
             out.append(tool.mcp_tool)
-        if guarded_visible and policy == "confirm":
-            out.append(self.confirm)
+        if guarded_visible and policy == "host-confirm":
+            out.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
+        if guarded_visible and policy in ("confirm", "elicit-only"):
+            out.append(self.check)
         return out
 
 

@@ -22,14 +22,16 @@ async def run_stdio(server: Server[Any]) -> None:
 
 
 class BearerTokenMiddleware:
-    """Refuses HTTP requests without `Authorization: Bearer <token>` (constant-time comparison)."""
+    """Refuses HTTP requests without `Authorization: Bearer <token>` (constant-time comparison). Paths under
+    `open_prefix` (the review pages, opened in a browser) carry their own per-approval secret instead."""
 
-    def __init__(self, app: Any, token: str) -> None:
+    def __init__(self, app: Any, token: str, open_prefix: str | None = None) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
+        self.open_prefix = open_prefix
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and not (self.open_prefix and scope.get("path", "").startswith(self.open_prefix)):
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
                 body = json.dumps({"error": "unauthorized", "detail": "missing or wrong bearer token"}).encode()
@@ -67,10 +69,17 @@ class HealthMiddleware:
         await self.app(scope, receive, send)
 
 
-def http_app(server: Server[Any], *, host: str, token: str | None, ready: Callable[[], bool] | None = None) -> Any:
-    app: Any = server.streamable_http_app(streamable_http_path="/mcp", host=host)
+def http_app(
+    server: Server[Any],
+    *,
+    host: str,
+    token: str | None,
+    routes: list[Any] | None = None,
+    ready: Callable[[], bool] | None = None,
+) -> Any:
+    app: Any = server.streamable_http_app(streamable_http_path="/mcp", host=host, custom_starlette_routes=routes)
     if token:
-        app = BearerTokenMiddleware(app, token)
+        app = BearerTokenMiddleware(app, token, open_prefix="/approvals/" if routes else None)
     return HealthMiddleware(app, ready or (lambda: True))
 
 
@@ -81,6 +90,7 @@ def run_http(
     port: int,
     token: str | None,
     log_level: str,
+    routes: list[Any] | None = None,
     ready: Callable[[], bool] | None = None,
     shutdown_grace: float = 30.0,
 ) -> None:
@@ -90,7 +100,7 @@ def run_http(
 
     if not token and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without --http-token: anyone who can reach it can use your Telnyx key", host)
-    config = uvicorn.Config(http_app(server, host=host, token=token, ready=ready), host=host, port=port,
-                            log_level=log_level.lower(), lifespan="on",
+    config = uvicorn.Config(http_app(server, host=host, token=token, routes=routes, ready=ready), host=host,
+                            port=port, log_level=log_level.lower(), lifespan="on",
                             timeout_graceful_shutdown=math.ceil(shutdown_grace))  # fmt: skip
     anyio.run(uvicorn.Server(config).serve)

@@ -1,5 +1,6 @@
-"""One call's path after validation: caps -> the human's approval (elicitation or a quote) -> audit
-(fsynced before sending) -> request -> send -> result. Refusals raise ToolCallError; app.py maps them."""
+"""One call's path after validation: guarded calls ask the approvals gate once (policy, caps, the human's
+decision) -> audit (fsynced before sending) -> request -> send -> result. Refusals raise ToolCallError;
+app.py maps them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,10 @@ from typing import Any
 import mcp_types as types
 from mcp.server import ServerRequestContext
 
+from telnyx_numbers_mcp.approvals.channels import Decision
 from telnyx_numbers_mcp.calls import results
-from telnyx_numbers_mcp.calls.costs import Costs, lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
-from telnyx_numbers_mcp.errors import ApprovalError, MissingApiKey, PolicyError, ToolCallError, TransportError
-from telnyx_numbers_mcp.guards import approval
-from telnyx_numbers_mcp.guards.summary import count_numbers, describe_action, total_cost
+from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, TransportError
 from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.runtime import Runtime
 
@@ -25,9 +24,7 @@ def _ids(data: Any) -> list[str]:
     return [str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")][:50]
 
 
-async def execute(
-    rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: approval.Decision | None
-) -> types.CallToolResult:
+async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: Decision | None) -> types.CallToolResult:
     """Send one validated, approved call; writes are audited before sending and after the answer."""
     if rt.client is None:
         raise ToolCallError("the server is not running (no HTTP client)")
@@ -41,6 +38,7 @@ async def execute(
             "event": "request", "id": event_id, "tool": tool.name, "kind": tool.kind, "args": args,
             "approval": None if decision is None else {"approved": decision.approved, "how": decision.how,
                                                       "detail": decision.detail},
+            "approval_id": None if decision is None else decision.approval_id,
             "sandbox": rt.sandbox,
         })  # fmt: skip
     try:
@@ -63,81 +61,14 @@ async def execute(
     return results.success(tool, answer, sandbox=rt.sandbox)
 
 
-async def guarded_call(
+async def call(
     rt: Runtime,
     ctx: ServerRequestContext[Any],
     params: types.CallToolRequestParams,
     tool: ToolSpec,
     args: dict[str, Any],
 ) -> types.CallToolResult | types.InputRequiredResult:
-    """Caps, then the human's approval (elicitation or quote), then the call."""
-    s = rt.settings
-    if s.purchase_policy == "deny":
-        raise PolicyError(f"{tool.name} is disabled by --purchase-policy deny; nothing was sent.")
-    count = count_numbers(tool.name, args)
-    if count > s.max_numbers_per_order:
-        raise PolicyError(
-            f"{tool.name} would buy {count} numbers, over the limit of {s.max_numbers_per_order} per order "
-            "(--max-numbers-per-order); nothing was sent. Split the order or ask the operator to raise it."
-        )
-    # costs are for the human's summary and the cost cap; `allow` without a cap needs neither
-    wants_costs = s.purchase_policy != "allow" or s.max_order_cost is not None
-    costs: Costs = {}
-    if tool.kind == "purchase" and wants_costs and rt.client is not None:
-        costs = await lookup_costs(rt.client, rt.searches, tool.name, args)
-    if s.max_order_cost is not None and tool.kind == "purchase":
-        total = total_cost(args, costs)
-        if total is None:
-            raise PolicyError(
-                f"{tool.name}: the cost could not be determined, and --max-order-cost "
-                f"{s.max_order_cost:.2f} USD is set, so the order is refused; nothing was sent."
-            )
-        if total > s.max_order_cost:
-            raise PolicyError(
-                f"{tool.name} would cost {total:.2f} USD upfront, over --max-order-cost "
-                f"{s.max_order_cost:.2f} USD; nothing was sent."
-            )
-    if s.purchase_policy == "allow":
-        return await execute(rt, tool, args, approval.Decision(True, "policy-allow", "--purchase-policy allow"))
-    summary = describe_action(tool.name, args, kind=tool.kind, costs=costs, sandbox=rt.sandbox)
-    if approval.can_elicit(ctx):
-        decision = await approval.ask(
-            ctx, params, tool=tool.name, args=args, summary=summary, timeout=s.elicitation_timeout
-        )
-        if isinstance(decision, types.InputRequiredResult):
-            return decision
-        if not decision.approved:
-            refusal = {"approved": False, "how": decision.how, "detail": decision.detail}
-            rt.audit.append(
-                {"event": "refused", "tool": tool.name, "kind": tool.kind, "args": args, "approval": refusal}
-            )
-            raise ApprovalError(
-                f"Not approved: {decision.detail}. Nothing was sent to Telnyx; {summary.splitlines()[0]}"
-            )
-        return await execute(rt, tool, args, decision)
-    if s.purchase_policy == "elicit-only":
-        raise PolicyError(
-            f"{tool.name} needs a human's approval and this client cannot ask (no elicitation support); "
-            "--purchase-policy elicit-only forbids the quote-and-confirm fallback. Nothing was sent."
-        )
-    quote = rt.confirmations.issue(tool.name, args, summary)
-    rt.audit.append({"event": "quoted", "tool": tool.name, "kind": tool.kind, "args": args,
-                     "confirmation_expires_at": quote.expires_at})  # fmt: skip
-    return results.structured(
-        {"status": "awaiting_confirmation", "confirmation_id": quote.confirmation_id, "summary": quote.summary,
-         "expires_at": quote.expires_at},
-        approval.quote_text(quote, s.confirmation_ttl),
-        sandbox=rt.sandbox,
-    )  # fmt: skip
-
-
-async def confirm_call(rt: Runtime, args: dict[str, Any]) -> types.CallToolResult:
-    cid, summary = args.get("confirmation_id"), args.get("summary")
-    if not isinstance(cid, str) or not isinstance(summary, str):
-        raise ApprovalError("confirm_action needs string arguments confirmation_id and summary; nothing was sent.")
-    tool_name, quoted_args = rt.confirmations.redeem(cid, summary)
-    tool = rt.tools.get(tool_name)
-    if tool is None:
-        raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
-    decision = approval.Decision(True, "confirm_action", "a human approved the quote via confirm_action")
-    return await execute(rt, tool, quoted_args, decision)
+    """A validated call: guarded ones ask the gate (which calls `execute` once approved), others go out."""
+    if tool.guarded:
+        return await rt.gate.guarded_call(ctx, params, tool, args)
+    return await execute(rt, tool, args, None)

@@ -11,12 +11,16 @@ from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import ConfigError
 from telnyx_numbers_mcp.store.base import QuoteRecord, Store
 
-__all__ = ["QuoteRecord", "Store", "default_store_path", "open_store"]
+__all__ = ["QuoteRecord", "Store", "default_state_dir", "default_store_path", "open_store"]
 
 
-def default_store_path() -> Path:
-    """Per-user data folder (platformdirs), beside the other state the server keeps."""
-    return platformdirs.user_data_path("telnyx-numbers-mcp") / "state.sqlite3"
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_state_dir("telnyx-numbers-mcp", appauthor=False))
+
+
+def default_store_path(settings: Settings) -> Path:
+    """`state.sqlite3` in --state-dir, else in the per-user state folder (platformdirs)."""
+    return (settings.state_dir or default_state_dir()) / "state.sqlite3"
 
 
 def open_store(settings: Settings) -> Store:
@@ -30,7 +34,7 @@ def open_store(settings: Settings) -> Store:
 
     from telnyx_numbers_mcp.store.sqlite import SqliteStore
 
-    path = Path(url[len("sqlite://") :]) if url else default_store_path()
+    path = Path(url[len("sqlite://") :]) if url else default_store_path(settings)
     try:
         return SqliteStore(path)
     except (OSError, sqlite3.Error) as exc:

@@ -11,7 +11,10 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.approvals.store import ApprovalStore
 
 __all__ = ["MIGRATIONS", "QuoteRecord", "Store"]
 
@@ -40,6 +43,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             " nonce TEXT PRIMARY KEY, tool TEXT NOT NULL, args_json TEXT NOT NULL, summary TEXT NOT NULL,"
             " expires_at {real} NOT NULL, used_at {real})",
             "CREATE INDEX IF NOT EXISTS quotes_expires ON quotes (expires_at)",
+        ],
+    ),
+    (
+        2,  # approvals/store.py: the same table as SqliteApprovalStore creates
+        [
+            "CREATE TABLE IF NOT EXISTS approvals ("
+            " id TEXT PRIMARY KEY, tool TEXT NOT NULL, args_digest TEXT NOT NULL, args_json TEXT NOT NULL,"
+            " summary TEXT NOT NULL,"
+            " status TEXT NOT NULL CHECK (status IN ('pending','approved','declined','expired','executed')),"
+            " channel TEXT NOT NULL, decided_by TEXT, created_at {real} NOT NULL, expires_at {real} NOT NULL,"
+            " decided_at {real}, executed_at {real}, outcome_json TEXT)",
+            "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created_at)",
         ],
     ),
 ]
@@ -78,6 +93,10 @@ class Store(ABC):
     @abstractmethod
     def prune_quotes(self, before: float) -> None:
         """Forget quotes that expired before `before`."""
+
+    @abstractmethod
+    def approvals(self) -> ApprovalStore:
+        """The approvals kept in this store (approvals/); closing it leaves this store open."""
 
     def close(self) -> None:  # noqa: B027 - backends without resources need nothing
         """Release connections."""

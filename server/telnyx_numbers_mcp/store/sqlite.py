@@ -7,9 +7,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_json
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.approvals.store import ApprovalStore
 
 __all__ = ["SqliteStore"]
 
@@ -99,6 +102,11 @@ class SqliteStore(Store):
     def prune_quotes(self, before: float) -> None:
         with self._lock:
             self._db.execute("DELETE FROM quotes WHERE expires_at < ?", (before,))
+
+    def approvals(self) -> ApprovalStore:
+        from telnyx_numbers_mcp.approvals.store import SqliteApprovalStore
+
+        return SqliteApprovalStore(self.path)  # its own connection to the same file
 
     def close(self) -> None:
         with self._lock:

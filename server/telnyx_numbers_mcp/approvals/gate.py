@@ -1,0 +1,487 @@
+"""The one place that answers "may this call go out, and who said so?": purchase policy, caps, the summary a
+human approves, the channel that reaches them (form elicitation -> URL elicitation -> review page; quote +
+confirm_action only under --purchase-policy host-confirm), the approvals store and the decision. The call
+pipeline asks it once per guarded call; the review page and the `approvals` command decide through it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+import subprocess
+import threading
+import time
+import webbrowser
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import mcp_types as types
+from mcp.server import ServerRequestContext
+
+from telnyx_numbers_mcp.approvals import channels, keys
+from telnyx_numbers_mcp.approvals.channels import Decision
+from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
+from telnyx_numbers_mcp.calls import results
+from telnyx_numbers_mcp.calls.costs import Costs, lookup_costs
+from telnyx_numbers_mcp.catalog import ToolSpec
+from telnyx_numbers_mcp.errors import ApprovalError, ArgumentError, ArgumentProblem, PolicyError, ToolCallError
+from telnyx_numbers_mcp.guards.confirmations import canonical_args_digest
+from telnyx_numbers_mcp.guards.summary import count_numbers, describe_action, total_cost
+from telnyx_numbers_mcp.store import default_state_dir
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.approvals.review import ReviewListener
+    from telnyx_numbers_mcp.runtime import Runtime
+
+log = logging.getLogger("telnyx_numbers_mcp.approval")
+
+CHECK_TOOL = "check_approval"
+ID_PATTERN = re.compile(r"ap_[0-9a-f]{20}")
+POLL = 0.2  # seconds between looks at the store while waiting for a decision (it may come from another process)
+OUTCOME_WAIT = 60.0  # how long a caller that lost the race to execute waits for the winner's result
+
+Send = Callable[[ToolSpec, dict[str, Any], Decision | None], Awaitable[types.CallToolResult]]
+Ctx = ServerRequestContext[Any]
+
+
+def when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_tool() -> types.Tool:
+    return types.Tool(
+        name=CHECK_TOOL,
+        title="Check a purchase or destructive action awaiting a human's approval",
+        description=(
+            "Reports whether a human has approved an action that returned status awaiting_approval, and once "
+            "they have, carries it out (exactly once) and returns its result; asking again returns the same "
+            "result without sending anything. You cannot approve anything yourself: the human decides on "
+            "their review page or terminal. May wait up to a minute for the decision."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "approval_id": {"type": "string", "description": "The approval_id from the awaiting_approval result."}
+            },
+            "required": ["approval_id"],
+        },
+        annotations=types.ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+        _meta={"telnyx-numbers-mcp/kind": "approval"},
+    )
+
+
+def outcome_of(result: types.CallToolResult) -> dict[str, Any]:
+    texts = [c.text for c in result.content if isinstance(c, types.TextContent)]
+    return {"is_error": bool(result.is_error), "texts": texts, "structured": result.structured_content,
+            "meta": result.meta}  # fmt: skip
+
+
+def result_from(outcome: dict[str, Any]) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=t) for t in outcome.get("texts", [])],
+        structured_content=outcome.get("structured"),
+        is_error=bool(outcome.get("is_error")),
+        _meta=outcome.get("meta"),
+    )
+
+
+class Gate:
+    """Decides guarded calls. One per server process; the store may be shared with other processes."""
+
+    def __init__(self, rt: Runtime, send: Send) -> None:
+        self.rt = rt
+        self.send = send
+        self._store: ApprovalStore | None = None
+        self._key: bytes | None = None
+        self.review: ReviewListener | None = None
+
+    # --- shared state, opened on first need (a read-only server never touches the state folder) ----------
+
+    @property
+    def store(self) -> ApprovalStore:
+        if self._store is None:
+            self._store = self.rt.store.approvals()  # the server's store (--store): SQLite or PostgreSQL
+        return self._store
+
+    @property
+    def key(self) -> bytes:
+        """From --state-secret when given (replicas on several machines honour each other's links), else
+        the key file in the state folder (processes sharing the folder share it)."""
+        if self._key is None:
+            if self.rt.keys.shared:
+                self._key = self.rt.keys.derive("review-page")
+            else:
+                self._key = keys.load_or_create(self.rt.settings.state_dir or default_state_dir())
+        return self._key
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # --- the guarded call ------------------------------------------------------------------------------
+
+    async def guarded_call(
+        self, ctx: Ctx, params: types.CallToolRequestParams, tool: ToolSpec, args: dict[str, Any]
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """Policy and caps, then the human's decision through the first channel that works, then the call."""
+        s = self.rt.settings
+        if s.purchase_policy == "deny":
+            raise PolicyError(f"{tool.name} is disabled by --purchase-policy deny; nothing was sent.")
+        if channels.modern(ctx) and (answer := channels.answered(params)) is not None:
+            return await self._answer(ctx, tool, args, *answer)  # caps and summary were checked when asked
+        costs = await self._caps(tool, args)
+        if s.purchase_policy == "allow":
+            return await self.send(tool, args, Decision(True, "policy-allow", "--purchase-policy allow"))
+        summary = describe_action(tool.name, args, kind=tool.kind, costs=costs, sandbox=self.rt.sandbox)
+        if channels.can_form(ctx):
+            return await self._form(ctx, tool, args, summary)
+        if s.purchase_policy == "host-confirm":
+            return self._quote(tool, args, summary)
+        if channels.can_url(ctx):
+            return await self._url(ctx, tool, args, summary)
+        if s.purchase_policy == "elicit-only":
+            raise PolicyError(
+                f"{tool.name} needs a human's approval and this client cannot ask (no elicitation support); "
+                "--purchase-policy elicit-only forbids the review page. Nothing was sent."
+            )
+        approval = self._create(tool, args, summary, "review-page")
+        await self.announce(approval)
+        return await self._wait(ctx, approval.id)
+
+    async def _caps(self, tool: ToolSpec, args: dict[str, Any]) -> Costs:
+        s = self.rt.settings
+        count = count_numbers(tool.name, args)
+        if count > s.max_numbers_per_order:
+            raise PolicyError(
+                f"{tool.name} would buy {count} numbers, over the limit of {s.max_numbers_per_order} per order "
+                "(--max-numbers-per-order); nothing was sent. Split the order or ask the operator to raise it."
+            )
+        # costs are for the human's summary and the cost cap; `allow` without a cap needs neither
+        wants_costs = s.purchase_policy != "allow" or s.max_order_cost is not None
+        costs: Costs = {}
+        if tool.kind == "purchase" and wants_costs and self.rt.client is not None:
+            costs = await lookup_costs(self.rt.client, self.rt.searches, tool.name, args)
+        if s.max_order_cost is not None and tool.kind == "purchase":
+            total = total_cost(args, costs)
+            if total is None:
+                raise PolicyError(
+                    f"{tool.name}: the cost could not be determined, and --max-order-cost "
+                    f"{s.max_order_cost:.2f} USD is set, so the order is refused; nothing was sent."
+                )
+            if total > s.max_order_cost:
+                raise PolicyError(
+                    f"{tool.name} would cost {total:.2f} USD upfront, over --max-order-cost "
+                    f"{s.max_order_cost:.2f} USD; nothing was sent."
+                )
+        return costs
+
+    def _create(self, tool: ToolSpec, args: dict[str, Any], summary: str, channel: str) -> Approval:
+        return self.store.create(
+            tool=tool.name, args=args, args_digest=canonical_args_digest(args), summary=summary,
+            channel=channel, ttl=self.rt.settings.approval_ttl,
+        )  # fmt: skip
+
+    # --- channel 1: form elicitation --------------------------------------------------------------------
+
+    async def _form(
+        self, ctx: Ctx, tool: ToolSpec, args: dict[str, Any], summary: str
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        approval = self._create(tool, args, summary, "elicitation")
+        if channels.modern(ctx):
+            return channels.form_question(summary, approval.id)
+        decision = await channels.ask_form(ctx, summary, timeout=self.rt.settings.elicitation_timeout)
+        return await self._settle(ctx, approval, decision)
+
+    async def _answer(
+        self, ctx: Ctx, tool: ToolSpec, args: dict[str, Any], approval_id: str, answer: Any
+    ) -> types.CallToolResult:
+        """2026-07-28: the client calls again with the answer to the question whose state names `approval_id`.
+        The answer is taken once: a replay, concurrent or from another session, finds it decided."""
+        approval = self.store.get(approval_id)
+        if approval is None or approval.tool != tool.name or approval.args_digest != canonical_args_digest(args):
+            raise ApprovalError(
+                "This answer does not belong to a pending question for these exact arguments; nothing was sent. "
+                "Call the tool again to be asked afresh."
+            )
+        how = "url-elicitation" if approval.channel == "url-elicitation" else "elicitation"
+        if how == "url-elicitation":
+            action = answer.action if isinstance(answer, types.ElicitResult) else "malformed"
+            if action != "accept" and self._decide(approval, False, how, f"the user chose '{action}'"):
+                raise self._refusal(approval, Decision(False, how, f"the user chose '{action}'", approval.id))
+            return await self._wait(ctx, approval.id)
+        if approval.status != "pending":
+            raise ApprovalError(
+                f"This approval question ({approval_id}) was already answered ({approval.status}); an answer "
+                "is taken once, so this replay was refused and nothing was sent. Call the tool again for a "
+                "new approval."
+            )
+        return await self._settle(ctx, approval, channels.judge(answer))
+
+    async def _settle(self, ctx: Ctx, approval: Approval, decision: Decision) -> types.CallToolResult:
+        """Record an in-client answer; the one that wins the store's transition goes on to execute."""
+        who = self._client_name(ctx)
+        if not self._decide(approval, decision.approved, decision.how, decision.detail, decided_by=who):
+            current = self.store.get(approval.id)
+            status = current.status if current else "unknown"
+            raise ApprovalError(
+                f"This approval question ({approval.id}) was already answered ({status}); an answer is taken "
+                "once, so this replay was refused and nothing was sent. Call the tool again for a new approval."
+            )
+        if not decision.approved:
+            raise self._refusal(approval, decision)
+        return await self.carry_out(approval.id)
+
+    def _refusal(self, approval: Approval, decision: Decision) -> ApprovalError:
+        return ApprovalError(
+            f"Not approved: {decision.detail}. Nothing was sent to Telnyx; {approval.summary.splitlines()[0]}"
+        )
+
+    # --- channel 2: URL elicitation ---------------------------------------------------------------------
+
+    async def _url(
+        self, ctx: Ctx, tool: ToolSpec, args: dict[str, Any], summary: str
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        approval = self._create(tool, args, summary, "url-elicitation")
+        url = await self.review_url(approval)
+        if channels.modern(ctx):
+            log.warning("Approval %s for %s: review page %s", approval.id, tool.name, url)
+            return channels.url_question(url, approval.id)
+        action = await channels.ask_url(ctx, url, approval.id, timeout=self.rt.settings.elicitation_timeout)
+        if action is None:  # the client could not show it: fall back to the review page's own channels
+            await self.announce(approval)
+        elif action != "accept":
+            decision = Decision(False, "url-elicitation", f"the user chose '{action}'", approval.id)
+            if self._decide(approval, False, decision.how, decision.detail, decided_by=self._client_name(ctx)):
+                raise self._refusal(approval, decision)
+        else:
+            log.warning("Approval %s for %s: review page %s", approval.id, tool.name, url)
+        return await self._wait(ctx, approval.id)
+
+    # --- channel 3: the review page ---------------------------------------------------------------------
+
+    async def review_url(self, approval: Approval) -> str:
+        """This approval's page; its secret (`t`) is an HMAC of the id under the server key."""
+        from telnyx_numbers_mcp.approvals.review import ReviewListener
+
+        if self.review is None:
+            self.review = ReviewListener(self)
+        base = await self.review.ensure_started()
+        return f"{base}/approvals/{approval.id}?t={keys.tag(self.key, 'view', approval.id)}"
+
+    async def announce(self, approval: Approval) -> None:
+        """Bring the review page to the human: stderr always, the browser on a desktop, --approval-notify."""
+        s = self.rt.settings
+        url = await self.review_url(approval)
+        log.warning("Approval %s needed for %s: open %s", approval.id, approval.tool, url)
+        if s.open_browser:
+            threading.Thread(target=_open_browser, args=(url,), daemon=True).start()
+        if s.approval_notify:
+            _notify(s.approval_notify, url, dict(s.notify_environ))
+
+    # --- waiting, deciding, executing ---------------------------------------------------------------
+
+    def current(self, approval_id: str) -> Approval | None:
+        """The approval as stored, marking it expired once its time is up."""
+        approval = self.store.get(approval_id)
+        if approval is not None and approval.expired():
+            self.store.transition(approval_id, from_status="pending", to_status="expired")
+            approval = self.store.get(approval_id)
+        return approval
+
+    def decide(self, approval_id: str, approve: bool, channel: str, decided_by: str) -> Approval | None:
+        """A decision from outside the MCP call (review page, terminal). Returns the approval as it stands;
+        its status says whether this decision took effect."""
+        approval = self.current(approval_id)
+        if approval is None:
+            return None
+        if approval.status == "pending":
+            detail = f"{'approved' if approve else 'declined'} by {decided_by} via {channel}"
+            self._decide(approval, approve, channel, detail, decided_by=decided_by)
+        return self.store.get(approval_id)
+
+    def _decide(
+        self, approval: Approval, approve: bool, channel: str, detail: str, *, decided_by: str | None = None
+    ) -> bool:
+        won = self.store.transition(
+            approval.id, from_status="pending", to_status="approved" if approve else "declined",
+            channel=channel, decided_by=decided_by or detail,
+        )  # fmt: skip
+        if won:
+            self.rt.audit.append({
+                "event": "decided", "approval_id": approval.id, "tool": approval.tool, "approved": approve,
+                "channel": channel, "decided_by": decided_by or detail, "detail": detail,
+            })  # fmt: skip
+            if not approve:
+                self.rt.audit.append({
+                    "event": "refused", "approval_id": approval.id, "tool": approval.tool,
+                    "kind": self._kind(approval.tool), "args": approval.args,
+                    "approval": {"approved": False, "how": channel, "detail": detail},
+                })  # fmt: skip
+        return won
+
+    def _kind(self, tool: str) -> str:
+        spec = self.rt.tools.get(tool)
+        return spec.kind if spec else "unknown"
+
+    async def _wait(self, ctx: Ctx | None, approval_id: str) -> types.CallToolResult:
+        """Wait up to --approval-wait for the decision, with progress; then the result or 'awaiting approval'."""
+        wait = self.rt.settings.approval_wait
+        started = time.monotonic()
+        reported = -1.0
+        while True:
+            approval = self.current(approval_id)
+            if approval is None:
+                raise ApprovalError(f"No approval {approval_id!r} is known; nothing was sent.")
+            if approval.status in ("approved", "executed"):
+                return await self.carry_out(approval_id)
+            if approval.status == "declined":
+                who = approval.decided_by or "the human"
+                raise ApprovalError(
+                    f"Not approved: declined by {who} via {approval.channel}. Nothing was sent to Telnyx; "
+                    f"{approval.summary.splitlines()[0]}"
+                )
+            if approval.status == "expired":
+                raise ApprovalError(
+                    f"Approval {approval_id} expired at {when(approval.expires_at)} without a decision; nothing "
+                    "was sent to Telnyx. Call the tool again to ask for a new approval."
+                )
+            elapsed = time.monotonic() - started
+            if elapsed >= wait:
+                return self._awaiting(approval)
+            if ctx is not None and elapsed - reported >= 1.0:
+                reported = elapsed
+                await ctx.session.report_progress(elapsed, wait, "Waiting for a human to approve or decline")
+            await anyio.sleep(min(POLL, wait - elapsed))
+
+    def _awaiting(self, approval: Approval) -> types.CallToolResult:
+        text = (
+            f"{approval.summary}\n\n"
+            "NOTHING HAS BEEN SENT YET: a human must approve this, and you cannot approve it yourself.\n"
+            "The server has put it in front of the user (their approval page, or the operator's terminal: "
+            f"`telnyx-numbers-mcp approvals approve {approval.id}`). Tell the user it is waiting for them.\n"
+            f"Then call `check_approval` with approval_id {approval.id} to get the result once they decide. "
+            f"The approval expires at {when(approval.expires_at)}; any change to the arguments needs a new one."
+        )
+        data = {
+            "status": "awaiting_approval",
+            "approval_id": approval.id,
+            "summary": approval.summary,
+            "expires_at": when(approval.expires_at),
+            "next": f"check_approval(approval_id={approval.id!r})",
+        }
+        return results.structured(data, text, sandbox=self.rt.sandbox)
+
+    async def carry_out(self, approval_id: str) -> types.CallToolResult:
+        """Execute an approved approval exactly once (the store's approved -> executed claim decides who
+        sends); everyone else gets the stored result."""
+        approval = self.store.get(approval_id)
+        if approval is None:
+            raise ApprovalError(f"No approval {approval_id!r} is known; nothing was sent.")
+        if approval.status == "approved" and self.store.transition(
+            approval_id, from_status="approved", to_status="executed"
+        ):
+            tool = self.rt.tools.get(approval.tool)
+            decision = Decision(True, approval.channel, f"approved by {approval.decided_by} via {approval.channel}",
+                                approval.id)  # fmt: skip
+            with anyio.CancelScope(shield=True):  # once claimed, the call and its record finish together
+                result = await self._send_once(tool, approval, decision)
+                self.store.record_outcome(approval_id, outcome_of(result))
+            return result
+        deadline = time.monotonic() + OUTCOME_WAIT
+        while time.monotonic() < deadline:
+            approval = self.store.get(approval_id)
+            if approval is not None and approval.outcome is not None:
+                return result_from(approval.outcome)
+            await anyio.sleep(POLL)
+        reference = (approval.args.get("customer_reference") if approval else None) or "?"
+        raise ApprovalError(
+            f"Approval {approval_id} was approved and its request was sent, but its result is not recorded yet. "
+            "DO NOT call the tool again: look the order up first (number_orders_list with "
+            f"filter.customer_reference={reference!r}), or call check_approval again later."
+        )
+
+    async def _send_once(self, tool: ToolSpec | None, approval: Approval, decision: Decision) -> types.CallToolResult:
+        if tool is None:
+            return results.error(f"{approval.tool} is no longer offered by this server; nothing was sent.")
+        try:
+            return await self.send(tool, approval.args, decision)
+        except ToolCallError as exc:
+            return results.error(self.rt.redact(str(exc)), sandbox=self.rt.sandbox)
+        except Exception:
+            log.exception("internal error executing approval %s", approval.id)
+            return results.error(f"Internal error in {approval.tool}; see the server log (stderr).")
+
+    # --- check_approval and confirm_action ------------------------------------------------------------
+
+    async def check(self, ctx: Ctx, args: dict[str, Any]) -> types.CallToolResult:
+        approval_id = args.get("approval_id")
+        if not isinstance(approval_id, str) or not ID_PATTERN.fullmatch(approval_id):
+            shown = repr(approval_id)[:60]
+            raise ArgumentError(CHECK_TOOL, [ArgumentProblem(
+                "approval_id", f"{shown} is not an approval id; expected the approval_id of an awaiting_approval "
+                "result, like 'ap_' followed by 20 hex digits")])  # fmt: skip
+        approval = self.current(approval_id)
+        if approval is None:
+            raise ApprovalError(f"No approval {approval_id!r} is known to this server; nothing was sent.")
+        if approval.channel == "elicitation" and approval.status == "pending":
+            raise ApprovalError(
+                f"Approval {approval_id} is a question the client is asking the user directly; it is answered "
+                "there, not here. Nothing was sent."
+            )
+        return await self._wait(ctx, approval_id)
+
+    def _quote(self, tool: ToolSpec, args: dict[str, Any], summary: str) -> types.CallToolResult:
+        """host-confirm: the host's approval prompt on confirm_action is the human's approval."""
+        quote = self.rt.confirmations.issue(tool.name, args, summary)
+        self.rt.audit.append({"event": "quoted", "tool": tool.name, "kind": tool.kind, "args": args,
+                              "confirmation_expires_at": quote.expires_at})  # fmt: skip
+        return results.structured(
+            {"status": "awaiting_confirmation", "confirmation_id": quote.confirmation_id, "summary": quote.summary,
+             "expires_at": quote.expires_at},
+            channels.quote_text(quote.confirmation_id, quote.summary, self.rt.settings.confirmation_ttl),
+            sandbox=self.rt.sandbox,
+        )  # fmt: skip
+
+    async def confirm(self, args: dict[str, Any]) -> types.CallToolResult:
+        cid, summary = args.get("confirmation_id"), args.get("summary")
+        if not isinstance(cid, str) or not isinstance(summary, str):
+            raise ApprovalError("confirm_action needs string arguments confirmation_id and summary; nothing was sent.")
+        tool_name, quoted_args = self.rt.confirmations.redeem(cid, summary)
+        tool = self.rt.tools.get(tool_name)
+        if tool is None:
+            raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
+        decision = Decision(True, "confirm_action", "the host approved confirm_action (--purchase-policy host-confirm)")
+        return await self.send(tool, quoted_args, decision)
+
+    @staticmethod
+    def _client_name(ctx: Ctx) -> str:
+        params = ctx.session.client_params
+        info = getattr(params, "client_info", None)
+        name = getattr(info, "name", None)
+        return f"the user in {name}" if name else "the user in the MCP client"
+
+
+def _open_browser(url: str) -> None:
+    try:
+        webbrowser.open(url, new=2)
+    except Exception as exc:  # a missing browser must not break the call; the URL is on stderr anyway
+        log.warning("could not open a browser: %s", exc)
+
+
+def _notify(command: str, url: str, env: dict[str, str]) -> None:
+    """Run --approval-notify: no shell, the URL as the last argument and in TELNYX_MCP_APPROVAL_URL."""
+    try:
+        argv = [*shlex.split(command), url]
+        proc = subprocess.Popen(
+            argv, env={**env, "TELNYX_MCP_APPROVAL_URL": url},
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    except (OSError, ValueError) as exc:
+        log.warning("--approval-notify failed to start: %s", exc)
+        return
+    threading.Thread(target=proc.wait, daemon=True).start()  # reap it without blocking the call

@@ -1,0 +1,233 @@
+"""The review page: a small Starlette app where a human approves or declines one approval. Served by a side
+listener on 127.0.0.1 (stdio; a free port on first need, or --approval-port) or by the HTTP transport's own
+server. Each approval has its own unguessable URL; a decision is a POST carrying a token bound to that
+approval, checked with exact Host and Origin. Works without JavaScript."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import secrets
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from telnyx_numbers_mcp.approvals import keys
+from telnyx_numbers_mcp.approvals.store import Approval
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.approvals.gate import Gate
+
+log = logging.getLogger("telnyx_numbers_mcp.review")
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+MAX_BODY = 4096
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn inside the MCP server's event loop: signals stay with the MCP server (Ctrl-C ends both)."""
+
+    def install_signal_handlers(self) -> None:  # older uvicorn
+        return None
+
+    def capture_signals(self) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+class ReviewListener:
+    """Where review pages are served and which Host/Origin values the decision POST accepts."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        self.base: str | None = None
+        self.hosts: set[str] = set()
+        self.origins: set[str] = set()
+        self._server: _QuietServer | None = None
+
+    def _allow(self, host: str, port: int) -> None:
+        public = self.gate.rt.settings.public_url
+        for h in {host, *LOCAL_HOSTS} if host in LOCAL_HOSTS else {host}:
+            self.hosts.add(f"{h}:{port}")
+            self.origins.add(f"http://{h}:{port}")
+        if public:
+            parts = urlsplit(public)
+            self.hosts.add(parts.netloc)
+            self.origins.add(f"{parts.scheme}://{parts.netloc}")
+
+    def use_http_transport(self, host: str, port: int) -> None:
+        """The HTTP transport serves `routes()` itself, on its own host and port."""
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        self._allow(shown, port)
+        if host in ("0.0.0.0", "::"):
+            self._allow("127.0.0.1", port)
+        self.base = self.gate.rt.settings.public_url or f"http://{shown}:{port}"
+
+    async def ensure_started(self) -> str:
+        if self.base is not None and (self._server is None or not self._server.should_exit):
+            return self.base
+        tg = self.gate.rt.task_group
+        if tg is None:
+            raise RuntimeError("the review page needs a running server (no task group)")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.gate.rt.settings.approval_port or 0))
+        port = int(sock.getsockname()[1])
+        config = uvicorn.Config(app(self), log_level="warning", lifespan="off", ws="none", access_log=False)
+        server = _QuietServer(config)
+        self._server = server
+        tg.start_soon(server.serve, [sock])
+        while not server.started:
+            if server.should_exit:
+                raise RuntimeError("the review page listener did not start")
+            await anyio.sleep(0.01)
+        self.hosts, self.origins = set(), set()
+        self._allow("127.0.0.1", port)
+        self.base = self.gate.rt.settings.public_url or f"http://127.0.0.1:{port}"
+        log.info("review pages served at %s", self.base)
+        return self.base
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._server = None
+            self.base = None
+
+
+def routes(listener: ReviewListener) -> list[Route]:
+    async def page(request: Request) -> Response:
+        return await _handle(listener, request)
+
+    return [Route("/approvals/{approval_id}", page, methods=["GET", "POST"])]
+
+
+def app(listener: ReviewListener) -> Starlette:
+    return Starlette(routes=routes(listener))
+
+
+async def _handle(listener: ReviewListener, request: Request) -> Response:
+    gate = listener.gate
+    nonce = secrets.token_urlsafe(12)
+    if request.headers.get("host", "") not in listener.hosts:
+        return _page("Wrong address", "<p>This page is only served on the address the server gave. "
+                     "Nothing was approved and nothing was sent.</p>", nonce, status=421)  # fmt: skip
+    approval_id = request.path_params["approval_id"]
+    secret = request.query_params.get("t")
+    approval = gate.current(approval_id) if keys.check(gate.key, "view", approval_id, secret) else None
+    if approval is None:
+        return _page("Link not valid", "<p>This approval link is not valid: it was altered, or it belongs to "
+                     "another server. Nothing was approved and nothing was sent.</p>", nonce, status=404)  # fmt: skip
+    note = ""
+    if request.method == "POST":
+        if request.headers.get("origin", "") not in listener.origins:
+            return _page("Refused", "<p>This decision did not come from the review page itself (wrong or missing "
+                         "Origin), so it was refused. Nothing was approved and nothing was sent.</p>", nonce,
+                         status=403)  # fmt: skip
+        body = await request.body()
+        form = parse_qs(body[:MAX_BODY].decode("utf-8", "replace")) if len(body) <= MAX_BODY else {}
+        token = (form.get("token") or [""])[0]
+        choice = (form.get("decision") or [""])[0]
+        if not keys.check(gate.key, "decide", approval_id, token) or choice not in ("approve", "decline"):
+            return _page("Refused", "<p>This decision did not carry this approval's token, so it was refused. "
+                         "Nothing was approved and nothing was sent.</p>", nonce, status=403)  # fmt: skip
+        channel = "url-elicitation" if approval.channel == "url-elicitation" else "review-page"
+        was = approval.status
+        after = gate.decide(approval_id, choice == "approve", channel, "the user on the review page")
+        approval = after or approval
+        if was != "pending" or approval.status != ("approved" if choice == "approve" else "declined"):
+            note = f"<p class=note>Your click changed nothing: this approval was already {approval.status}.</p>"
+        elif approval.status == "approved" and gate.rt.client is not None:
+            await gate.carry_out(approval_id)  # buys now; the agent's check_approval gets the same result
+            approval = gate.store.get(approval_id) or approval
+    return _render(gate, approval, note, nonce, secret or "")
+
+
+def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str) -> Response:
+    summary = f"<pre>{html.escape(a.summary)}</pre>"
+    if a.status == "pending":
+        left = max(0, int(a.expires_at - time.time()))
+        token = keys.tag(gate.key, "decide", a.id)
+        action = f"/approvals/{html.escape(a.id)}?t={html.escape(secret)}"
+        body = (
+            f"<p>An AI agent asks to run <b>{html.escape(a.tool)}</b>. Nothing has been sent yet.</p>{summary}"
+            f"<p class=expiry>Expires in <span id=left data-left={left}>{left // 60} min {left % 60:02d} s</span> "
+            f"(at {_utc(a.expires_at)}). After that nothing will be sent.</p>"
+            f'<form method=post action="{action}"><input type=hidden name=token value="{token}">'
+            "<button name=decision value=approve class=approve>Approve</button> "
+            "<button name=decision value=decline class=decline>Decline</button></form>"
+            f"<script nonce=\"{nonce}\">(function(){{var e=document.getElementById('left');var n=+e.dataset.left;"
+            "setInterval(function(){if(n>0)n--;e.textContent=Math.floor(n/60)+' min '+('0'+n%60).slice(-2)+' s';"
+            "},1000);})();</script>"
+        )
+        return _page("Approve this action?", note + body, nonce)
+    titles = {
+        "approved": "Approved", "executed": "Approved and sent", "declined": "Declined", "expired": "Expired",
+    }  # fmt: skip
+    lines = {
+        "approved": "<p>Approved. The server sends it as soon as the agent asks for the result.</p>",
+        "declined": f"<p>Declined by {html.escape(a.decided_by or 'a human')}. Nothing was sent to Telnyx.</p>",
+        "expired": "<p>This approval expired before anyone decided. Nothing was sent to Telnyx.</p>",
+        "executed": _outcome(a),
+    }
+    return _page(titles[a.status], note + lines[a.status] + summary, nonce)
+
+
+def _outcome(a: Approval) -> str:
+    out = a.outcome
+    if out is None:
+        return "<p>Approved and sent; the answer has not been recorded yet. Reload this page in a moment.</p>"
+    if out.get("is_error"):
+        text = "\n".join(out.get("texts") or [])[:2000]
+        return f"<p>Approved and sent, but it failed:</p><pre>{html.escape(text)}</pre>"
+    data = out.get("structured") or {}
+    inner = data.get("data") if isinstance(data, dict) else None
+    facts = []
+    if isinstance(inner, dict):
+        for key in ("id", "status", "phone_numbers_count", "customer_reference"):
+            if inner.get(key) is not None:
+                facts.append(f"<li>{html.escape(key)}: <b>{html.escape(str(inner[key]))}</b></li>")
+    if not facts:
+        shown = json.dumps(data, indent=2)[:2000]
+        return f"<p>Approved and sent. Telnyx answered:</p><pre>{html.escape(shown)}</pre>"
+    return "<p>Approved and sent. Telnyx answered:</p><ul class=outcome>" + "".join(facts) + "</ul>"
+
+
+def _utc(ts: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(ts))
+
+
+STYLE = (
+    "body{font:16px system-ui,sans-serif;max-width:46em;margin:2em auto;padding:0 1em;color:#222}"
+    "pre{background:#f4f4f4;padding:1em;white-space:pre-wrap;border-radius:6px}"
+    "button{font-size:1.1em;padding:.5em 1.5em;margin-right:1em;border-radius:6px;border:1px solid #888}"
+    ".approve{background:#1a7f37;color:#fff}.decline{background:#fff}.note{color:#9a6700}"
+)
+
+
+def _page(title: str, body: str, nonce: str, status: int = 200) -> HTMLResponse:
+    doc = (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)} - "
+        f"telnyx-numbers-mcp</title><meta name=viewport content='width=device-width'>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    headers = {
+        "Cache-Control": "no-store",
+        # the URL carries the secret: never to another site; same-origin keeps the POST's Origin header real
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    }
+    return HTMLResponse(doc, status_code=status, headers=headers)
