@@ -35,6 +35,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process servers without --state-dir keep their approvals store in a temporary folder, never in the
+    user's state folder (subprocess tests pass --state-dir or TELNYX_MCP_STATE_DIR)."""
+    from telnyx_numbers_mcp.approvals import gate
+
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setattr(gate, "default_state_dir", lambda: folder)
+
+
 @pytest.fixture(scope="session")
 def catalog() -> list[ToolSpec]:
     return load_catalog()

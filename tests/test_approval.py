@@ -524,9 +524,10 @@ async def test_an_approved_purchase_is_audited_before_it_is_sent_and_after_it_an
         result = await c.call_tool("number_orders_create", args)
     assert not result.is_error, text(result)
     events = [(r["event"], r["tool"]) for r in env.records()]
-    assert events == [("decided", "number_orders_create"), ("request", "number_orders_create"),
-                      ("outcome", "number_orders_create")]  # fmt: skip
-    decided, request, outcome = env.records()
+    assert events == [("asked", "number_orders_create"), ("decided", "number_orders_create"),
+                      ("request", "number_orders_create"), ("outcome", "number_orders_create")]  # fmt: skip
+    asked, decided, request, outcome = env.records()
+    assert asked["approval_id"] == decided["approval_id"] and asked["channel"] == "elicitation"
     assert decided["channel"] == "elicitation" and decided["approved"] is True
     assert request["approval"]["how"] == "elicitation" and request["approval"]["approved"] is True
     assert request["approval_id"] == decided["approval_id"]
@@ -539,9 +540,9 @@ async def test_a_declined_purchase_leaves_a_refused_record_and_no_request_record
     async with env.client(mode, Human("decline", None)) as c:
         await c.call_tool("number_orders_create", await valid_args(c, "number_orders_create"))
     records = env.records()
-    assert [r["event"] for r in records] == ["decided", "refused"]
-    assert records[0]["channel"] == "elicitation" and records[0]["approved"] is False
-    assert records[1]["approval"] == {"approved": False, "how": "elicitation", "detail": "the user chose 'decline'"}
+    assert [r["event"] for r in records] == ["asked", "decided", "refused"]
+    assert records[1]["channel"] == "elicitation" and records[1]["approved"] is False
+    assert records[2]["approval"] == {"approved": False, "how": "elicitation", "detail": "the user chose 'decline'"}
     assert API_KEY not in env.audit.read_text()
 
 

@@ -18,6 +18,7 @@ SCRIPT = Path(sys.executable).parent / "telnyx-numbers-mcp"
 def run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {k: os.environ[k] for k in ("HOME", "PATH", "LANG") if k in os.environ}
     env["TELNYX_MCP_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
+    env["TELNYX_MCP_STATE_DIR"] = str(tmp_path / "state")
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "telnyx_numbers_mcp"]
     return subprocess.run(
         [*command, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
@@ -66,11 +67,25 @@ def test_call_of_an_unknown_tool_exits_2(tmp_path: Path) -> None:
     assert "no_such_tool" in done.stderr
 
 
-def test_a_purchase_without_a_terminal_prints_the_quote_exits_3_and_buys_nothing(tmp_path: Path) -> None:
-    args = json.dumps({"phone_numbers": [{"phone_number": "+13125550001"}]})
-    done = run("--sandbox", "call", "number_orders_create", args, tmp_path=tmp_path)
+def test_a_purchase_without_a_terminal_waits_for_the_operator_then_check_approval_buys_it(tmp_path: Path) -> None:
+    state = str(tmp_path / "sandbox.sqlite3")
+    found = run("--sandbox", "--sandbox-state", state, "call", "available_phone_numbers_list",
+                json.dumps({"filter": {"country_code": "US", "limit": 1}}), tmp_path=tmp_path)  # fmt: skip
+    number = json.loads(found.stdout)["data"][0]["phone_number"]
+    args = json.dumps({"phone_numbers": [{"phone_number": number}]})
+    done = run("--sandbox", "--sandbox-state", state, "call", "number_orders_create", args, tmp_path=tmp_path)
     assert done.returncode == 3, done.stderr
-    assert "BUY 1 phone number" in done.stdout and "+13125550001" in done.stdout
+    assert "BUY 1 phone number" in done.stdout and number in done.stdout
     assert "Nothing was sent" in done.stderr
+    approval_id = done.stderr.split("approvals approve ")[1].split()[0]
+    early = run("--sandbox", "--sandbox-state", state, "call", "check_approval",
+                json.dumps({"approval_id": approval_id}), tmp_path=tmp_path)  # fmt: skip
+    assert early.returncode == 3  # still waiting: nothing sent
+    assert run("approvals", "approve", approval_id, tmp_path=tmp_path).returncode == 0
+    bought = run("--sandbox", "--sandbox-state", state, "call", "check_approval",
+                 json.dumps({"approval_id": approval_id}), tmp_path=tmp_path)  # fmt: skip
+    assert bought.returncode == 0, bought.stderr
+    assert json.loads(bought.stdout)["data"]["phone_numbers"][0]["phone_number"] == number
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [r["event"] for r in audit] == ["quoted"]
+    assert [r["event"] for r in audit] == ["asked", "decided", "request", "outcome"]
+    assert audit[0]["channel"] == "review-page" and audit[1]["channel"] == "terminal"

@@ -14,7 +14,7 @@ from mcp import Client, StdioServerParameters
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BIN = Path(sys.executable).parent
-EXPECTED_TOOLS = 48  # 47 Telnyx operations + confirm_action
+EXPECTED_TOOLS = 48  # 47 Telnyx operations + check_approval
 
 pytestmark = pytest.mark.anyio
 

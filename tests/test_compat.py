@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-EXPECTED_TOOLS = 48  # 47 Telnyx operations + confirm_action
+EXPECTED_TOOLS = 48  # 47 Telnyx operations + check_approval
 SERVER = [sys.executable, "-m", "telnyx_numbers_mcp", "--sandbox"]
 
 # Tools without arguments have inputSchema {"type": "object", "properties": {}} with no

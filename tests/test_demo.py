@@ -18,6 +18,7 @@ from telnyx_numbers_mcp.config import Settings
 def test_demo_runs_the_walk_through_without_a_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_"))}
     env["TELNYX_MCP_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
+    env["TELNYX_MCP_STATE_DIR"] = str(tmp_path / "state")
     env["HTTPS_PROXY"] = env["HTTP_PROXY"] = "http://127.0.0.1:9"  # any real network use would fail
     proc = subprocess.run(
         [sys.executable, "-m", "telnyx_numbers_mcp", "demo"],

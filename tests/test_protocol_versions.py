@@ -23,7 +23,7 @@ class Wire:
         env = {k: os.environ[k] for k in ("HOME", "PATH", "LANG") if k in os.environ}
         env["TELNYX_API_KEY"] = SECRET
         argv = [sys.executable, "-m", "telnyx_numbers_mcp", "--sandbox", "--log-level", "DEBUG"]
-        argv += ["--audit-log", str(tmp_path / "audit.jsonl"), *flags]
+        argv += ["--audit-log", str(tmp_path / "audit.jsonl"), "--state-dir", str(tmp_path / "state"), *flags]
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
         )
@@ -78,8 +78,10 @@ def handshake(wire: Wire, version: str, capabilities: dict[str, Any]) -> dict[st
 
 
 @pytest.mark.parametrize("version", ["2025-03-26", "2025-06-18", "2025-11-25"])
-def test_each_handshake_revision_lists_calls_and_quotes_without_elicitation(tmp_path: Path, version: str) -> None:
-    wire = Wire(tmp_path)
+def test_each_handshake_revision_lists_calls_and_awaits_approval_without_elicitation(
+    tmp_path: Path, version: str
+) -> None:
+    wire = Wire(tmp_path, "--approval-wait", "0", "--no-browser")
     try:
         init = handshake(wire, version, {})
         assert init["protocolVersion"] == version
@@ -96,7 +98,7 @@ def test_each_handshake_revision_lists_calls_and_quotes_without_elicitation(tmp_
         assert any("SANDBOX" in block["text"] for block in result["content"])
         order = {"phone_numbers": [{"phone_number": number}]}
         quoted = wire.answer_to(wire.request("tools/call", {"name": "number_orders_create", "arguments": order}))
-        assert quoted["result"]["structuredContent"]["status"] == "awaiting_confirmation"
+        assert quoted["result"]["structuredContent"]["status"] == "awaiting_approval"
     finally:
         stderr = wire.close()
     assert "HTTP Request: GET" in stderr  # the debug log did describe the call it made with the key
@@ -129,4 +131,4 @@ def test_a_2025_06_18_client_is_asked_on_the_wire_and_only_its_accept_buys(tmp_p
         stderr = wire.close()
     assert SECRET not in stderr
     events = [json.loads(line)["event"] for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert events == ["request", "outcome"]
+    assert events == ["asked", "decided", "request", "outcome"]

@@ -42,6 +42,7 @@ def settings_for(tmp_path: Path, **flags: Any) -> Settings:
         "api_key": KEY,
         "audit_log": str(tmp_path / "audit.jsonl"),
         "retry_backoff": 0.01,
+        "state_dir": str(tmp_path / "state"),
     }
     base.update(flags)
     return build_settings(base, {})
@@ -102,7 +103,7 @@ def tool_args(tool: ToolSpec) -> dict[str, Any]:
 async def test_every_tool_sends_the_same_request_as_the_official_sdk(sb: Sandbox, connect: Connect) -> None:
     async with connect(purchase_policy="allow") as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(listed) == set(TOOLS)  # allow: no confirm_action
+        assert set(listed) == set(TOOLS)  # allow: no confirm_action, no check_approval
         mismatches = []
         for tool in CATALOG:
             args = tool_args(tool)
@@ -374,7 +375,7 @@ async def test_toolsets_offer_only_their_tools(connect: Connect) -> None:
     expected = {t.name for t in CATALOG if t.toolset == "search"}
     assert expected
     assert await names(connect, toolsets=("search",)) == expected | (
-        {"confirm_action"} if any(TOOLS[n].guarded for n in expected) else set()
+        {"check_approval"} if any(TOOLS[n].guarded for n in expected) else set()
     )
 
 
@@ -389,8 +390,9 @@ async def test_read_only_offers_no_write_tool(connect: Connect) -> None:
     assert await names(connect, read_only=True) == {t.name for t in CATALOG if t.read_only}
 
 
-async def test_a_confirm_policy_adds_confirm_action_to_the_full_list(connect: Connect) -> None:
-    assert await names(connect) == set(TOOLS) | {"confirm_action"}
+async def test_the_default_policy_adds_check_approval_to_the_full_list(connect: Connect) -> None:
+    assert await names(connect) == set(TOOLS) | {"check_approval"}
+    assert await names(connect, purchase_policy="host-confirm") == set(TOOLS) | {"confirm_action"}
     assert len(TOOLS) == 47
 
 

@@ -64,7 +64,7 @@ async def test_http_with_the_token_lists_tools_and_searches(tmp_path: Path, mode
             result = await client.call_tool(
                 "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}}
             )
-    assert names == {t.name for t in load_catalog()} | {"confirm_action"}
+    assert names == {t.name for t in load_catalog()} | {"check_approval"}
     assert not result.is_error
     assert result.structured_content is not None and result.structured_content["data"]
     assert [r["path"] for r in sb.requests] == ["/v2/available_phone_numbers"]

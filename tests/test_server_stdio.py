@@ -31,7 +31,7 @@ async def test_stdio_lists_48_tools_and_a_search_works(tmp_path: Path, mode: str
         tools = (await client.list_tools()).tools
         names = {t.name for t in tools}
         assert len(tools) == 48
-        assert names == set(CATALOG) | {"confirm_action"}
+        assert names == set(CATALOG) | {"check_approval"}
         result = await client.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}})
     assert not result.is_error
     assert result.structured_content is not None
@@ -42,7 +42,7 @@ async def test_stdio_read_only_lists_no_write_tool(tmp_path: Path) -> None:
     async with Client(stdio("--sandbox", "--read-only", "--audit-log", str(tmp_path / "a.jsonl"))) as client:
         names = {t.name for t in (await client.list_tools()).tools}
     assert names == {n for n, t in CATALOG.items() if t.read_only}
-    assert len(names) < 48 and "confirm_action" not in names
+    assert len(names) < 48 and "check_approval" not in names
 
 
 async def test_stdio_against_a_served_sandbox_sends_what_the_sdk_sends(tmp_path: Path) -> None:

@@ -234,20 +234,28 @@ def call_once(settings: Settings, tool: str, arguments: str) -> int:
         from telnyx_numbers_mcp.terminal import terminal_approval
 
         callback = terminal_approval if sys.stdin.isatty() else None
-        async with Client(build_server(settings), mode="legacy", elicitation_callback=callback) as client:
+        # one shot: no review page outlives this process, so an approval waits in the store for the operator
+        once = settings.model_copy(update={"approval_wait": 0.0, "open_browser": False})
+        async with Client(build_server(once), mode="legacy", elicitation_callback=callback) as client:
             try:
                 result = await client.call_tool(tool, args)
             except MCPError as exc:
                 print(f"telnyx-numbers-mcp: {exc}", file=sys.stderr)
                 return 2
         data = result.structured_content
-        if isinstance(data, dict) and data.get("status") in ("awaiting_confirmation", "awaiting_approval"):
+        if isinstance(data, dict) and data.get("status") == "awaiting_approval":
+            approval_id = data.get("approval_id")
             print(data.get("summary", ""))
             print(
-                "\nNothing was sent. This command approves purchases only when run in a terminal, "
-                "where it asks you directly; run it again interactively.",
+                f"\nNothing was sent. Run it in a terminal to be asked directly, or approve it with\n"
+                f"  telnyx-numbers-mcp approvals approve {approval_id}\nthen carry it out with\n"
+                f'  telnyx-numbers-mcp call check_approval \'{{"approval_id": "{approval_id}"}}\'',
                 file=sys.stderr,
             )
+            return 3
+        if isinstance(data, dict) and data.get("status") == "awaiting_confirmation":
+            print(data.get("summary", ""))
+            print("\nNothing was sent (--purchase-policy host-confirm: confirm_action is the host's).", file=sys.stderr)
             return 3
         if data is not None:
             print(json.dumps(data, indent=2, ensure_ascii=False))

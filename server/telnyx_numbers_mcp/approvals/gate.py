@@ -181,10 +181,13 @@ class Gate:
         return costs
 
     def _create(self, tool: ToolSpec, args: dict[str, Any], summary: str, channel: str) -> Approval:
-        return self.store.create(
+        approval = self.store.create(
             tool=tool.name, args=args, args_digest=canonical_args_digest(args), summary=summary,
             channel=channel, ttl=self.rt.settings.approval_ttl,
         )  # fmt: skip
+        self.rt.audit.append({"event": "asked", "approval_id": approval.id, "tool": tool.name, "kind": tool.kind,
+                              "args": args, "channel": channel, "expires_at": when(approval.expires_at)})  # fmt: skip
+        return approval
 
     # --- channel 1: form elicitation --------------------------------------------------------------------
 

@@ -97,6 +97,7 @@ class ReviewListener:
         return self.base
 
     def stop(self) -> None:
+        """Stop the side listener (the HTTP transport's own listener is not ours to stop)."""
         if self._server is not None:
             self._server.should_exit = True
             self._server = None
@@ -132,6 +133,10 @@ async def _handle(listener: ReviewListener, request: Request) -> Response:
             return _page("Refused", "<p>This decision did not come from the review page itself (wrong or missing "
                          "Origin), so it was refused. Nothing was approved and nothing was sent.</p>", nonce,
                          status=403)  # fmt: skip
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > MAX_BODY:
+            return _page("Refused", "<p>This decision was not a plain form. Nothing was approved.</p>", nonce,
+                         status=413)  # fmt: skip
         body = await request.body()
         form = parse_qs(body[:MAX_BODY].decode("utf-8", "replace")) if len(body) <= MAX_BODY else {}
         token = (form.get("token") or [""])[0]
