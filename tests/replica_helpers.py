@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -101,7 +102,8 @@ def start_replica(store: str, upstream: str, log_dir: Path, *extra: str, secret:
     port = free_port()
     log = log_dir / f"replica-{port}.log"
     args = ["--transport", "http", "--port", str(port), "--store", store, "--base-url", f"{upstream}/v2",
-            "--http-token", TOKEN, *extra]  # fmt: skip
+            "--http-token", TOKEN, "--state-dir", str(log_dir / f"state-{port}"), "--no-browser",
+            "--approval-wait", "0", *extra]  # fmt: skip
     env = child_env(TELNYX_API_KEY=API_KEY, **({"TELNYX_MCP_STATE_SECRET": secret} if secret else {}))
     with log.open("wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "telnyx_numbers_mcp", "serve", *args], env=env,
@@ -126,13 +128,25 @@ async def connect(url: str, mode: str = "legacy", elicit: Any = None) -> AsyncIt
         yield c
 
 
-def audit_cli(store: str) -> list[dict[str, Any]]:
-    """`telnyx-numbers-mcp audit --store URL`, as an operator runs it."""
-    out = subprocess.run(
-        [sys.executable, "-m", "telnyx_numbers_mcp", "audit", "--store", store],
-        env=child_env(TELNYX_MCP_STATE_SECRET=SECRET), capture_output=True, check=True, timeout=60,
+def cli(store: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`telnyx-numbers-mcp ... --store URL`, as an operator runs it on any machine that reaches the store."""
+    return subprocess.run(
+        [sys.executable, "-m", "telnyx_numbers_mcp", *args, "--store", store],
+        env=child_env(TELNYX_MCP_STATE_SECRET=SECRET), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    return [json.loads(line) for line in out.stdout.decode().splitlines() if line.strip()]
+
+
+def audit_cli(store: str) -> list[dict[str, Any]]:
+    out = cli(store, "audit")
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def review_link(replica: Replica, approval_id: str) -> str:
+    """The review page's URL as the replica announced it to the operator (stderr), never to the model."""
+    found = re.search(rf"(http://\S+/approvals/{approval_id}\?t=[0-9a-f]+)", replica.stderr())
+    assert found, replica.stderr()[-2000:]
+    return found.group(1)
 
 
 class Upstream:

@@ -4,6 +4,7 @@ other accepts; what must happen once happens once; a replica killed mid-purchase
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -22,8 +23,10 @@ from replica_helpers import (
     Replica,
     Upstream,
     audit_cli,
+    cli,
     connect,
     new_database,
+    review_link,
     start_replica,
 )
 from sandbox_helpers import sandbox_api_process
@@ -91,53 +94,69 @@ async def order_args(client: Client, skip: int = 0) -> dict[str, Any]:
     return {"phone_numbers": [{"phone_number": found.structured_content["data"][skip]["phone_number"]}]}
 
 
-async def quote_on(replica: Replica, skip: int = 0) -> tuple[dict[str, Any], str, str]:
+async def purchase_on(replica: Replica, skip: int = 0) -> tuple[dict[str, Any], str]:
+    """A purchase from a client that cannot elicit: an approval waiting for a human (review page, terminal)."""
     async with connect(replica.url) as c:
         args = await order_args(c, skip)
         result = await c.call_tool("number_orders_create", args)
     data = result.structured_content
-    assert isinstance(data, dict) and data["status"] == "awaiting_confirmation", text(result)
-    return args, data["confirmation_id"], data["summary"]
+    assert isinstance(data, dict) and data["status"] == "awaiting_approval", text(result)
+    return args, data["approval_id"]
+
+
+async def check_on(replica: Replica, approval_id: str, mode: str = "legacy") -> types.CallToolResult:
+    async with connect(replica.url, mode) as c:
+        return await c.call_tool("check_approval", {"approval_id": approval_id})
 
 
 def ordered_numbers(up: Upstream) -> list[str]:
     return [n["phone_number"] for r in up.orders() for n in (r["json"] or {}).get("phone_numbers", [])]
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_a_quote_from_replica_a_is_confirmed_on_replica_b_exactly_once(
-    cluster: Cluster, up: Upstream, mode: str
+def order_id(result: types.CallToolResult) -> str:
+    assert not result.is_error, text(result)
+    assert isinstance(result.structured_content, dict), text(result)
+    return str(result.structured_content["data"]["id"])
+
+
+async def test_an_approval_made_on_replica_a_is_approved_on_replica_bs_review_page_and_runs_once(
+    cluster: Cluster, up: Upstream
 ) -> None:
-    args, cid, summary = await quote_on(cluster.a)
-    assert up.orders() == []
-    async with connect(cluster.b.url, mode) as b:
-        done = await b.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
-        again = await b.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
-    async with connect(cluster.a.url, mode) as a:
-        from_a = await a.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
-    assert not done.is_error, text(done)
-    assert isinstance(done.structured_content, dict) and done.structured_content["data"]["id"]
-    for refused in (again, from_a):
-        assert refused.is_error and "already used" in text(refused), text(refused)
+    args, approval_id = await purchase_on(cluster.a)
+    link = review_link(cluster.a, approval_id).replace(f":{cluster.a.port}/", f":{cluster.b.port}/")
+    async with httpx.AsyncClient() as http:
+        page = await http.get(link)
+        assert page.status_code == 200 and args["phone_numbers"][0]["phone_number"] in page.text, page.text
+        token = re.search(r'name=token value="([^"]+)"', page.text)
+        assert token, page.text
+        assert up.orders() == []  # showing the page decides nothing
+        decided = await http.post(
+            link, data={"token": token.group(1), "decision": "approve"}, headers={"Origin": cluster.b.base}
+        )
+    assert decided.status_code == 200, decided.text
+    from_a = await check_on(cluster.a, approval_id)
+    from_b = await check_on(cluster.b, approval_id, "auto")
+    assert order_id(from_a) == order_id(from_b)
     assert ordered_numbers(up) == [args["phone_numbers"][0]["phone_number"]]
 
 
-async def test_twenty_concurrent_confirmations_over_both_replicas_send_one_purchase(
+async def test_twenty_concurrent_check_approval_calls_over_both_replicas_send_one_purchase(
     cluster: Cluster, up: Upstream
 ) -> None:
-    _, cid, summary = await quote_on(cluster.a)
+    _, approval_id = await purchase_on(cluster.a)
+    early = await check_on(cluster.b, approval_id)
+    assert isinstance(early.structured_content, dict) and early.structured_content["status"] == "awaiting_approval"
+    approved = cli(cluster.store, "approvals", "approve", approval_id)  # the operator, at any machine's shell
+    assert approved.returncode == 0, approved.stderr
     results: list[types.CallToolResult] = []
 
-    async def confirm(replica: Replica) -> None:
-        async with connect(replica.url, "auto") as c:
-            results.append(await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary}))
+    async def check(replica: Replica) -> None:
+        results.append(await check_on(replica, approval_id, "auto"))
 
     async with anyio.create_task_group() as tg:
         for i in range(20):
-            tg.start_soon(confirm, cluster.a if i % 2 else cluster.b)
-    ok = [r for r in results if not r.is_error]
-    assert len(results) == 20 and len(ok) == 1, [text(r) for r in results]
-    assert all("already used" in text(r) for r in results if r.is_error)
+            tg.start_soon(check, cluster.a if i % 2 else cluster.b)
+    assert len(results) == 20 and len({order_id(r) for r in results}) == 1
     assert len(up.orders()) == 1
 
 
@@ -167,11 +186,11 @@ async def test_a_replica_with_another_secret_accepts_nothing_the_others_issued(c
     if cluster.store.startswith("postgresql"):
         other = cluster.start(secret="a-different-secret-0123456789abcdefgh")
     else:
-        other = cluster.start(secret=None)  # SQLite allows per-process keys
+        other = cluster.start(secret=None)  # SQLite allows per-process keys (a key file in its state folder)
     try:
-        _, cid, summary = await quote_on(cluster.a)
-        async with connect(other.url) as c:
-            refused = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
+        _, approval_id = await purchase_on(cluster.a)
+        link = review_link(cluster.a, approval_id).replace(f":{cluster.a.port}/", f":{other.port}/")
+        page = httpx.get(link, timeout=30)
         async with connect(cluster.a.url, "auto", elicit=approve) as a:
             args = await order_args(a, skip=1)
             first = await a.session.call_tool("number_orders_create", args, allow_input_required=True)
@@ -186,55 +205,83 @@ async def test_a_replica_with_another_secret_accepts_nothing_the_others_issued(c
                 answer = exc
     finally:
         other.stop()
-    assert refused.is_error and "state-secret" in text(refused), text(refused)
+    assert page.status_code == 404 and "not valid" in page.text
     assert not isinstance(answer, types.CallToolResult) or answer.is_error, answer
     assert up.orders() == []
 
 
+async def test_a_quote_is_confirmed_once_among_twenty_concurrent_confirm_action_calls_on_two_replicas(
+    cluster: Cluster, up: Upstream
+) -> None:
+    """--purchase-policy host-confirm: single-use confirmations live in the shared store."""
+    c, d = cluster.start("--purchase-policy", "host-confirm"), cluster.start("--purchase-policy", "host-confirm")
+    try:
+        async with connect(c.url) as client:
+            args = await order_args(client)
+            quoted = await client.call_tool("number_orders_create", args)
+        data = quoted.structured_content
+        assert isinstance(data, dict) and data["status"] == "awaiting_confirmation", text(quoted)
+        confirm = {"confirmation_id": data["confirmation_id"], "summary": data["summary"]}
+        results: list[types.CallToolResult] = []
+
+        async def redeem(replica: Replica, mode: str) -> None:
+            async with connect(replica.url, mode) as client:
+                results.append(await client.call_tool("confirm_action", confirm))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(redeem, d if i % 2 else c, "auto" if i % 4 < 2 else "legacy")
+    finally:
+        c.stop()
+        d.stop()
+    ok = [r for r in results if not r.is_error]
+    assert len(results) == 20 and len(ok) == 1, [text(r) for r in results]
+    assert all("already used" in text(r) for r in results if r.is_error)
+    assert ordered_numbers(up) == [args["phone_numbers"][0]["phone_number"]]
+
+
 async def test_killing_a_replica_mid_purchase_loses_no_audit_record(cluster: Cluster, up: Upstream) -> None:
     victim = cluster.start()
-    args, cid, summary = await quote_on(cluster.a)
+    args, approval_id = await purchase_on(cluster.a)
+    assert cli(cluster.store, "approvals", "approve", approval_id).returncode == 0
     up.delay_orders(60)  # Telnyx "hangs": the order request arrives and is not answered
-    number = args["phone_numbers"][0]["phone_number"]
 
-    async def confirm_on_victim() -> None:
-        try:
-            async with connect(victim.url) as c:
-                await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
-        except Exception:  # the connection dies with the replica
-            pass
+    async def check_on_victim() -> None:
+        with contextlib.suppress(Exception):  # the connection dies with the replica
+            await check_on(victim, approval_id)
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(confirm_on_victim)
+        tg.start_soon(check_on_victim)
         with anyio.fail_after(30):
             while not up.orders():
                 await anyio.sleep(0.05)  # waiting for the purchase to reach the upstream
         victim.kill()
         tg.cancel_scope.cancel()
-    assert ordered_numbers(up) == [number]
+    assert ordered_numbers(up) == [args["phone_numbers"][0]["phone_number"]]
     trail = audit_cli(cluster.store)
-    victims = [r for r in trail if r["replica"].endswith(f":{victim.proc.pid}")]
-    [request] = [r for r in victims if r["event"] == "request"]
+    by_victim = [r for r in trail if r["replica"].endswith(f":{victim.proc.pid}")]
+    [request] = [r for r in by_victim if r["event"] == "request"]
     assert request["tool"] == "number_orders_create" and request["args"]["phone_numbers"] == args["phone_numbers"]
-    assert request["approval"]["how"] == "confirm_action"
-    assert not [r for r in victims if r["event"] == "outcome"]  # it died before Telnyx answered
-    quoted = [r for r in trail if r["event"] == "quoted" and r["args"]["phone_numbers"] == args["phone_numbers"]]
-    assert quoted and quoted[0]["replica"].endswith(f":{cluster.a.proc.pid}")
+    assert request["approval"]["how"] == "terminal"
+    assert not [r for r in by_victim if r["event"] == "outcome"]  # it died before Telnyx answered
+    asked = [r for r in trail if r["event"] == "asked" and r.get("approval_id") == approval_id]
+    assert asked and asked[0]["replica"].endswith(f":{cluster.a.proc.pid}")
 
 
 async def test_the_audit_command_prints_every_replicas_trail_as_json_lines(cluster: Cluster, up: Upstream) -> None:
-    _, cid, summary = await quote_on(cluster.a)
-    async with connect(cluster.b.url) as b:
-        done = await b.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
-    assert not done.is_error, text(done)
+    _, approval_id = await purchase_on(cluster.a)
+    assert cli(cluster.store, "approvals", "approve", approval_id).returncode == 0
+    order_id(await check_on(cluster.b, approval_id))
     trail = audit_cli(cluster.store)
     ids = [r["store_id"] for r in trail]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
-    request = next(r for r in reversed(trail) if r["event"] == "request")
-    outcome = next(r for r in reversed(trail) if r["event"] == "outcome")
-    assert request["id"] == outcome["id"] and outcome["ok"] is True
-    assert request["replica"].endswith(f":{cluster.b.proc.pid}")
-    assert request["store_id"] < outcome["store_id"]
+    mine = [r for r in trail if r.get("approval_id") == approval_id]
+    assert [r["event"] for r in mine] == ["asked", "decided", "request"]
+    assert mine[0]["replica"].endswith(f":{cluster.a.proc.pid}")  # asked on A
+    request = mine[2]
+    assert request["replica"].endswith(f":{cluster.b.proc.pid}")  # sent by B
+    [outcome] = [r for r in trail if r["event"] == "outcome" and r["id"] == request["id"]]
+    assert outcome["ok"] is True and request["store_id"] < outcome["store_id"]
     everything = json.dumps(trail)
     assert "KEY_replicas" not in everything and SECRET not in everything
 
