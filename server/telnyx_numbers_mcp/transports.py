@@ -13,6 +13,8 @@ import anyio
 from mcp.server import Server
 from mcp.server.stdio import stdio_server
 
+from telnyx_numbers_mcp.health import Drain, HealthMiddleware
+
 log = logging.getLogger("telnyx_numbers_mcp.transport")
 
 
@@ -42,33 +44,6 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-class HealthMiddleware:
-    """`GET /healthz` (the process answers) and `GET /readyz` (its store answers: 200, else 503), before any
-    token check so a load balancer needs no secret; the bodies say nothing beyond ok / not ready."""
-
-    def __init__(self, app: Any, ready: Callable[[], bool]) -> None:
-        self.app = app
-        self.ready = ready
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope.get("path") if scope["type"] == "http" else None
-        if path in ("/healthz", "/readyz"):
-            if scope.get("method") not in ("GET", "HEAD"):
-                status, body = 405, b'{"status":"method not allowed"}\n'
-            elif path == "/healthz":
-                status, body = 200, b'{"status":"ok"}\n'
-            else:
-                status, body = 503, b'{"status":"not ready"}\n'
-                with anyio.move_on_after(10):  # a hung database is "not ready", not a hung probe
-                    if await anyio.to_thread.run_sync(self.ready, abandon_on_cancel=True):
-                        status, body = 200, b'{"status":"ready"}\n'
-            headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body if scope.get("method") != "HEAD" else b""})
-            return
-        await self.app(scope, receive, send)
-
-
 def http_app(
     server: Server[Any],
     *,
@@ -76,11 +51,14 @@ def http_app(
     token: str | None,
     routes: list[Any] | None = None,
     ready: Callable[[], bool] | None = None,
+    drain: Drain | None = None,
 ) -> Any:
     app: Any = server.streamable_http_app(streamable_http_path="/mcp", host=host, custom_starlette_routes=routes)
     if token:
         app = BearerTokenMiddleware(app, token, open_prefix="/approvals/" if routes else None)
-    return HealthMiddleware(app, ready or (lambda: True))
+    if drain is not None:
+        app = drain.middleware(app)
+    return HealthMiddleware(app, ready or (lambda: True), drain)
 
 
 def run_http(
@@ -94,13 +72,16 @@ def run_http(
     ready: Callable[[], bool] | None = None,
     shutdown_grace: float = 30.0,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; then stop accepting, let calls in flight finish (up to `shutdown_grace`
-    seconds, after which open streams are closed), and only then stop the MCP session manager."""
+    """Serve until SIGINT/SIGTERM; then drain (health.py): calls in flight finish, up to `shutdown_grace`
+    seconds, before the listener and the open event streams close."""
     import uvicorn
+
+    from telnyx_numbers_mcp.health import DrainingServer
 
     if not token and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without --http-token: anyone who can reach it can use your Telnyx key", host)
-    config = uvicorn.Config(http_app(server, host=host, token=token, routes=routes, ready=ready), host=host,
-                            port=port, log_level=log_level.lower(), lifespan="on",
-                            timeout_graceful_shutdown=math.ceil(shutdown_grace))  # fmt: skip
-    anyio.run(uvicorn.Server(config).serve)
+    drain = Drain()
+    app = http_app(server, host=host, token=token, routes=routes, ready=ready, drain=drain)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
+                            timeout_graceful_shutdown=math.ceil(shutdown_grace) + 5)  # fmt: skip
+    anyio.run(DrainingServer(config, drain, shutdown_grace).serve)

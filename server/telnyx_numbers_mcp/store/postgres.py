@@ -91,7 +91,7 @@ class PostgresStore(Store):
 
     def ping(self) -> bool:
         try:
-            with self._pool.connection(timeout=5.0) as conn:
+            with self._pool.connection(timeout=3.0) as conn:
                 conn.execute("SELECT 1 FROM audit_events LIMIT 1").fetchall()
             return True
         except Exception:  # any failure means "not ready"; /readyz must answer, not raise
