@@ -1,6 +1,7 @@
 """The generic-generator peer: FastMCP.from_openapi serving the same 47 operations (run in bench/.venv-fastmcp).
 
-Usage: fastmcp_peer.py [--base-url URL]; reads bench/peer_spec.json (see make_peer_spec.py), serves stdio.
+Usage: fastmcp_peer.py [--base-url URL]; reads the vendored openapi/telnyx-numbers.json (the in-scope
+operations and the components they reference), serves stdio.
 TELNYX_API_KEY is sent as a bearer token, as a user would configure the client.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx2
 from fastmcp import FastMCP
 
-SPEC = Path(__file__).resolve().parent / "peer_spec.json"
+SPEC = Path(__file__).resolve().parents[1] / "openapi" / "telnyx-numbers.json"
 
 
 def main() -> None:

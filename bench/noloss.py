@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PEER_SPEC = ROOT / "bench" / "peer_spec.json"
+PEER_SPEC = ROOT / "openapi" / "telnyx-numbers.json"  # the vendored cut of the upstream spec
 
 
 def norm(name: str) -> str:

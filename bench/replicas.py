@@ -50,7 +50,7 @@ def wait_ok(url: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -81,7 +81,7 @@ async def load(urls: list[str], workers: int, seconds: float, tool: str, args: d
     async def worker(url: str) -> None:
         nonlocal done, failed
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
-        async with http, Client(streamable_http_client(url, http_client=http)) as client:  # type: ignore[arg-type]
+        async with http, Client(streamable_http_client(url, http_client=http)) as client:
             await client.list_tools()
             end = time.monotonic() + seconds
             while time.monotonic() < end:

@@ -1,7 +1,8 @@
 """Run every benchmark and write bench/RESULTS.md: `python bench/run.py [--runs N] [--calls N]`.
 
-Setup it does itself: installs `tokenizers` into this interpreter if missing, creates bench/.venv-fastmcp
-(fastmcp==4.2.3, pyyaml) if missing, and writes bench/peer_spec.json once (see make_peer_spec.py).
+Setup, once: `pip install -e '.[bench]'` (tokenizers) in .venv, and the FastMCP peer's own virtualenv:
+`python -m venv bench/.venv-fastmcp && bench/.venv-fastmcp/bin/pip install -r bench/peer-requirements.txt`.
+Nothing is installed at run time. The peer serves the vendored cut openapi/telnyx-numbers.json.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-import make_peer_spec  # noqa: E402
 import noloss  # noqa: E402
 import tokens  # noqa: E402
 from rpc import StdioRpc, cold_start, proc_cpu, vm_hwm_kib  # noqa: E402
@@ -67,12 +67,13 @@ def pct(xs: list[float], p: int) -> float:
 
 
 def setup() -> None:
-    """Install bench-only dependencies and the generated peer spec."""
+    """Check the bench-only dependencies, naming the command that installs a missing one."""
     tokens.ensure_tokenizers()
     if not Path(PEER_PY).exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run([PEER_PY, "-m", "pip", "install", "-q", "fastmcp==4.2.3", "pyyaml"], check=True)
-    make_peer_spec.main()
+        raise SystemExit(
+            f"bench: the FastMCP peer's virtualenv is missing; run: python -m venv {cmd([str(PEER_VENV)])} && "
+            f"{cmd([PEER_PY])} -m pip install -r bench/peer-requirements.txt"
+        )
 
 
 def child_cpu() -> float:
@@ -531,14 +532,14 @@ def write(report: dict[str, Any]) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in calls.items():
-        c = ccmds.get(name, "in-process httpx.AsyncClient GET")
+        command = ccmds.get(name, "in-process httpx.AsyncClient GET")
         if "error" in r:
-            lines.append(f"| {name} | `{c}` | error: {r['error']} | | |")
+            lines.append(f"| {name} | `{command}` | error: {r['error']} | | |")
         else:
             size = f"{r['answer_bytes']:,.0f}" if "answer_bytes" in r else "-"
-            cpu = ms(r["cpu"]) if "cpu" in r else "-"
+            cpu_call = ms(r["cpu"]) if "cpu" in r else "-"
             lines.append(
-                f"| {name} | `{c}` | {ms(r['p50'])} | {ms(r['p95'])} | {r['tput']:.0f} | {size} | {cpu} | "
+                f"| {name} | `{command}` | {ms(r['p50'])} | {ms(r['p95'])} | {r['tput']:.0f} | {size} | {cpu_call} | "
                 f"{ms(r['sandbox_cpu'])} |"
             )
     lines += [

@@ -13,15 +13,15 @@ CACHE = Path("/tmp/telnyx-bench-tokenizer")
 
 
 def ensure_tokenizers() -> None:
-    """Install the `tokenizers` package into this interpreter if missing (bench-only dependency)."""
+    """Stop with the install command when the `bench` extra is missing (nothing is installed at run time)."""
     try:
         import tokenizers  # noqa: F401
     except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tokenizers"], check=True)
+        raise SystemExit("bench: the tokenizers package is missing; run: pip install -e '.[bench]'") from None
 
 
 def tokenizer_json() -> Path:
-    """Download the anthropic 0.38.0 wheel (no deps) once and extract its tokenizer.json."""
+    """Download the anthropic 0.38.0 wheel (no deps, not installed) once and extract its tokenizer.json."""
     out = CACHE / "tokenizer.json"
     if out.exists():
         return out

@@ -77,7 +77,7 @@ class Flow:
         self, mode: str = "legacy", server: Any = None, elicitation_callback: Any = None, **overrides: Any
     ) -> AsyncIterator[Client]:
         """A real MCP client; `overrides` are server flags."""
-        async with Client(server or self.server(**overrides), mode=mode,  # type: ignore[arg-type]
+        async with Client(server or self.server(**overrides), mode=mode,
                           elicitation_callback=elicitation_callback) as c:  # fmt: skip
             yield c
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the anyio backend, the tool catalog and the parsed OpenAPI spec (parsed once)."""
+"""Shared fixtures: the anyio backend, both MCP protocol eras, the tool catalog and the vendored OpenAPI cut.
+Shared plain helpers live in helpers.py (and sandbox_helpers.py, sdk_oracle.py, spec_examples.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # helper modules (sdk_oracle, spec_examples)
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules (helpers, sandbox_helpers, sdk_oracle, ...)
 
-from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
+from helpers import CATALOG
+from telnyx_numbers_mcp.catalog import ToolSpec
 
 
 @pytest.fixture(autouse=True)
@@ -45,9 +47,15 @@ def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     monkeypatch.setattr(gate, "default_state_dir", lambda: folder)
 
 
+@pytest.fixture(params=["legacy", "auto"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """The client's protocol era: "legacy" (handshake, 2025-11-25) or "auto" (2026-07-28 where offered)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def catalog() -> list[ToolSpec]:
-    return load_catalog()
+    return CATALOG
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ def postgres() -> Iterator[str]:
         warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR notice when pgserver is imported
         import pgserver
 
-        server = pgserver.get_server(root, cleanup_mode="stop")
+        server = pgserver.get_server(root, cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         yield server.get_uri()
     finally:
@@ -124,7 +124,7 @@ def start_replica(store: str, upstream: str, log_dir: Path, *extra: str, secret:
 @contextlib.asynccontextmanager
 async def connect(url: str, mode: str = "legacy", elicit: Any = None) -> AsyncIterator[Client]:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
-    async with http, Client(streamable_http_client(url, http_client=http), mode=mode, elicitation_callback=elicit) as c:  # type: ignore[arg-type]
+    async with http, Client(streamable_http_client(url, http_client=http), mode=mode, elicitation_callback=elicit) as c:
         yield c
 
 

@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
-import tempfile
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from telnyx_numbers_mcp.catalog import ToolSpec
+from telnyx_numbers_mcp.specgen.cut import load_vendored
 from telnyx_numbers_mcp.specgen.schema import Resolver, merge_all_of
-from telnyx_numbers_mcp.specgen.source import load_spec
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "telnyx-openapi" / "spec3.yml"
 UUID = "12ade33a-21c0-473b-b055-b3c836e1c292"
 
 
 @cache
 def spec() -> dict[str, Any]:
-    """Parse the 4 MB YAML once, caching it as JSON keyed by the spec file's size and mtime."""
-    stat = SPEC_PATH.stat()
-    cached = Path(tempfile.gettempdir()) / f"telnyx-spec-{stat.st_size}-{stat.st_mtime_ns}.json"
-    if cached.exists():
-        return json.loads(cached.read_text())  # type: ignore[no-any-return]
-    data, _ = load_spec(str(SPEC_PATH))
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(cached)  # atomic, so parallel sessions never read half a file
-    return data
+    """The vendored OpenAPI cut (openapi/telnyx-numbers.json): the in-scope operations and their components."""
+    return load_vendored().spec
 
 
 def example_of(schema: dict[str, Any], resolver: Resolver) -> Any:

@@ -18,23 +18,14 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
+from helpers import GUARDED, TOOLS, audit_records, text_of, tool_data
 from telnyx_numbers_mcp.app import build_server
-from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
 pytestmark = pytest.mark.anyio
 
 API_KEY = "KEY_test"
-CATALOG: dict[str, ToolSpec] = {t.name: t for t in load_catalog()}
-GUARDED = [
-    "number_orders_create",
-    "number_block_orders_create",
-    "inexplicit_number_orders_create",
-    "advanced_orders_create",
-    "phone_number_blocks_jobs_delete_block",
-    "sub_number_orders_cancel",
-]
 # valid numbers found by the sandbox's number search, one per country
 VALID = {
     "US": "+13123709222",
@@ -45,11 +36,6 @@ VALID = {
     "NL": "+31205943382",
 }
 BAD = ["312-555-0001", "+1 312 555 0001", "13125550001", "+999123", "+0123456789"]
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @dataclass
@@ -77,13 +63,11 @@ class Env:
         return self.tmp / "audit.jsonl"
 
     def records(self) -> list[dict[str, Any]]:
-        if not self.audit.exists():
-            return []
-        return [json.loads(line) for line in self.audit.read_text().splitlines()]
+        return audit_records(self.audit)
 
     def sent(self, tool: str) -> int:
         """Requests that reached the endpoint of ``tool``."""
-        spec = CATALOG[tool]
+        spec = TOOLS[tool]
         pattern = re.compile("/v2" + re.sub(r"\{[^}]+\}", "[^/]+", spec.path))
         return sum(1 for r in self.sb.requests if r["method"] == spec.method and pattern.fullmatch(r["path"]))
 
@@ -101,7 +85,7 @@ class Env:
             **overrides,
         }
         server = build_server(build_settings(flags, {}), transport=httpx.ASGITransport(app=create_app(sb or self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=human) as c:  # type: ignore[arg-type]
+        async with Client(server, mode=mode, elicitation_callback=human) as c:
             yield c
 
 
@@ -110,22 +94,13 @@ def env(tmp_path: Path) -> Env:
     return Env(Sandbox(), tmp_path, {})
 
 
-async def search(client: Client, tool: str, query: dict[str, Any]) -> list[dict[str, Any]]:
-    result = await client.call_tool(tool, query)
-    assert not result.is_error, text(result)
-    assert isinstance(result.structured_content, dict)
-    data = result.structured_content["data"]
-    assert data, f"{tool} found nothing"
-    return list(data)
-
-
 async def valid_args(client: Client, tool: str) -> dict[str, Any]:
     """Arguments the real API would accept; numbers come from the sandbox's search."""
     if tool == "number_orders_create":
-        found = await search(client, "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 1}})
+        found = await tool_data(client, "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 1}})
         return {"phone_numbers": [{"phone_number": found[0]["phone_number"]}]}
     if tool == "number_block_orders_create":
-        found = await search(client, "available_phone_number_blocks_list", {"filter": {"country_code": "US"}})
+        found = await tool_data(client, "available_phone_number_blocks_list", {"filter": {"country_code": "US"}})
         return {"starting_number": found[0]["phone_number"], "range": found[0]["range"]}
     if tool == "inexplicit_number_orders_create":
         return {"ordering_groups": [{"country_iso": "US", "count_requested": "1", "phone_number_type": "local"}]}
@@ -138,12 +113,8 @@ async def valid_args(client: Client, tool: str) -> dict[str, Any]:
     raise AssertionError(tool)
 
 
-def text(result: types.CallToolResult) -> str:
-    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
-
-
 def assert_refused(result: types.CallToolResult, *fragments: str) -> None:
-    message = text(result)
+    message = text_of(result)
     assert result.is_error, message
     assert "nothing was sent" in message.lower(), message
     for fragment in fragments:
@@ -163,7 +134,7 @@ async def test_an_approved_guarded_call_sends_exactly_one_request(env: Env, mode
     async with env.client(mode, human) as c:
         args = await valid_args(c, tool)
         result = await c.call_tool(tool, args)
-    assert env.sent(tool) == 1, text(result)
+    assert env.sent(tool) == 1, text_of(result)
     assert len(human.asked) == 1
     assert "Approve?" in human.asked[0]
     assert "confirmation_id" not in (result.structured_content or {})
@@ -203,15 +174,15 @@ async def test_anything_but_an_explicit_approval_sends_nothing(env: Env, mode: s
 
 # --- quote + confirm_action (--purchase-policy host-confirm, no elicitation) ----------------------
 
-HOST = {"purchase_policy": "host-confirm"}
+HOST: dict[str, Any] = {"purchase_policy": "host-confirm"}
 
 
 async def quote(client: Client, tool: str) -> tuple[str, str]:
     result = await client.call_tool(tool, await valid_args(client, tool))
-    assert not result.is_error, text(result)
+    assert not result.is_error, text_of(result)
     data = result.structured_content
     assert isinstance(data, dict) and data["status"] == "awaiting_confirmation", data
-    assert "NOTHING HAS BEEN SENT" in text(result)
+    assert "NOTHING HAS BEEN SENT" in text_of(result)
     return data["confirmation_id"], data["summary"]
 
 
@@ -224,7 +195,7 @@ async def test_a_client_without_elicitation_gets_a_quote_that_confirm_action_red
         cid, summary = await quote(c, tool)
         assert env.sent(tool) == 0
         first = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
-        assert env.sent(tool) == 1, text(first)
+        assert env.sent(tool) == 1, text_of(first)
         second = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
     assert_refused(second, "already used")
     assert env.sent(tool) == 1
@@ -280,7 +251,7 @@ async def test_confirm_action_refuses_an_id_issued_by_another_server(env: Env, t
 
 # --- 2026 rounds driven by hand ------------------------------------------------------------------
 
-APPROVE = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
+APPROVE: types.InputResponses = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
 
 
 async def first_round(c: Client, tool: str, args: dict[str, Any]) -> types.InputRequiredResult:
@@ -303,7 +274,7 @@ async def refused_or_asked_again(
         return None
     assert isinstance(answer, types.InputRequiredResult | types.CallToolResult)
     if isinstance(answer, types.CallToolResult):
-        assert answer.is_error, text(answer)
+        assert answer.is_error, text_of(answer)
     return answer
 
 
@@ -385,7 +356,7 @@ async def test_policy_elicit_only_shows_guarded_tools_only_to_clients_that_can_a
         names = await tool_names(blind)
         assert not names & {*GUARDED, "confirm_action"}
         result = await blind.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": VALID["US"]}]})
-        assert result.is_error and "nothing was sent" in text(result).lower()
+        assert result.is_error and "nothing was sent" in text_of(result).lower()
     async with env.client(mode, Human(), purchase_policy="elicit-only") as asking:
         names = await tool_names(asking)
         assert set(GUARDED) <= names and "confirm_action" not in names
@@ -397,7 +368,7 @@ async def test_policy_elicit_only_shows_guarded_tools_only_to_clients_that_can_a
 
 async def test_an_order_over_the_numbers_cap_is_refused_naming_the_cap(env: Env, mode: str) -> None:
     async with env.client(mode, Human(), max_numbers_per_order=1) as c:
-        found = await search(c, "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}})
+        found = await tool_data(c, "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}})
         args = {"phone_numbers": [{"phone_number": n["phone_number"]} for n in found[:2]]}
         result = await c.call_tool("number_orders_create", args)
     assert_refused(result, "--max-numbers-per-order", "limit of 1")
@@ -407,7 +378,7 @@ async def test_an_order_over_the_numbers_cap_is_refused_naming_the_cap(env: Env,
 async def test_an_order_over_the_cost_cap_is_refused(env: Env, mode: str) -> None:
     human = Human()
     async with env.client(mode, human, max_order_cost=0.5) as c:
-        found = await search(c, "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 1}})
+        found = await tool_data(c, "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 1}})
         assert float(found[0]["cost_information"]["upfront_cost"]) > 0.5
         result = await c.call_tool(
             "number_orders_create", {"phone_numbers": [{"phone_number": found[0]["phone_number"]}]}
@@ -420,7 +391,7 @@ async def test_an_order_over_the_cost_cap_is_refused(env: Env, mode: str) -> Non
 async def test_a_block_order_is_quoted_from_the_block_search_and_capped_by_its_cost(env: Env, mode: str) -> None:
     human = Human()
     async with env.client(mode, human, max_order_cost=150, max_numbers_per_order=100) as c:
-        blocks = await search(
+        blocks = await tool_data(
             c,
             "available_phone_number_blocks_list",
             {"filter": {"country_code": "US", "national_destination_code": "312"}},
@@ -428,7 +399,7 @@ async def test_a_block_order_is_quoted_from_the_block_search_and_capped_by_its_c
         first, second = ({"starting_number": b["phone_number"], "range": b["range"]} for b in blocks[:2])
         upfront = float(blocks[0]["cost_information"]["upfront_cost"])
         result = await c.call_tool("number_block_orders_create", first)
-    assert not result.is_error, text(result)
+    assert not result.is_error, text_of(result)
     assert f"upfront {upfront:.2f} USD" in human.asked[0]
     assert env.sent("number_block_orders_create") == 1
     cap = float(blocks[1]["cost_information"]["upfront_cost"]) / 2
@@ -472,9 +443,9 @@ FIELD_CASES = [(tool, path, make) for tool, fields in E164_FIELDS.items() for pa
 
 
 def test_the_e164_cases_cover_every_tool_with_phone_fields() -> None:
-    assert set(E164_FIELDS) == {t.name for t in CATALOG.values() if t.e164}
+    assert set(E164_FIELDS) == {t.name for t in TOOLS.values() if t.e164}
     for tool, fields in E164_FIELDS.items():
-        assert len(fields) == len(CATALOG[tool].e164), tool
+        assert len(fields) == len(TOOLS[tool].e164), tool
 
 
 @pytest.mark.parametrize(("tool", "path", "make"), FIELD_CASES, ids=[f"{t}:{p}" for t, p, _ in FIELD_CASES])
@@ -491,7 +462,7 @@ async def test_a_national_number_with_a_country_code_gets_an_e164_suggestion(env
         result = await c.call_tool(
             "number_orders_create", {"phone_numbers": [{"phone_number": "(312) 555-0001"}], "country_code": "US"}
         )
-    message = text(result)
+    message = text_of(result)
     assert result.is_error and "+13125550001" in message and "phone_numbers[0].phone_number" in message, message
     assert env.sent("number_orders_create") == 0
 
@@ -502,7 +473,7 @@ async def test_valid_numbers_from_several_countries_are_sent(env: Env, tool: str
     async with env.client(purchase_policy="allow") as c:
         for country in countries:
             result = await c.call_tool(tool, make(VALID[country]))
-            assert "not E.164" not in text(result), text(result)
+            assert "not E.164" not in text_of(result), text_of(result)
     assert env.sent(tool) == len(countries)
 
 
@@ -511,7 +482,7 @@ async def test_partial_number_patterns_are_not_mistaken_for_phone_numbers(env: E
         result = await c.call_tool(
             "available_phone_numbers_list", {"filter": {"country_code": "US", "phone_number": {"starts_with": "312"}}}
         )
-    assert not result.is_error, text(result)
+    assert not result.is_error, text_of(result)
     assert env.sent("available_phone_numbers_list") == 1
 
 
@@ -522,7 +493,7 @@ async def test_an_approved_purchase_is_audited_before_it_is_sent_and_after_it_an
     async with env.client(mode, Human()) as c:
         args = await valid_args(c, "number_orders_create")
         result = await c.call_tool("number_orders_create", args)
-    assert not result.is_error, text(result)
+    assert not result.is_error, text_of(result)
     events = [(r["event"], r["tool"]) for r in env.records()]
     assert events == [("asked", "number_orders_create"), ("decided", "number_orders_create"),
                       ("request", "number_orders_create"), ("outcome", "number_orders_create")]  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -38,7 +39,7 @@ async def browser() -> AsyncIterator[Browser]:
             await b.close()
 
 
-async def start_order(flow: Flow, c: object) -> tuple[str, dict[str, str]]:
+async def start_order(flow: Flow, c: object) -> tuple[str, dict[str, Any]]:
     from mcp import Client
 
     assert isinstance(c, Client)

@@ -87,10 +87,10 @@ async def test_approve_on_the_review_page_sends_one_order_and_check_approval_ret
 
 
 async def test_a_purchase_waiting_for_the_decision_returns_the_order_itself(flow: Flow) -> None:
-    progress: list[float] = []
+    seen_progress: list[float] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(value)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen_progress.append(progress)
 
     async with flow.client("legacy", approval_wait=30) as c:
         number = (await us_number(c))["phone_number"]
@@ -104,7 +104,7 @@ async def test_a_purchase_waiting_for_the_decision_returns_the_order_itself(flow
         async with anyio.create_task_group() as tg:
             tg.start_soon(buy)
             url = await anyio.to_thread.run_sync(flow.url)
-            while not progress:  # the call is waiting (and says so) before the human decides
+            while not seen_progress:  # the call is waiting (and says so) before the human decides
                 await anyio.sleep(0.05)
             await decide(url, "approve")
     [result] = results
@@ -316,7 +316,7 @@ async def test_url_elicitation_declined_by_the_user_sends_nothing(flow: Flow, mo
 
 # --- the 2026-07-28 replay (#16 item 1) ------------------------------------------------------------------
 
-APPROVE = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
+APPROVE: dict[str, types.InputResponse] = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
 
 
 async def ask(c: Client, args: dict[str, Any]) -> str:

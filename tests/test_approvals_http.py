@@ -49,7 +49,7 @@ def http_server(tmp: Path, base_url: str) -> Iterator[str]:
 @asynccontextmanager
 async def mcp(base: str, mode: str, callback: Any = None) -> AsyncIterator[Client]:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
-    async with http, Client(streamable_http_client(f"{base}/mcp", http_client=http), mode=mode,  # type: ignore[arg-type]
+    async with http, Client(streamable_http_client(f"{base}/mcp", http_client=http), mode=mode,
                             elicitation_callback=callback) as client:  # fmt: skip
         yield client
 
@@ -91,7 +91,9 @@ async def human(context: Any, params: types.ElicitRequestParams) -> types.Elicit
 
 async def test_a_2026_approval_replayed_from_a_new_http_session_sends_nothing(tmp_path: Path) -> None:
     sb = Sandbox()
-    approve = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
+    approve: dict[str, types.InputResponse] = {
+        "approve": types.ElicitResult(action="accept", content={"approve": True})
+    }
     with served(sb) as sandbox_url, http_server(tmp_path, sandbox_url) as base:
         async with mcp(base, "auto", human) as c:
             args = {"phone_numbers": [{"phone_number": await a_number(c)}]}

@@ -41,8 +41,8 @@ async def test_two_server_processes_sharing_a_store_send_an_approved_purchase_on
     sb = Sandbox()
     with served(sb) as base_url:
         async with (
-            Client(server(base_url, tmp_path, "a"), mode="legacy") as a,  # type: ignore[arg-type]
-            Client(server(base_url, tmp_path, "b"), mode="auto") as b,  # type: ignore[arg-type]
+            Client(server(base_url, tmp_path, "a"), mode="legacy") as a,
+            Client(server(base_url, tmp_path, "b"), mode="auto") as b,
         ):
             found = await a.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 1}})
             number = (found.structured_content or {})["data"][0]["phone_number"]

@@ -17,6 +17,7 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 
+from helpers import audit_records
 from sandbox_helpers import child_env, sandbox_api_process
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
@@ -47,12 +48,6 @@ async def orders_received(base: str) -> int:
     async with httpx.AsyncClient() as http:
         data = (await http.get(f"{base}/_sandbox/requests")).json()["data"]
     return sum(1 for r in data if r["method"] == "POST" and r["path"] == "/v2/number_orders")
-
-
-def audit_records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 async def test_a_purchase_is_on_disk_in_the_audit_log_even_if_the_server_is_killed_mid_request(

@@ -144,7 +144,7 @@ def test_another_store_with_a_different_secret_cannot_redeem() -> None:
 
 
 def test_redeemed_args_are_a_deep_copy_equal_to_the_quoted_args() -> None:
-    args = {"phone_numbers": [{"phone_number": "+13125550001"}], "connection_id": "1"}
+    args: dict[str, Any] = {"phone_numbers": [{"phone_number": "+13125550001"}], "connection_id": "1"}
     store = ConfirmationStore()
     quote = store.issue(TOOL, args, SUMMARY)
     args["phone_numbers"][0]["phone_number"] = "+19999999999"  # caller mutates after quoting

@@ -31,9 +31,9 @@ def test_number_order_with_known_costs_reads_like_the_example() -> None:
         "BUY 2 phone numbers from Telnyx (real charges):\n"
         "  +13125550001  US local  upfront 1.00 USD, monthly 1.00 USD\n"
         "  +13125550002  US local  upfront 1.00 USD, monthly 1.00 USD\n"
-        "Total: upfront 2.00 USD, then 2.00 USD per month.\n"
         "Connection: 1234 · Messaging profile: (none) · Billing group: (none)\n"
-        "Customer reference: mcp-3f2a"
+        "Customer reference: mcp-3f2a\n"
+        "Total: upfront 2.00 USD, then 2.00 USD per month."
     )
 
 
@@ -94,16 +94,17 @@ def test_block_order_names_the_range_and_the_connection() -> None:
         "BUY a block of 10 phone numbers from Telnyx (real charges):\n"
         "  +13125550000 to +13125550009  cost: not quoted by Telnyx\n"
         "Connection: c-1 · Messaging profile: (none)\n"
-        "Customer reference: r"
+        "Customer reference: r\n"
+        "Total: not known (Telnyx quoted no price for this block)."
     )
 
 
-def test_block_order_shows_a_quoted_block_cost() -> None:
+def test_block_order_shows_a_quoted_block_cost_and_its_total_for_the_whole_block() -> None:
     args = {"starting_number": "+13125550000", "range": 10}
-    text = describe_action(
-        "number_block_orders_create", args, kind="purchase", costs={"+13125550000": cost("10.00", "5.00")}
-    )
-    assert "upfront 10.00 USD, monthly 5.00 USD (as quoted by Telnyx for this block)" in text
+    text = describe_action("number_block_orders_create", args, kind="purchase", costs={"block": cost("10.00", "5.00")})
+    assert "upfront 10.00 USD, monthly 5.00 USD for the whole block" in text
+    assert text.splitlines()[-1] == "Total: upfront 10.00 USD, then 5.00 USD per month, for the whole block."
+    assert total_cost("number_block_orders_create", args, {"block": cost("10.00", "5.00")}) == pytest.approx(10.0)
 
 
 def test_inexplicit_order_lists_each_group_with_place_and_features() -> None:
@@ -126,8 +127,8 @@ def test_inexplicit_order_lists_each_group_with_place_and_features() -> None:
     lines = text.splitlines()
     assert lines[0] == "BUY 5 phone numbers chosen by Telnyx (real charges):"
     assert lines[1] == "  3 x US local in Chicago, IL, area code 312, with sms, voice"
-    assert lines[2] == "  2 x GB mobile (quickship=true)"
-    assert "Cost: not quoted by Telnyx (Telnyx picks the numbers)." in lines
+    assert lines[3] == "  2 x GB mobile (quickship=true)"
+    assert "no search gave an estimate for every group" in text
     assert "Connection: (none) · Messaging profile: (none) · Billing group: bg-1" in lines
 
 
@@ -182,8 +183,10 @@ def test_unknown_kind_is_a_programming_error() -> None:
 
 
 def test_total_cost_is_the_upfront_sum_in_usd_when_every_number_is_quoted() -> None:
-    assert total_cost(ORDER, COSTS) == pytest.approx(2.0)
-    assert total_cost(ORDER, {"+13125550001": cost("0.75"), "+13125550002": cost("1.25")}) == pytest.approx(2.0)
+    assert total_cost("number_orders_create", ORDER, COSTS) == pytest.approx(2.0)
+    assert total_cost(
+        "number_orders_create", ORDER, {"+13125550001": cost("0.75"), "+13125550002": cost("1.25")}
+    ) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize(
@@ -197,12 +200,21 @@ def test_total_cost_is_the_upfront_sum_in_usd_when_every_number_is_quoted() -> N
     ],
 )
 def test_total_cost_is_none_unless_every_number_has_a_usd_quote(costs: Any) -> None:
-    assert total_cost(ORDER, costs) is None
+    assert total_cost("number_orders_create", ORDER, costs) is None
 
 
 def test_total_cost_of_nothing_is_none() -> None:
-    assert total_cost({"phone_numbers": []}, COSTS) is None
-    assert total_cost({"starting_number": "+13125550000", "range": 10}, COSTS) is None
+    assert total_cost("number_orders_create", {"phone_numbers": []}, COSTS) is None
+    assert total_cost("number_block_orders_create", {"starting_number": "+13125550000", "range": 10}, COSTS) is None
+
+
+def test_an_estimate_is_labelled_and_never_counts_as_a_firm_total() -> None:
+    args = {"ordering_groups": [{"count_requested": 3, "country_iso": "GB", "phone_number_type": "mobile"}]}
+    costs = {"group:0": {**cost("2.00", "5.00"), "estimate": "yes"}}
+    text = describe_action("inexplicit_number_orders_create", args, kind="purchase", costs=costs)
+    assert "    estimate: upfront 2.00 USD, monthly 5.00 USD per number (from a search with the same filters)" in text
+    assert "ESTIMATED total: upfront 6.00 USD, then 15.00 USD per month (an estimate" in text
+    assert total_cost("inexplicit_number_orders_create", args, costs) is None  # the cost cap fails closed
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,11 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
+
+from helpers import CATALOG
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = "telnyx_numbers_mcp"
@@ -49,10 +52,24 @@ def test_wheel_has_tool_specs_scope_and_entry_point(tmp_path: Path) -> None:
     shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"{PKG}/tool_specs/") and n.endswith(".json")}
     assert shipped == expected
     assert "index.json" in shipped
-    assert len(shipped - {"index.json"}) == 47
+    assert shipped - {"index.json"} == {f"{t.name}.json" for t in CATALOG}
     assert index, "index.json is empty"
     assert f"{PKG}/specgen/scope.toml" in names
 
     parser = configparser.ConfigParser()
     parser.read_string(entry_points)
     assert parser["console_scripts"]["telnyx-numbers-mcp"] == f"{PKG}.cli:main"
+
+    # the MIT license travels with the wheel, and says what pyproject.toml says
+    licenses = [n for n in names if ".dist-info/" in n and n.rsplit("/", 1)[1] == "LICENSE"]
+    assert licenses, sorted(names)
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read(licenses[0]).decode() == (ROOT / "LICENSE").read_text()
+
+
+def test_the_license_file_matches_pyproject() -> None:
+    license_text = (ROOT / "LICENSE").read_text()
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert declared == {"text": "MIT"}
+    assert license_text.startswith("MIT License\n")
+    assert "Permission is hereby granted, free of charge" in license_text

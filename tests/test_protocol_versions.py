@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from helpers import DEFAULT_TOOL_NAMES
+
 SECRET = "KEY_never_in_any_output_7f3a"
 SEARCH = {"filter": {"country_code": "US", "locality": "Chicago", "limit": 1}}
 
@@ -87,7 +89,7 @@ def test_each_handshake_revision_lists_calls_and_awaits_approval_without_elicita
         assert init["protocolVersion"] == version
         assert "SANDBOX" in init["instructions"]
         tools = wire.answer_to(wire.request("tools/list", {}))["result"]["tools"]
-        assert len(tools) == 48
+        assert {t["name"] for t in tools} == DEFAULT_TOOL_NAMES
         assert all(t["inputSchema"]["type"] == "object" for t in tools)
         found = wire.answer_to(
             wire.request("tools/call", {"name": "available_phone_numbers_list", "arguments": SEARCH})

@@ -32,7 +32,7 @@ from replica_helpers import (
 from sandbox_helpers import sandbox_api_process
 
 pytestmark = pytest.mark.anyio
-APPROVE = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
+APPROVE: types.InputResponses = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
 
 
 @dataclass
@@ -167,7 +167,9 @@ async def test_a_2026_approval_round_trip_whose_answer_goes_to_the_other_replica
         args = await order_args(a)
         first = await a.session.call_tool("number_orders_create", args, allow_input_required=True)
     assert isinstance(first, types.InputRequiredResult) and first.request_state
-    question = first.input_requests["approve"].params.message  # type: ignore[union-attr]
+    asked = (first.input_requests or {})["approve"]
+    assert isinstance(asked, types.ElicitRequest) and isinstance(asked.params, types.ElicitRequestFormParams)
+    question = asked.params.message
     reference = re.search(r"mcp-[0-9a-f]{12}", question)
     assert reference, question
     assert up.orders() == []

@@ -10,25 +10,11 @@ import httpx
 import phonenumbers
 import pytest
 
+from helpers import sandbox_numbers, sandbox_search
 from sandbox_helpers import client_for
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def search(client: httpx.AsyncClient, **flt: str) -> list[dict[str, Any]]:
-    r = await client.get("/available_phone_numbers", params={f"filter[{k}]": v for k, v in flt.items()})
-    assert r.status_code == 200, r.text
-    return r.json()["data"]  # type: ignore[no-any-return]
-
-
-async def numbers(client: httpx.AsyncClient, **flt: str) -> list[str]:
-    return [d["phone_number"] for d in await search(client, **flt)]
 
 
 # ---- search -------------------------------------------------------------------------------------------
@@ -37,7 +23,7 @@ async def numbers(client: httpx.AsyncClient, **flt: str) -> list[str]:
 @pytest.mark.parametrize("country", ["US", "CA", "GB", "DE", "FR", "AU", "NL", "IE", "ES", "SE", "BE", "PL"])
 async def test_search_gives_valid_numbers_for_the_country(country: str) -> None:
     async with client_for(Sandbox()) as client:
-        data = await search(client, country_code=country, limit="8")
+        data = await sandbox_search(client, country_code=country, limit="8")
     assert len(data) == 8
     for item in data:
         parsed = phonenumbers.parse(item["phone_number"])
@@ -49,25 +35,25 @@ async def test_search_gives_valid_numbers_for_the_country(country: str) -> None:
 
 async def test_search_filters_are_honoured() -> None:
     async with client_for(Sandbox()) as client:
-        chicago = await search(client, country_code="US", locality="Chicago", limit="10")
+        chicago = await sandbox_search(client, country_code="US", locality="Chicago", limit="10")
         assert all(d["phone_number"][2:5] in ("312", "773") for d in chicago)
-        starts = await numbers(client, country_code="US", **{"phone_number][starts_with": "31255"})
+        starts = await sandbox_numbers(client, country_code="US", **{"phone_number][starts_with": "31255"})
         assert starts and all(n.startswith("+131255") for n in starts)
-        after_ndc = await numbers(
+        after_ndc = await sandbox_numbers(
             client, country_code="US", national_destination_code="415", **{"phone_number][starts_with": "77"}
         )
         assert after_ndc and all(n.startswith("+141577") for n in after_ndc)
-        ends = await numbers(client, country_code="GB", **{"phone_number][ends_with": "1234"})
+        ends = await sandbox_numbers(client, country_code="GB", **{"phone_number][ends_with": "1234"})
         assert ends and all(n.endswith("1234") for n in ends)
-        contains = await numbers(client, country_code="NL", **{"phone_number][contains": "999"})
+        contains = await sandbox_numbers(client, country_code="NL", **{"phone_number][contains": "999"})
         assert contains and all("999" in n[3:] for n in contains)
-        mms = await search(client, country_code="US", features="sms,mms", limit="15")
+        mms = await sandbox_search(client, country_code="US", features="sms,mms", limit="15")
         assert len(mms) == 15 and all({"mms", "sms"} <= {f["name"] for f in d["features"]} for d in mms)
-        quick = await search(client, country_code="US", quickship="true", limit="5")
+        quick = await sandbox_search(client, country_code="US", quickship="true", limit="5")
         assert quick and all(d["quickship"] for d in quick)
-        toll = await numbers(client, country_code="US", phone_number_type="toll_free", limit="5")
+        toll = await sandbox_numbers(client, country_code="US", phone_number_type="toll_free", limit="5")
         assert all(n[2:5] in ("888", "877", "833") for n in toll)
-        assert await search(client, country_code="US", locality="Atlantis") == []
+        assert await sandbox_search(client, country_code="US", locality="Atlantis") == []
         r = await client.get(
             "/available_phone_numbers",
             params={
@@ -85,9 +71,9 @@ async def test_search_filters_are_honoured() -> None:
 
 async def test_search_is_deterministic_per_seed() -> None:
     async with client_for(Sandbox(seed=1)) as a, client_for(Sandbox(seed=1)) as b, client_for(Sandbox(seed=2)) as c:
-        first = await numbers(a, country_code="GB", limit="5")
-        assert first == await numbers(b, country_code="GB", limit="5")
-        assert first != await numbers(c, country_code="GB", limit="5")
+        first = await sandbox_numbers(a, country_code="GB", limit="5")
+        assert first == await sandbox_numbers(b, country_code="GB", limit="5")
+        assert first != await sandbox_numbers(c, country_code="GB", limit="5")
 
 
 # ---- reservations ---------------------------------------------------------------------------------
@@ -96,30 +82,30 @@ async def test_search_is_deterministic_per_seed() -> None:
 async def test_reservation_hides_number_from_others_then_expires_after_30_minutes() -> None:
     sb = Sandbox()
     async with client_for(sb, "KEY_alice") as client, client_for(sb, "KEY_bob") as other:
-        pool = await numbers(client, country_code="US", limit="5")
+        pool = await sandbox_numbers(client, country_code="US", limit="5")
         r = await client.post("/number_reservations", json={"phone_numbers": [{"phone_number": pool[0]}]})
         assert r.status_code == 200
         entry = r.json()["data"]["phone_numbers"][0]
         assert entry["status"] == "success"
-        assert pool[0] not in await numbers(other, country_code="US", limit="5")
+        assert pool[0] not in await sandbox_numbers(other, country_code="US", limit="5")
         # as on Telnyx, the reserving account still sees its held number unless it excludes held numbers
-        assert pool[0] in await numbers(client, country_code="US", limit="5")
-        assert pool[0] not in await numbers(client, country_code="US", limit="5", exclude_held_numbers="true")
+        assert pool[0] in await sandbox_numbers(client, country_code="US", limit="5")
+        assert pool[0] not in await sandbox_numbers(client, country_code="US", limit="5", exclude_held_numbers="true")
         again = await other.post("/number_reservations", json={"phone_numbers": [{"phone_number": pool[0]}]})
         assert again.status_code == 422
         assert again.json()["errors"][0]["source"] == {"pointer": "/phone_numbers/0/phone_number"}
         taken = await other.post("/number_orders", json={"phone_numbers": [{"phone_number": pool[0]}]})
         assert taken.status_code == 422
         sb.clock.advance(29 * 60)
-        assert pool[0] not in await numbers(other, country_code="US", limit="5")
+        assert pool[0] not in await sandbox_numbers(other, country_code="US", limit="5")
         sb.clock.advance(61)
-        assert pool[0] in await numbers(other, country_code="US", limit="5")
+        assert pool[0] in await sandbox_numbers(other, country_code="US", limit="5")
 
 
 async def test_extend_pushes_expiry_by_30_minutes() -> None:
     sb = Sandbox()
     async with client_for(sb) as client:
-        pool = await numbers(client, country_code="CA", limit="3")
+        pool = await sandbox_numbers(client, country_code="CA", limit="3")
         res = (await client.post("/number_reservations", json={"phone_numbers": [{"phone_number": pool[0]}]})).json()
         rid = res["data"]["id"]
         before = res["data"]["phone_numbers"][0]["expired_at"]
@@ -130,9 +116,9 @@ async def test_extend_pushes_expiry_by_30_minutes() -> None:
 
         assert (parse_iso(after) - parse_iso(before)).total_seconds() == 30 * 60
         sb.clock.advance(35 * 60)  # 55 minutes in: still held thanks to the extension
-        assert pool[0] not in await numbers(client, country_code="CA", limit="3", exclude_held_numbers="true")
+        assert pool[0] not in await sandbox_numbers(client, country_code="CA", limit="3", exclude_held_numbers="true")
         sb.clock.advance(6 * 60)
-        assert pool[0] in await numbers(client, country_code="CA", limit="3")
+        assert pool[0] in await sandbox_numbers(client, country_code="CA", limit="3")
         expired = await client.post(f"/number_reservations/{rid}/actions/extend")
         assert expired.status_code == 422
 
@@ -143,13 +129,13 @@ async def test_extend_pushes_expiry_by_30_minutes() -> None:
 async def test_order_goes_pending_to_success_and_leaves_the_pool() -> None:
     sb = Sandbox()
     async with client_for(sb) as client:
-        pool = await numbers(client, country_code="US", limit="3")
+        pool = await sandbox_numbers(client, country_code="US", limit="3")
         r = await client.post(
             "/number_orders", json={"phone_numbers": [{"phone_number": pool[0]}], "customer_reference": "acme"}
         )
         order = r.json()["data"]
         assert order["status"] == "pending" and order["requirements_met"] is True
-        assert pool[0] not in await numbers(client, country_code="US", limit="3")
+        assert pool[0] not in await sandbox_numbers(client, country_code="US", limit="3")
         listed = (await client.get("/number_orders", params={"filter[status]": "pending"})).json()
         assert [o["id"] for o in listed["data"]] == [order["id"]]
         sb.clock.advance(10)
@@ -170,8 +156,8 @@ async def test_order_goes_pending_to_success_and_leaves_the_pool() -> None:
 async def test_german_order_waits_for_requirements() -> None:
     sb = Sandbox()
     async with client_for(sb) as client:
-        de = await numbers(client, country_code="DE", limit="1")
-        us = await numbers(client, country_code="US", limit="1")
+        de = await sandbox_numbers(client, country_code="DE", limit="1")
+        us = await sandbox_numbers(client, country_code="US", limit="1")
         r = await client.post(
             "/number_orders", json={"phone_numbers": [{"phone_number": de[0]}, {"phone_number": us[0]}]}
         )
@@ -219,7 +205,7 @@ async def test_german_order_waits_for_requirements() -> None:
 async def test_requirement_group_satisfies_documents_and_cancel_frees_numbers() -> None:
     sb = Sandbox()
     async with client_for(sb) as client:
-        fr = await numbers(client, country_code="FR", limit="2")
+        fr = await sandbox_numbers(client, country_code="FR", limit="2")
         r = await client.post(
             "/number_orders",
             json={
@@ -231,10 +217,10 @@ async def test_requirement_group_satisfies_documents_and_cancel_frees_numbers() 
         assert r.json()["data"]["requirements_met"] is True
         pending = (await client.post("/number_orders", json={"phone_numbers": [{"phone_number": fr[1]}]})).json()
         sub_id = pending["data"]["sub_number_orders_ids"][0]
-        assert fr[1] not in await numbers(client, country_code="FR", limit="2")
+        assert fr[1] not in await sandbox_numbers(client, country_code="FR", limit="2")
         cancelled = (await client.patch(f"/sub_number_orders/{sub_id}/cancel")).json()["data"]
         assert cancelled["status"] == "failure"
-        assert fr[1] in await numbers(client, country_code="FR", limit="2")
+        assert fr[1] in await sandbox_numbers(client, country_code="FR", limit="2")
         sb.clock.advance(10)
         done = (await client.get(f"/sub_number_orders/{r.json()['data']['sub_number_orders_ids'][0]}")).json()
         again = await client.patch(f"/sub_number_orders/{done['data']['id']}/cancel")
@@ -262,7 +248,7 @@ async def test_inexplicit_order_allocates_numbers() -> None:
         order = (await client.get(f"/number_orders/{order_id}")).json()["data"]
         ordered = {p["phone_number"] for p in order["phone_numbers"]}
         assert all(n.startswith("+1206") for n in ordered)
-        assert not ordered & set(await numbers(client, country_code="US", national_destination_code="206"))
+        assert not ordered & set(await sandbox_numbers(client, country_code="US", national_destination_code="206"))
 
 
 async def test_block_order_and_deletion_job() -> None:
@@ -291,7 +277,7 @@ async def test_block_order_and_deletion_job() -> None:
 async def test_report_csv_lists_sub_orders() -> None:
     sb = Sandbox()
     async with client_for(sb) as client:
-        us = await numbers(client, country_code="US", limit="1")
+        us = await sandbox_numbers(client, country_code="US", limit="1")
         order = (
             await client.post(
                 "/number_orders", json={"phone_numbers": [{"phone_number": us[0]}], "customer_reference": "csv"}
@@ -448,7 +434,7 @@ async def test_sqlite_state_survives_restart(tmp_path: Path) -> None:
     db = str(tmp_path / "sandbox.sqlite3")
     first = Sandbox(state_path=db)
     async with client_for(first) as client:
-        pool = await numbers(client, country_code="US", limit="3")
+        pool = await sandbox_numbers(client, country_code="US", limit="3")
         order = (await client.post("/number_orders", json={"phone_numbers": [{"phone_number": pool[0]}]})).json()
         await client.post("/number_reservations", json={"phone_numbers": [{"phone_number": pool[1]}]})
         first.clock.advance(10)
@@ -457,7 +443,7 @@ async def test_sqlite_state_survives_restart(tmp_path: Path) -> None:
     async with client_for(second) as client:
         got = (await client.get(f"/number_orders/{order['data']['id']}")).json()["data"]
         assert got["status"] == "success"
-        remaining = await numbers(client, country_code="US", limit="3", exclude_held_numbers="true")
+        remaining = await sandbox_numbers(client, country_code="US", limit="3", exclude_held_numbers="true")
         assert pool[0] not in remaining and pool[1] not in remaining
         assert (await client.get("/number_reservations")).json()["meta"]["total_results"] == 1
     second.close()

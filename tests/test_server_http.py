@@ -14,9 +14,9 @@ import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from helpers import DEFAULT_TOOL_NAMES
 from sandbox_helpers import free_port
 from telnyx_numbers_mcp.app import build_server
-from telnyx_numbers_mcp.catalog import load_catalog
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 from telnyx_numbers_mcp.transports import http_app
@@ -59,12 +59,12 @@ async def test_http_with_the_token_lists_tools_and_searches(tmp_path: Path, mode
     sb = Sandbox()
     async with serving(tmp_path, sb) as url:
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
-        async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
+        async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             names = {t.name for t in (await client.list_tools()).tools}
             result = await client.call_tool(
                 "available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}}
             )
-    assert names == {t.name for t in load_catalog()} | {"check_approval"}
+    assert names == DEFAULT_TOOL_NAMES
     assert not result.is_error
     assert result.structured_content is not None and result.structured_content["data"]
     assert [r["path"] for r in sb.requests] == ["/v2/available_phone_numbers"]

@@ -10,13 +10,12 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
+from helpers import DEFAULT_TOOL_NAMES, TOOLS
 from sandbox_helpers import child_env, sandbox_api_process
 from sdk_oracle import sdk_request
-from telnyx_numbers_mcp.catalog import load_catalog
 
 pytestmark = pytest.mark.anyio
 
-CATALOG = {t.name: t for t in load_catalog()}
 KEY = "KEY_stdio_test_secret"
 
 
@@ -24,14 +23,13 @@ def stdio(*args: str, **env: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "telnyx_numbers_mcp", *args], env=child_env(**env))
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_stdio_lists_48_tools_and_a_search_works(tmp_path: Path, mode: str) -> None:
+async def test_stdio_lists_every_tool_and_a_search_works(tmp_path: Path, mode: str) -> None:
     params = stdio("--sandbox", "--audit-log", str(tmp_path / "audit.jsonl"))
-    async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(params, mode=mode) as client:
         tools = (await client.list_tools()).tools
         names = {t.name for t in tools}
-        assert len(tools) == 48
-        assert names == set(CATALOG) | {"check_approval"}
+        assert len(tools) == len(names) == len(DEFAULT_TOOL_NAMES)
+        assert names == DEFAULT_TOOL_NAMES
         result = await client.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}})
     assert not result.is_error
     assert result.structured_content is not None
@@ -41,8 +39,8 @@ async def test_stdio_lists_48_tools_and_a_search_works(tmp_path: Path, mode: str
 async def test_stdio_read_only_lists_no_write_tool(tmp_path: Path) -> None:
     async with Client(stdio("--sandbox", "--read-only", "--audit-log", str(tmp_path / "a.jsonl"))) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-    assert names == {n for n, t in CATALOG.items() if t.read_only}
-    assert len(names) < 48 and "check_approval" not in names
+    assert names == {n for n, t in TOOLS.items() if t.read_only}
+    assert names < DEFAULT_TOOL_NAMES and "check_approval" not in names
 
 
 async def test_stdio_against_a_served_sandbox_sends_what_the_sdk_sends(tmp_path: Path) -> None:
@@ -68,7 +66,7 @@ async def test_stdio_against_a_served_sandbox_sends_what_the_sdk_sends(tmp_path:
             recorded = (await http.get(f"{url}/_sandbox/requests")).json()["data"]
     assert len(recorded) == len(calls)
     for (name, args), req in zip(calls, recorded, strict=True):
-        sdk = sdk_request(CATALOG[name].sdk_method, args)
+        sdk = sdk_request(TOOLS[name].sdk_method, args)
         assert req["method"] == sdk.method, name
         assert req["path"] == "/v2" + sdk.path, name
         assert sorted(map(tuple, req["query_pairs"])) == sorted(sdk.query), name

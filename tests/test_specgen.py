@@ -12,24 +12,27 @@ from typing import Any
 import jsonschema
 import pytest
 
+from helpers import files_served, fill_e164
 from sdk_oracle import sdk_request
-from spec_examples import SPEC_PATH, example_args, example_of
+from spec_examples import example_args, example_of
 from telnyx_numbers_mcp.catalog import TOOL_SPECS_DIR, ToolSpec
 from telnyx_numbers_mcp.errors import SpecError
 from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.specgen import naming, readme
-from telnyx_numbers_mcp.specgen.__main__ import generate, stale_files, write
+from telnyx_numbers_mcp.specgen.__main__ import generate_from_vendored, stale_files, write
 from telnyx_numbers_mcp.specgen.schema import Resolver, loosen_output
-from telnyx_numbers_mcp.specgen.source import load_sdk_methods
+from telnyx_numbers_mcp.specgen.source import load_scope, load_sdk_methods
 
 ROOT = Path(__file__).resolve().parents[1]
-SKILL = ROOT.parent / "shared" / "seed" / "SKILL.md"
-SDK_TSV = SPEC_PATH.parent / "sdk-methods.tsv"
+SKILL_OPERATIONS = Path(__file__).with_name("data") / "seed_skill_operations.txt"
+SDK_TSV = ROOT / "openapi" / "sdk-methods.tsv"
 KEY_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 
 
 def skill_operations() -> set[str]:
-    return set(re.findall(r"`((?:GET|POST|PATCH|PUT|DELETE) /[^`]+)`", SKILL.read_text()))
+    """The seed skill's operations (copied from its SKILL.md into tests/data)."""
+    lines = SKILL_OPERATIONS.read_text().splitlines()
+    return {line for line in lines if line and not line.startswith("#")}
 
 
 def wire(tool: ToolSpec) -> dict[str, Any]:
@@ -37,7 +40,7 @@ def wire(tool: ToolSpec) -> dict[str, Any]:
 
 
 def test_tool_specs_are_fresh_from_the_spec(tmp_path: Path) -> None:
-    files = generate(str(SPEC_PATH), str(SDK_TSV))
+    files = generate_from_vendored()
     stale = stale_files(files, TOOL_SPECS_DIR)
     assert not stale, f"tool_specs/ is stale; run `python -m telnyx_numbers_mcp.specgen`: {stale}"
     # a regeneration into a new folder is byte-identical to what is committed
@@ -58,10 +61,11 @@ def test_readme_tool_table_is_generated_from_tool_specs() -> None:
     assert readme.render(text, TOOL_SPECS_DIR) == text, "README tool table is stale; run the generator"
 
 
-def test_exactly_the_47_skill_operations_are_tools(catalog: list[ToolSpec]) -> None:
-    ops = {f"{t.method} {t.path}" for t in catalog}
-    assert len(catalog) == 47
-    assert ops == skill_operations()
+def test_every_seed_skill_operation_is_a_tool_and_every_tool_is_in_scope(catalog: list[ToolSpec]) -> None:
+    ops = [f"{t.method} {t.path}" for t in catalog]
+    assert len(skill_operations()) == 47
+    assert skill_operations() <= set(ops)
+    assert ops == [f"{e.method} {e.path}" for e in load_scope().entries]
     assert json.loads((TOOL_SPECS_DIR / "index.json").read_text())["tools"] == [t.name for t in catalog]
 
 
@@ -79,7 +83,8 @@ def test_names_come_from_the_sdk_method_and_fit_client_limits(catalog: list[Tool
             "telnyx-numbers-mcp/sdk_method": tool.sdk_method,
             "telnyx-numbers-mcp/operation": f"{tool.method} {tool.path}",
         }
-        assert tool.sdk_method in tool.description and f"{tool.method} {tool.path}" in tool.description
+        # the model reads the description: the SDK method and operation travel in _meta only
+        assert tool.sdk_method not in tool.description and f"{tool.method} {tool.path}" not in tool.description
     # only the names that would be too long are overridden
     assert set(overrides) == {
         "phone_number_blocks.jobs.delete_phone_number_block",
@@ -206,7 +211,7 @@ def test_guard_metadata_marks_purchases_destructive_tools_and_e164_fields(catalo
             "reports",
         }
     order_item = by_name["number_orders_create"].input_schema["properties"]["phone_numbers"]["items"]
-    assert order_item["properties"]["phone_number"]["pattern"] == r"^\+[1-9]\d{7,14}$"
+    assert order_item["properties"]["phone_number"]["pattern"] == r"^\+[1-9][0-9]{7,14}$"
     assert by_name["number_block_orders_create"].input_schema["properties"]["starting_number"]["pattern"]
     assert by_name["numbers_features_create"].input_schema["properties"]["phone_numbers"]["items"]["pattern"]
     pattern_filter = by_name["available_phone_numbers_list"].input_schema["properties"]["filter"]["properties"]
@@ -214,15 +219,9 @@ def test_guard_metadata_marks_purchases_destructive_tools_and_e164_fields(catalo
     assert "filter.phone_numbers_phone_number" in by_name["number_reservations_list"].e164
 
 
-def _fill_e164(args: dict[str, Any], tool: ToolSpec) -> dict[str, Any]:
-    """Spec examples lack some numbers; put a valid one wherever an E.164 field holds a placeholder."""
-    text = json.dumps(args)
-    return json.loads(re.sub(r'"example"', '"+13125550001"', text)) if tool.e164 else args
-
-
 def test_spec_example_arguments_validate_and_map_to_the_sdk_request(catalog: list[ToolSpec]) -> None:
     for tool in catalog:
-        args = _fill_e164(example_args(tool), tool)
+        args = fill_e164(example_args(tool), tool)
         errors = [f"{e.json_path}: {e.message}" for e in tool.validator.iter_errors(args)]
         assert not errors, (tool.name, errors)
         ours = build(tool, args)
@@ -305,19 +304,17 @@ def test_tools_list_sends_no_runtime_metadata(catalog: list[ToolSpec]) -> None:
 
 
 def test_the_generator_reads_its_inputs_from_a_url_as_well_as_a_path(tmp_path: Path) -> None:
-    import functools
-    import http.server
-    import threading
-
     (tmp_path / "sdk-methods.tsv").write_text("http_method\tpath\tsdk_method\nGET\t/comments\tcomments.list\n")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/sdk-methods.tsv"
+    with files_served(tmp_path) as base:
+        url = f"{base}/sdk-methods.tsv"
         assert load_sdk_methods(url) == load_sdk_methods(str(tmp_path / "sdk-methods.tsv"))
         assert load_sdk_methods(url) == {("GET", "/comments"): "comments.list"}
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+
+
+def test_a_tool_without_a_curated_description_is_refused_by_the_generator(tmp_path: Path) -> None:
+    from telnyx_numbers_mcp.specgen.source import load_scope
+
+    scope = tmp_path / "scope.toml"
+    scope.write_text('[[tool]]\nop = "GET /number_orders"\ntoolset = "orders"\n')
+    with pytest.raises(SpecError, match=r"GET /number_orders: scope.toml needs a curated description"):
+        load_scope(scope)

@@ -28,17 +28,33 @@ log = logging.getLogger("telnyx_numbers_mcp")
 SERVER_NAME = "telnyx-numbers-mcp"
 
 INSTRUCTIONS = (
-    "Telnyx phone numbers: search (available_phone_numbers_list), reserve (number_reservations_create), "
-    "buy (number_orders_create) and follow orders (number_orders_retrieve, sub_number_orders_*). "
-    "Phone numbers are E.164 (+13125550001). Purchases and destructive calls run only after a human "
-    "approves: the user is asked directly, or the call returns status awaiting_approval with an approval_id "
-    "while the human decides on their own review page; then call check_approval. Never approve on the "
-    "user's behalf."
+    "Telnyx phone numbers. Workflow: 1) search with available_phone_numbers_list (area code = "
+    "national_destination_code) or available_phone_number_blocks_list; 2) optionally hold numbers with "
+    "number_reservations_create: a reservation lasts 30 minutes and number_reservations_actions_extend adds "
+    "30; 3) order with "
+    "number_orders_create (number_block_orders_create for blocks, inexplicit_number_orders_create when any "
+    "number will do); 4) a human approves every purchase and destructive call outside the chat: the user may "
+    "be asked directly, and if a call answers that it awaits approval, do what that answer says (check_approval, "
+    "where offered, tells you when the human has decided); never approve on the user's behalf; 5) follow the "
+    "order: it starts pending; number_orders_retrieve and sub_number_orders_retrieve show its status and any "
+    "regulatory requirements. Phone numbers are E.164 (+13125550001). "
+    "Results are compact text (structuredContent: Telnyx's full JSON); 'Hint:' lines say when to check "
+    "slow work again. Toolsets: search = what is available and its "
+    "price; coverage = what a country or area offers; orders, blocks, advanced = buying and following orders; "
+    "reservations = holding numbers; csr = a carrier's record before porting a number in; comments = messages "
+    "to Telnyx about an order; reports = CSV of sub-orders."
 )
+LIVE_INSTRUCTIONS = "LIVE: calls reach the real Telnyx account; purchases are charged. "
 SANDBOX_INSTRUCTIONS = (
-    "SANDBOX MODE: every call goes to a built-in simulator of the Telnyx API. Nothing is bought, "
-    "reserved or changed for real, and no account is needed. "
+    "SANDBOX MODE: a built-in simulator of the Telnyx API answers every call; nothing is bought, reserved "
+    "or changed for real, and no account is needed. "
 )
+
+
+def instructions(settings: Settings) -> str:
+    """The server's guide for agents (the `instructions` of the server info), under 1,500 characters:
+    clients that load tools on demand find the server through it."""
+    return (SANDBOX_INSTRUCTIONS if settings.sandbox else LIVE_INSTRUCTIONS) + INSTRUCTIONS
 
 
 def build_server(
@@ -113,7 +129,7 @@ def build_app(
     server: Server[Any] = Server(
         SERVER_NAME,
         version=__version__,
-        instructions=(SANDBOX_INSTRUCTIONS if settings.sandbox else "") + INSTRUCTIONS,
+        instructions=instructions(settings),
         lifespan=lifespan,
         on_list_tools=list_tools,
         on_call_tool=call_tool,

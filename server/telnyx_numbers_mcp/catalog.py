@@ -57,7 +57,9 @@ class ToolSpec:
     @cached_property
     def validator(self) -> jsonschema.Draft202012Validator:
         # Unknown arguments are refused at call time; the advertised schema stays compact.
-        return jsonschema.Draft202012Validator({**self.input_schema, "additionalProperties": False})
+        from telnyx_numbers_mcp.calls.validate import make_validator  # calls/ builds on the catalog
+
+        return make_validator(self.input_schema)
 
     @cached_property
     def mcp_tool(self) -> types.Tool:

@@ -54,6 +54,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--approval-notify", default=S, help="command run with the review URL as its last argument (no shell)"
     )
     g.add_argument("--public-url", default=S, help="base of review links when the HTTP server is behind a proxy")
+    g.add_argument(
+        "--result-format", choices=["text", "json"], default=S,
+        help="text (default): compact lines for the model; json: Telnyx's full JSON as the text too",
+    )  # fmt: skip
     g.add_argument("--max-numbers-per-order", type=int, default=S, help="refuse larger orders (default 10)")
     g.add_argument("--max-order-cost", type=float, default=S, help="refuse orders costing more upfront (USD)")
     g.add_argument("--audit-log", default=S, help="JSON Lines audit file (default: the user data folder)")
@@ -102,9 +106,9 @@ def parser() -> argparse.ArgumentParser:
 FLAG_KEYS = {
     "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "log_level",
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
-    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "state_dir", "approval_wait",
-    "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url", "store", "state_secret",
-    "state_secret_file", "shutdown_grace",
+    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "state_dir",
+    "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url", "store",
+    "state_secret", "state_secret_file", "shutdown_grace",
 }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "deny", "allow"]
 # never handed to an --approval-notify command
 SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN", "TELNYX_MCP_STATE_SECRET", "TELNYX_MCP_STORE")
+ResultFormat = Literal["text", "json"]
 
 # flag name -> environment variable that sets the same setting when the flag is absent
 ENV_VARS = {
@@ -50,6 +51,7 @@ class Settings(BaseModel):
     sandbox: bool = False
     sandbox_state: Path | None = None
     purchase_policy: PurchasePolicy = "confirm"
+    result_format: ResultFormat = "text"  # what the model reads; structuredContent is always Telnyx's JSON
     max_numbers_per_order: int = Field(default=10, ge=1)
     max_order_cost: float | None = Field(default=None, gt=0)
     audit_log: Path | None = None

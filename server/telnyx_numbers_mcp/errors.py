@@ -18,6 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+ECHO_LIMIT = 80
+
+
+def shown(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` cut to ``limit`` characters plus its full length, so an error never echoes a
+    megabyte of input back (the model pays for every character)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
 
 class NumbersMcpError(Exception):
     """Base of every error this package raises on purpose."""

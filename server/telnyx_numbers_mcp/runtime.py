@@ -15,7 +15,7 @@ from mcp.server import ServerRequestContext
 from telnyx_numbers_mcp import __version__
 from telnyx_numbers_mcp.approvals import channels
 from telnyx_numbers_mcp.approvals.gate import CHECK_TOOL, check_tool
-from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH
+from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH, PriceCache
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
@@ -66,6 +66,7 @@ class Runtime:
     store: Store
     keys: Keyring
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
+    prices: PriceCache = field(default_factory=PriceCache)  # what searches returned, for quotes and the cost cap
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0

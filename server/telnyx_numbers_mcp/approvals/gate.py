@@ -24,11 +24,11 @@ from telnyx_numbers_mcp.approvals import channels, keys
 from telnyx_numbers_mcp.approvals.channels import Decision
 from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
 from telnyx_numbers_mcp.calls import results
-from telnyx_numbers_mcp.calls.costs import Costs, lookup_costs
+from telnyx_numbers_mcp.calls.costs import lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import ApprovalError, ArgumentError, ArgumentProblem, PolicyError, ToolCallError
 from telnyx_numbers_mcp.guards.confirmations import canonical_args_digest
-from telnyx_numbers_mcp.guards.summary import count_numbers, describe_action, total_cost
+from telnyx_numbers_mcp.guards.summary import Costs, count_numbers, describe_action, total_cost
 from telnyx_numbers_mcp.store import default_state_dir
 
 if TYPE_CHECKING:
@@ -165,13 +165,16 @@ class Gate:
         wants_costs = s.purchase_policy != "allow" or s.max_order_cost is not None
         costs: Costs = {}
         if tool.kind == "purchase" and wants_costs and self.rt.client is not None:
-            costs = await lookup_costs(self.rt.client, self.rt.searches, tool.name, args)
+            costs = await lookup_costs(self.rt.client, self.rt.searches, self.rt.prices, tool.name, args)
         if s.max_order_cost is not None and tool.kind == "purchase":
-            total = total_cost(args, costs)
+            total = total_cost(tool.name, args, costs)
             if total is None:
+                estimated = any(q.get("estimate") for q in costs.values())
                 raise PolicyError(
-                    f"{tool.name}: the cost could not be determined, and --max-order-cost "
-                    f"{s.max_order_cost:.2f} USD is set, so the order is refused; nothing was sent."
+                    f"{tool.name}: the cost could not be determined"
+                    + (" (there is only an estimate: Telnyx picks the numbers)" if estimated else "")
+                    + f", and --max-order-cost {s.max_order_cost:.2f} USD is set, so the order is refused; "
+                    "nothing was sent."
                 )
             if total > s.max_order_cost:
                 raise PolicyError(

@@ -1,10 +1,19 @@
-"""What Telnyx quotes for the numbers a purchase names, looked up through its own search, so the human
-approves a price and --max-order-cost can be enforced. A failed look-up only means 'not quoted'."""
+"""What Telnyx asks for the numbers a purchase names, so the human approves a price and --max-order-cost
+can be enforced.
+
+Prices come, in this order, from what this server's own searches returned a moment ago (a bounded cache
+with a time limit), from a search for the number itself (with its number type, so a toll-free or mobile
+number is found), or, for orders that name no numbers, from a search with the same filters, labelled as
+an estimate. Which numbers a purchase prices is in the one per-purchase table (guards/summary.ACTIONS).
+A failed look-up only means 'not quoted'.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -12,13 +21,15 @@ import phonenumbers
 
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec
+from telnyx_numbers_mcp.guards.summary import Priced, price_targets
 from telnyx_numbers_mcp.request import build
 
 log = logging.getLogger("telnyx_numbers_mcp.costs")
 NUMBER_SEARCH = "available_phone_numbers_list"
 BLOCK_SEARCH = "available_phone_number_blocks_list"
 LOOKUP_TIMEOUT = 10.0
-Costs = dict[str, dict[str, str]]
+PRICE_TTL = 1800.0  # seconds a searched price is trusted: as long as a reservation holds a number
+PRICE_CACHE_SIZE = 10_000
 
 _NUMBER_TYPES = {
     phonenumbers.PhoneNumberType.MOBILE: "mobile",
@@ -29,62 +40,154 @@ _NUMBER_TYPES = {
 }
 
 
-def _query(search: str, number: phonenumbers.PhoneNumber) -> dict[str, Any]:
-    region = phonenumbers.region_code_for_number(number)
+def number_type(e164: str) -> str:
+    """Telnyx's phone_number_type for a number, from the numbering plan ("" when it cannot tell)."""
+    try:
+        return _NUMBER_TYPES.get(phonenumbers.number_type(phonenumbers.parse(e164)), "")
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+class PriceCache:
+    """What searches returned (price, type, features), by number or block, for PRICE_TTL seconds; the
+    oldest entries go first once PRICE_CACHE_SIZE is reached, so memory stays bounded."""
+
+    def __init__(
+        self, ttl: float = PRICE_TTL, size: int = PRICE_CACHE_SIZE, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
+        self._items: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()
+
+    def put(self, key: str, quote: dict[str, str]) -> None:
+        self._items.pop(key, None)
+        self._items[key] = (self.clock() + self.ttl, quote)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def get(self, key: str) -> dict[str, str] | None:
+        found = self._items.get(key)
+        if found is None:
+            return None
+        if found[0] < self.clock():
+            del self._items[key]
+            return None
+        return found[1]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def remember(self, tool: str, args: Mapping[str, Any], answer: Any) -> int:
+        """Keep every priced row of a number or block search answer; returns how many were kept."""
+        if tool not in (NUMBER_SEARCH, BLOCK_SEARCH) or not isinstance(answer, Mapping):
+            return 0
+        raw = args.get("filter")
+        flt: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        kept = 0
+        for item in answer.get("data") or []:
+            if not isinstance(item, Mapping) or not isinstance(item.get("phone_number"), str):
+                continue
+            e164 = item["phone_number"]
+            quote = _quote(item, str(flt.get("phone_number_type") or number_type(e164)))
+            if quote is None:
+                continue
+            self.put(_block_key(e164, item.get("range")) if tool == BLOCK_SEARCH else e164, quote)
+            kept += 1
+        return kept
+
+
+def _block_key(start: str, size: Any) -> str:
+    return f"block:{start}/{size}"
+
+
+def _quote(item: Mapping[str, Any], kind: str) -> dict[str, str] | None:
+    info = item.get("cost_information")
+    if not isinstance(info, Mapping) or info.get("upfront_cost") is None or info.get("monthly_cost") is None:
+        return None
+    e164 = str(item.get("phone_number", ""))
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
+    except phonenumbers.NumberParseException:
+        region = ""
+    feats = item.get("features")
+    names = [str(f.get("name")) if isinstance(f, Mapping) else str(f) for f in feats] if isinstance(feats, list) else []
+    return {
+        "upfront_cost": str(info.get("upfront_cost")),
+        "monthly_cost": str(info.get("monthly_cost")),
+        "currency": str(info.get("currency") or ""),
+        "country_code": region,
+        "phone_number_type": kind,
+        "features": ",".join(names),
+    }
+
+
+def _number_query(e164: str) -> dict[str, Any]:
+    number = phonenumbers.parse(e164)
+    kind = number_type(e164)
+    flt: dict[str, Any] = {
+        "country_code": phonenumbers.region_code_for_number(number),
+        "phone_number": {"starts_with": phonenumbers.national_significant_number(number)},
+        "limit": 5,
+    }
+    if kind:
+        flt["phone_number_type"] = kind  # a search without it finds local numbers only
+    return {"filter": flt}
+
+
+def _block_query(start: str) -> dict[str, Any]:
+    number = phonenumbers.parse(start)
     national = phonenumbers.national_significant_number(number)
-    if search == NUMBER_SEARCH:
-        return {"filter": {"country_code": region, "phone_number": {"starts_with": national}, "limit": 5}}
     ndc = national[: phonenumbers.length_of_national_destination_code(number)]
-    return {"filter": {"country_code": region, **({"national_destination_code": ndc} if ndc else {})}}
-
-
-def _targets(tool: str, args: Mapping[str, Any]) -> tuple[str, list[str], dict[str, Any]] | None:
-    """Which search quotes this purchase, the numbers (or block starts) to find in its answer, and what
-    else an answer item must match (a block's range: one start may begin blocks of several sizes)."""
-    if tool == "number_orders_create":
-        items = args.get("phone_numbers") or []
-        return NUMBER_SEARCH, [p["phone_number"] for p in items if isinstance(p, dict) and "phone_number" in p], {}
-    if tool == "number_block_orders_create" and isinstance(args.get("starting_number"), str):
-        return BLOCK_SEARCH, [args["starting_number"]], {"range": args.get("range")}
-    return None  # inexplicit and advanced orders name no numbers: Telnyx picks them
+    flt: dict[str, Any] = {"country_code": phonenumbers.region_code_for_number(number)}
+    if ndc:
+        flt["national_destination_code"] = ndc
+    return {"filter": flt}
 
 
 async def lookup_costs(
-    client: TelnyxClient, searches: Mapping[str, ToolSpec], tool: str, args: Mapping[str, Any]
-) -> Costs:
-    """E.164 number (or block start) -> upfront_cost, monthly_cost, currency, country_code, phone_number_type."""
-    target = _targets(tool, args)
-    if target is None or target[0] not in searches:
-        return {}
-    search_name, numbers, must_match = target
-    search = searches[search_name]
-    costs: Costs = {}
+    client: TelnyxClient,
+    searches: Mapping[str, ToolSpec],
+    cache: PriceCache,
+    tool: str,
+    args: Mapping[str, Any],
+) -> dict[str, dict[str, str]]:
+    """Priced.key -> upfront_cost, monthly_cost, currency, country_code, phone_number_type, features (and
+    estimate="yes" for a price from a search with the same filters)."""
+    costs: dict[str, dict[str, str]] = {}
 
-    async def one(e164: str) -> None:
+    async def search(name: str, query: dict[str, Any]) -> Any:
+        if name not in searches:
+            return None
+        with anyio.fail_after(LOOKUP_TIMEOUT):
+            answer = await client.send(build(searches[name], query), tool=name)
+        cache.remember(name, query, answer.json)
+        return answer.json
+
+    async def one(target: Priced) -> None:
         try:
-            number = phonenumbers.parse(e164)
-            with anyio.fail_after(LOOKUP_TIMEOUT):
-                answer = await client.send(build(search, _query(search.name, number)), tool=search.name)
+            if target.kind == "number":
+                key = target.number
+                if cache.get(key) is None:
+                    await search(NUMBER_SEARCH, _number_query(key))
+            elif target.kind == "block":
+                key = _block_key(target.number, target.size)
+                if cache.get(key) is None:
+                    await search(BLOCK_SEARCH, _block_query(target.number))
+            else:
+                found = await search(NUMBER_SEARCH, {"filter": {**target.filters, "limit": 1}})
+                rows = found.get("data") if isinstance(found, Mapping) else None
+                first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
+                quote = _quote(first, str(target.filters.get("phone_number_type") or "local")) if first else None
+                if quote is not None:
+                    costs[target.key] = {**quote, "estimate": "yes"}
+                return
         except Exception as exc:
-            log.info("cost look-up for %s failed: %s", e164, type(exc).__name__)
+            log.info("cost look-up for %s failed: %s", target.key, type(exc).__name__)
             return
-        data = answer.json.get("data") if isinstance(answer.json, dict) else None
-        for item in data if isinstance(data, list) else []:
-            matches = all(item.get(k, v) == v for k, v in must_match.items()) if isinstance(item, dict) else False
-            if matches and item.get("phone_number") == e164:
-                info = item.get("cost_information") or {}
-                costs[e164] = {
-                    "upfront_cost": str(info.get("upfront_cost", "")),
-                    "monthly_cost": str(info.get("monthly_cost", "")),
-                    "currency": str(info.get("currency", "")),
-                    "country_code": phonenumbers.region_code_for_number(number) or "",
-                    # the search answer has no type field; the numbering plan tells it
-                    "phone_number_type": str(
-                        item.get("phone_number_type") or _NUMBER_TYPES.get(phonenumbers.number_type(number), "")
-                    ),
-                }
+        quote = cache.get(key)
+        if quote is not None:
+            costs[target.key] = quote
 
     async with anyio.create_task_group() as tg:
-        for e164 in dict.fromkeys(numbers):
-            tg.start_soon(one, e164)
+        for target in {t.key: t for t in price_targets(tool, args)}.values():
+            tg.start_soon(one, target)
     return costs

@@ -58,7 +58,8 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
                          "status": answer.status, "ids": _ids(answer.json)})  # fmt: skip
-    return results.success(tool, answer, sandbox=rt.sandbox)
+    rt.prices.remember(tool.name, args, answer.json)  # a later quote shows what this search showed
+    return results.success(tool, answer, sandbox=rt.sandbox, args=args, rendered=rt.settings.result_format == "text")
 
 
 async def call(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
 
 from telnyx_numbers_mcp.calls.http import ApiAnswer
+from telnyx_numbers_mcp.calls.render import render
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import ToolCallError
 
@@ -26,9 +28,15 @@ def _content(text: str, sandbox: bool) -> list[types.ContentBlock]:
     return blocks
 
 
-def success(tool: ToolSpec, answer: ApiAnswer, *, sandbox: bool) -> types.CallToolResult:
-    """structuredContent is Telnyx's JSON answer; the text block mirrors it compactly."""
+def success(
+    tool: ToolSpec, answer: ApiAnswer, *, sandbox: bool, args: Mapping[str, Any] | None = None, rendered: bool = True
+) -> types.CallToolResult:
+    """structuredContent is Telnyx's JSON answer; the text block is a compact rendering of it for the model
+    (`rendered`), or Telnyx's JSON itself (--result-format json)."""
     meta = {META_SANDBOX: True} if sandbox else None
+    if isinstance(answer.json, dict) and rendered:
+        shown = render(tool.name, args or {}, answer.json)
+        return types.CallToolResult(content=_content(shown, sandbox), structured_content=answer.json, _meta=meta)
     if isinstance(answer.json, dict):
         # Telnyx already answers compact JSON: mirror its text rather than serialising it again
         text = answer.text if answer.text else compact(answer.json)

@@ -15,8 +15,12 @@ import phonenumbers
 
 from telnyx_numbers_mcp.errors import E164Problem, PhoneNumberError
 
-E164_PATTERN = re.compile(r"^\+[1-9]\d{7,14}$")
-_NANP_10 = re.compile(r"^[2-9]\d{2}[2-9]\d{6}$")
+# ASCII digits only and the whole string: `\d` would take any Unicode digit (fullwidth, Arabic-Indic) and
+# `$` would allow a trailing newline, and Telnyx must receive exactly '+' and 8 to 15 ASCII digits.
+E164_PATTERN = re.compile(r"\A\+[1-9][0-9]{7,14}\Z")
+_NANP_10 = re.compile(r"\A[2-9][0-9]{2}[2-9][0-9]{6}\Z")
+_ASCII_DIGITS = frozenset("0123456789")
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _SEPARATOR_RE = re.compile(r"[\s\-.()/]")
 
 __all__ = ["E164_PATTERN", "check_phone_fields", "check_phone_value", "require_e164"]
@@ -51,7 +55,7 @@ def require_e164(tool: str, args: Mapping[str, Any], paths: Iterable[str]) -> No
 
 def check_phone_value(path: str, value: str, *, country: str | None = None) -> E164Problem | None:
     """Check one string; ``country`` (ISO code such as "US") is only used to suggest a fix."""
-    if E164_PATTERN.match(value):
+    if E164_PATTERN.fullmatch(value):
         return _check_plausible(path, value)
     reasons = _format_reasons(value)
     message = "is not E.164: " + "; ".join(reasons)
@@ -163,14 +167,18 @@ def _where(calling_code: int) -> str:
 
 
 def _format_reasons(value: str) -> list[str]:
-    """Name every way the string breaks ``^\\+[1-9]\\d{7,14}$``, in words a person can act on."""
+    """Name every way the string breaks ``+[1-9][0-9]{7,14}``, in words a person can act on."""
     stripped = value.strip()
     if not stripped:
         return ["it is empty"]
     reasons: list[str] = []
     found: list[str] = []
-    if any(ch.isspace() for ch in value):
+    if any(ch in _LINE_BREAKS for ch in value):
+        found.append("line breaks")
+    if any(ch.isspace() and ch not in _LINE_BREAKS for ch in value):
         found.append("spaces")
+    if any(ch.isdigit() and ch not in _ASCII_DIGITS for ch in value):
+        found.append("digits that are not ASCII 0-9 (e.g. fullwidth)")
     if "-" in value:
         found.append("dashes")
     if "." in value:
@@ -248,4 +256,4 @@ def _possible(text: str, region: str | None) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return formatted if E164_PATTERN.match(formatted) else None
+    return formatted if E164_PATTERN.fullmatch(formatted) else None

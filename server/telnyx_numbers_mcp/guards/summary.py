@@ -2,20 +2,41 @@
 
 The summary is what the human actually reads before money is spent, so it names every number,
 every cost Telnyx quoted, the totals, and every setting that will be sent; nothing is hidden.
+The model writes the arguments, so every value is shown inert: on one line after one of our labels,
+control, format and separator characters escaped, length bounded; the real total is the last line.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["count_numbers", "describe_action", "total_cost"]
+from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem, shown
 
-Costs = Mapping[str, Mapping[str, str]]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "Costs",
+    "Priced",
+    "count_numbers",
+    "count_problems",
+    "describe_action",
+    "plain_count",
+    "price_targets",
+    "total_cost",
+]
+
+Costs = Mapping[str, Mapping[str, str]]  # Priced.key -> upfront_cost, monthly_cost, currency, ... (estimate="yes")
 
 _NONE = "(none)"
+VALUE_LIMIT = 120  # characters of one argument shown; the approval still covers the whole value
+_MAX_MARKS = 3  # combining marks in a row (more would let "Zalgo" text paint over neighbouring lines)
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _NOT_QUOTED = "cost: not quoted by Telnyx"
 _KINDS = ("purchase", "destructive")
 
@@ -32,56 +53,76 @@ def describe_action(
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, not {kind!r}")
     costs = costs or {}
-    if tool == "number_orders_create":
-        lines = _number_order(args, costs)
-    elif tool == "number_block_orders_create":
-        lines = _block_order(args, costs)
-    elif tool == "inexplicit_number_orders_create":
-        lines = _inexplicit_order(args)
-    elif tool == "advanced_orders_create":
-        lines = _advanced_order(args)
-    elif tool == "phone_number_blocks_jobs_delete_block":
-        lines = [
-            f"DELETE all numbers in phone number block {_text(args.get('phone_number_block_id'))} (cannot be undone).",
-            *_others(args, {"phone_number_block_id"}),
-        ]
-    elif tool == "sub_number_orders_cancel":
-        lines = [
-            f"CANCEL sub number order {_text(args.get('sub_number_order_id'))}.",
-            *_others(args, {"sub_number_order_id"}),
-        ]
-    else:
-        lines = _generic(tool, args, kind)
+    action = ACTIONS.get(tool)
+    lines = action.lines(args, costs) if action else _generic(tool, args, kind)
     return _mark(lines, kind=kind, sandbox=sandbox)
 
 
+# A count the cap uses must be read the way Telnyx reads it: a JSON integer, or (count_requested is a
+# string in the spec) ASCII digits only. "+100", "100.0", "1e2", "1_000", "0x64", "-5", 0 and 100.0 are
+# refused rather than guessed at, so the number the human approves is the number Telnyx buys.
+_PLAIN_COUNT = re.compile(r"\A[1-9][0-9]{0,17}\Z")
+_COUNT_EXPECTED = (
+    "expected a plain positive whole number such as 5 (ASCII digits only: no sign, decimal point, exponent, "
+    "separators or hex), as Telnyx reads a count"
+)
+
+
+def plain_count(value: Any) -> int | None:
+    """The count ``value`` stands for if it is a positive JSON integer or a string of ASCII digits; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 1 else None
+    if isinstance(value, str) and _PLAIN_COUNT.match(value):
+        return int(value)
+    return None
+
+
+def _count_fields(tool: str, args: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(field path, value) of every count in ``args`` that says how many numbers ``tool`` buys."""
+    action = ACTIONS.get(tool)
+    return action.count_fields(args) if action else []
+
+
+def count_problems(tool: str, args: Mapping[str, Any]) -> list[ArgumentProblem]:
+    """One problem per count that is not a plain positive integer (called with the schema checks)."""
+    problems = []
+    for path, value in _count_fields(tool, args):
+        if plain_count(value) is None:
+            what = shown(value) if isinstance(value, str) else f"{type(value).__name__} {shown(value)}"
+            problems.append(ArgumentProblem(path, f"is {what}; {_COUNT_EXPECTED}"))
+    return problems
+
+
 def count_numbers(tool: str, args: Mapping[str, Any]) -> int:
-    """How many numbers the call would buy; 0 for tools that buy none. Used by the numbers cap."""
-    if tool == "number_orders_create":
-        numbers = args.get("phone_numbers")
-        return len(numbers) if isinstance(numbers, list) else 0
-    if tool == "number_block_orders_create":
-        return _int(args.get("range"))
-    if tool == "inexplicit_number_orders_create":
-        groups = args.get("ordering_groups")
-        if not isinstance(groups, list):
-            return 0
-        return sum(_int(g.get("count_requested")) for g in groups if isinstance(g, Mapping))
-    if tool == "advanced_orders_create":
-        return _int(args.get("quantity", 1))
-    return 0
+    """How many numbers the call would buy; 0 for tools that buy none. Used by the numbers cap.
+    Raises ArgumentError for a count that is not a plain positive integer (never counts it as 0)."""
+    action = ACTIONS.get(tool)
+    if action is None:
+        return 0
+    problems = count_problems(tool, args)
+    if problems:
+        raise ArgumentError(tool, problems)
+    return action.listed(args) + sum(plain_count(value) or 0 for _, value in _count_fields(tool, args))
 
 
-def total_cost(args: Mapping[str, Any], costs: Costs | None) -> float | None:
-    """Upfront total in USD for ``args["phone_numbers"]`` (or a block's ``starting_number``); None unless
-    every number has a USD quote.
+def price_targets(tool: str, args: Mapping[str, Any]) -> list[Priced]:
+    """What must be priced for the human's summary and the cost cap (calls/costs.py looks them up)."""
+    action = ACTIONS.get(tool)
+    return action.prices(args) if action else []
 
-    None is also returned when there are no numbers to price, so a cost cap can fail closed.
+
+def total_cost(tool: str, args: Mapping[str, Any], costs: Costs | None) -> float | None:
+    """Upfront total in USD; None unless every priced target has a firm USD quote (an estimate is not one).
+
+    None is also returned when there is nothing to price, so a cost cap can fail closed.
     """
-    # a block order is priced by the quote for its starting number (Telnyx quotes the block as a whole)
-    start = args.get("starting_number")
-    numbers = _numbers(args) or ([start] if isinstance(start, str) and "phone_numbers" not in args else [])
-    totals = _totals(numbers, costs or {})
+    costs = costs or {}
+    targets = price_targets(tool, args)
+    if not targets or any((costs.get(t.key) or {}).get("estimate") for t in targets):
+        return None
+    totals = _totals([t.key for t in targets], costs)
     if totals is None:
         return None
     upfront, _monthly = totals
@@ -111,8 +152,7 @@ def _number_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
         if extra:
             line += "  (" + ", ".join(extra) + ")"
         lines.append(line)
-    lines.append(_total_line(numbers, costs))
-    return [*lines, *_order_footer(args, "phone_numbers")]
+    return [*lines, *_order_footer(args, "phone_numbers"), _total_line(numbers, costs)]
 
 
 def _order_footer(args: Mapping[str, Any], numbers_key: str) -> list[str]:
@@ -131,23 +171,27 @@ def _block_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     lines = [f"BUY a block of {_plural(count, 'phone number')} from Telnyx:"]
     last = _block_end(start, count)
     span = f"{_text(start)} to {last}" if last else f"starting at {_text(start)}"
-    quote = costs.get(start) if isinstance(start, str) else None
+    quote = costs.get(BLOCK_KEY)
     if quote is not None:
-        lines.append(f"  {span}  {_cost_text(quote)} (as quoted by Telnyx for this block)")
+        lines.append(f"  {span}  {_cost_text(quote)} for the whole block")
     else:
         lines.append(f"  {span}  {_NOT_QUOTED}")
     lines.append(_settings(args, ("connection_id", "messaging_profile_id")))
     lines.append(f"Customer reference: {_text(args.get('customer_reference'))}")
     known = {"starting_number", "range", "connection_id", "messaging_profile_id", "customer_reference"}
     lines.extend(_others(args, known))
+    if _totals([BLOCK_KEY], costs) is None:
+        lines.append("Total: not known (Telnyx quoted no price for this block).")
+    else:
+        lines.append(_total_line([BLOCK_KEY], costs)[:-1] + ", for the whole block.")
     return lines
 
 
-def _inexplicit_order(args: Mapping[str, Any]) -> list[str]:
+def _inexplicit_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     count = count_numbers("inexplicit_number_orders_create", args)
     lines = [f"BUY {_plural(count, 'phone number')} chosen by Telnyx:"]
     groups = args.get("ordering_groups")
-    for group in groups if isinstance(groups, list) else []:
+    for index, group in enumerate(groups if isinstance(groups, list) else []):
         if not isinstance(group, Mapping):
             continue
         place = [_text(group[key]) for key in ("locality", "administrative_area") if group.get(key) not in (None, "")]
@@ -172,11 +216,12 @@ def _inexplicit_order(args: Mapping[str, Any]) -> list[str]:
         if rest:
             what += " (" + ", ".join(rest) + ")"
         lines.append(what)
-    lines.append("Cost: not quoted by Telnyx (Telnyx picks the numbers).")
-    return [*lines, *_order_footer(args, "ordering_groups")]
+        lines.append(f"    {_estimate_text(costs.get(f'group:{index}'))}")
+    total = _estimate_total(price_targets("inexplicit_number_orders_create", args), costs)
+    return [*lines, *_order_footer(args, "ordering_groups"), total]
 
 
-def _advanced_order(args: Mapping[str, Any]) -> list[str]:
+def _advanced_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     count = count_numbers("advanced_orders_create", args)
     lines = [f"BUY {_plural(count, 'phone number')} from Telnyx by advanced order:"]
     what = f"  {count} x {_text(args.get('country_code'))} {_text(args.get('phone_number_type'))}"
@@ -185,7 +230,7 @@ def _advanced_order(args: Mapping[str, Any]) -> list[str]:
     if args.get("features"):
         what += f", with {_text(args['features'])}"
     lines.append(what)
-    lines.append("Telnyx staff fulfil advanced orders and choose the numbers. Cost: not quoted by Telnyx.")
+    lines.append(f"    {_estimate_text(costs.get('advanced'))}")
     if args.get("requirement_group_id") is not None:
         lines.append(f"Requirement group: {_text(args['requirement_group_id'])}")
     if args.get("comments") not in (None, ""):
@@ -202,7 +247,152 @@ def _advanced_order(args: Mapping[str, Any]) -> list[str]:
         "comments",
     }
     lines.extend(_others(args, known))
+    lines.append("Telnyx staff fulfil advanced orders and choose the numbers.")
+    lines.append(_estimate_total(price_targets("advanced_orders_create", args), costs))
     return lines
+
+
+def _delete_block(args: Mapping[str, Any], costs: Costs) -> list[str]:
+    return [
+        f"DELETE all numbers in phone number block {_text(args.get('phone_number_block_id'))} (cannot be undone).",
+        *_others(args, {"phone_number_block_id"}),
+    ]
+
+
+def _cancel_sub_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
+    return [
+        f"CANCEL sub number order {_text(args.get('sub_number_order_id'))}.",
+        *_others(args, {"sub_number_order_id"}),
+    ]
+
+
+def _estimate_text(quote: Mapping[str, str] | None) -> str:
+    if not quote:
+        return "estimate: none (no search with the same filters returned a price)"
+    up, month = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost"))
+    if up is None or month is None:
+        return "estimate: none (the search with the same filters gave no usable price)"
+    cur = _inert(str(quote.get("currency") or "(currency not given)"), 20)
+    return (f"estimate: upfront {_fmt(up)} {cur}, monthly {_fmt(month)} {cur} per number "
+            "(from a search with the same filters)")  # fmt: skip
+
+
+def _estimate_total(targets: list[Priced], costs: Costs) -> str:
+    """The total of an order whose numbers Telnyx picks: count x the searched price, labelled ESTIMATED."""
+    if not targets:
+        return "Cost: not quoted by Telnyx (Telnyx picks the numbers)."
+    upfront: dict[str, Decimal] = {}
+    monthly: dict[str, Decimal] = {}
+    for target in targets:
+        quote = costs.get(target.key) or {}
+        up, month, cur = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost")), quote.get("currency")
+        if up is None or month is None or not cur:
+            return "Cost: not quoted by Telnyx (Telnyx picks the numbers; no search gave an estimate for every group)."
+        upfront[cur] = upfront.get(cur, Decimal(0)) + up * target.size
+        monthly[cur] = monthly.get(cur, Decimal(0)) + month * target.size
+    up_text = " + ".join(f"{_fmt(v)} {_inert(c, 20)}" for c, v in sorted(upfront.items()))
+    month_text = " + ".join(f"{_fmt(v)} {_inert(c, 20)}" for c, v in sorted(monthly.items()))
+    return (f"ESTIMATED total: upfront {up_text}, then {month_text} per month (an estimate: Telnyx picks the "
+            "numbers, and their price may differ).")  # fmt: skip
+
+
+# --- the one table of per-purchase knowledge ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Priced:
+    """One thing to price: a number, a block (start + size), or an estimate from a search's filters for
+    `size` numbers that Telnyx will pick."""
+
+    key: str  # the key of its quote in Costs
+    kind: Literal["number", "block", "estimate"]
+    number: str = ""
+    size: int = 1
+    filters: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _none(args: Mapping[str, Any]) -> list[Any]:
+    return []
+
+
+def _zero(args: Mapping[str, Any]) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class Action:
+    """What the server knows about one guarded tool: how many numbers it buys (listed ones plus the counts
+    in count_fields; the numbers cap), what to price (the summary and the cost cap) and how to say it."""
+
+    lines: Callable[[Mapping[str, Any], Costs], list[str]]
+    listed: Callable[[Mapping[str, Any]], int] = _zero
+    count_fields: Callable[[Mapping[str, Any]], list[tuple[str, Any]]] = _none
+    prices: Callable[[Mapping[str, Any]], list[Priced]] = _none
+
+
+BLOCK_KEY = "block"
+
+
+def _listed(args: Mapping[str, Any]) -> int:
+    numbers = args.get("phone_numbers")
+    return len(numbers) if isinstance(numbers, list) else 0
+
+
+def _order_prices(args: Mapping[str, Any]) -> list[Priced]:
+    return [Priced(n, "number", number=n) for n in _numbers(args) if n.startswith("+")]
+
+
+def _block_prices(args: Mapping[str, Any]) -> list[Priced]:
+    start, size = args.get("starting_number"), plain_count(args.get("range")) or 0
+    return [Priced(BLOCK_KEY, "block", number=start, size=size)] if isinstance(start, str) else []
+
+
+def _groups(args: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
+    groups = args.get("ordering_groups")
+    return [(i, g) for i, g in enumerate(groups if isinstance(groups, list) else []) if isinstance(g, Mapping)]
+
+
+def _group_counts(args: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    return [(f"ordering_groups[{i}].count_requested", g.get("count_requested")) for i, g in _groups(args)]
+
+
+def _search_filters(country: Any, kind: Any, extra: Mapping[str, Any]) -> dict[str, Any]:
+    filters = {"country_code": country, "phone_number_type": kind, **extra}
+    return {k: v for k, v in filters.items() if v not in (None, "", [])}
+
+
+def _group_prices(args: Mapping[str, Any]) -> list[Priced]:
+    """One estimate per ordering group, from a number search with the group's own filters."""
+    keys = ("locality", "administrative_area", "national_destination_code", "features")
+    return [
+        Priced(
+            f"group:{i}",
+            "estimate",
+            size=plain_count(g.get("count_requested")) or 0,
+            filters=_search_filters(g.get("country_iso"), g.get("phone_number_type"), {k: g.get(k) for k in keys}),
+        )
+        for i, g in _groups(args)
+    ]
+
+
+def _advanced_prices(args: Mapping[str, Any]) -> list[Priced]:
+    extra = {"national_destination_code": args.get("area_code"), "features": args.get("features")}
+    filters = _search_filters(args.get("country_code"), args.get("phone_number_type"), extra)
+    return [Priced("advanced", "estimate", size=plain_count(args.get("quantity", 1)) or 0, filters=filters)]
+
+
+ACTIONS: dict[str, Action] = {
+    "number_orders_create": Action(_number_order, listed=_listed, prices=_order_prices),
+    "number_block_orders_create": Action(
+        _block_order, count_fields=lambda args: [("range", args.get("range"))], prices=_block_prices
+    ),
+    "inexplicit_number_orders_create": Action(_inexplicit_order, count_fields=_group_counts, prices=_group_prices),
+    "advanced_orders_create": Action(
+        _advanced_order, count_fields=lambda args: [("quantity", args.get("quantity", 1))], prices=_advanced_prices
+    ),
+    "phone_number_blocks_jobs_delete_block": Action(_delete_block),
+    "sub_number_orders_cancel": Action(_cancel_sub_order),
+}
 
 
 def _generic(tool: str, args: Mapping[str, Any], kind: str) -> list[str]:
@@ -243,7 +433,7 @@ def _money(value: Any) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         return None
-    return amount if amount.is_finite() else None
+    return amount if amount.is_finite() and abs(amount) < 10**12 else None
 
 
 def _fmt(amount: Decimal) -> str:
@@ -256,12 +446,14 @@ def _fmt(amount: Decimal) -> str:
 def _cost_text(quote: Mapping[str, str] | None) -> str:
     if not quote:
         return _NOT_QUOTED
-    where = " ".join(str(quote[k]) for k in ("country_code", "phone_number_type") if quote.get(k))
+    # Telnyx's answer is shown too, so it is made inert like the arguments
+    where = " ".join(_inert(str(quote[k]), 20) for k in ("country_code", "phone_number_type") if quote.get(k))
     upfront, monthly = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost"))
-    currency = quote.get("currency") or "(currency not given)"
+    currency = _inert(str(quote.get("currency") or "(currency not given)"), 20)
     if upfront is None or monthly is None:
         return f"{where}  {_NOT_QUOTED}".strip()
-    return f"{where}  upfront {_fmt(upfront)} {currency}, monthly {_fmt(monthly)} {currency}".strip()
+    text = f"{where}  upfront {_fmt(upfront)} {currency}, monthly {_fmt(monthly)} {currency}".strip()
+    return text + (f"  ({_inert(quote['features'].replace(',', ', '))})" if quote.get("features") else "")
 
 
 def _totals(numbers: list[str], costs: Costs) -> tuple[dict[str, Decimal], dict[str, Decimal]] | None:
@@ -292,8 +484,8 @@ def _total_line(numbers: list[str], costs: Costs) -> str:
         missing = sum(1 for n in numbers if _totals([n], costs) is None)
         return f"Total: not known (Telnyx quoted no cost for {missing} of {_plural(len(numbers), 'number')})."
     upfront, monthly = totals
-    up = " + ".join(f"{_fmt(v)} {c}" for c, v in sorted(upfront.items()))
-    month = " + ".join(f"{_fmt(v)} {c}" for c, v in sorted(monthly.items()))
+    up = " + ".join(f"{_fmt(v)} {_inert(c, 20)}" for c, v in sorted(upfront.items()))
+    month = " + ".join(f"{_fmt(v)} {_inert(c, 20)}" for c, v in sorted(monthly.items()))
     return f"Total: upfront {up}, then {month} per month."
 
 
@@ -325,29 +517,51 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _int(value: Any) -> int:
-    """Counts as sent; anything non-integral counts 0 (schema validation rejects it first)."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return 0
-
-
 def _text(value: Any) -> str:
     if value is None or value == "":
         return _NONE
     if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    return json.dumps(value, sort_keys=True, default=str)
+        return _inert(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _inert(", ".join(value))
+    return _inert(json.dumps(value, sort_keys=True, default=str))
 
 
 def _pair(key: str, value: Any) -> str:
     shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return f"{key}={shown}"
+    return f"{_inert(str(key), 40)}={_inert(shown)}"
+
+
+def _inert(text: str, limit: int = VALUE_LIMIT) -> str:
+    """``text`` as one inert line: nothing in it can start a line, move a terminal's cursor, reorder what
+    is shown (bidi overrides), hide characters or pad text onto a line of its own; at most ``limit``
+    characters of it are shown, then its length."""
+    out: list[str] = []
+    marks = 0
+    previous = ""
+    for ch in text[:limit]:
+        category = unicodedata.category(ch)
+        if category in ("Mn", "Me"):
+            marks += 1
+        else:
+            marks = 0
+        if ch == " " and previous != " ":
+            out.append(ch)
+        elif category[0] in "CZ" or marks > _MAX_MARKS or ch == "\\":
+            # controls (C0, C1, ESC), format (bidi, zero-width), surrogates, private use, unassigned,
+            # line/paragraph separators, spaces other than one plain space; backslash, so escapes stay readable
+            out.append(_escape(ch))
+        else:
+            out.append(ch)
+        previous = ch
+    shown = "".join(out)
+    return shown if len(text) <= limit else f"{shown}… ({len(text)} chars)"
+
+
+def _escape(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

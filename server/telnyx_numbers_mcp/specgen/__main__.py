@@ -1,4 +1,8 @@
-"""`python -m telnyx_numbers_mcp.specgen --spec PATH_OR_URL`: (re)write tool_specs/ from the OpenAPI spec."""
+"""`python -m telnyx_numbers_mcp.specgen`: (re)write tool_specs/ from the vendored spec in openapi/.
+
+With `--upstream PATH_OR_URL` it first re-cuts openapi/ from a (newer) upstream Telnyx spec: exactly the
+operations in scope.toml and the components they reference, plus the SDK method rows and a provenance record.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +13,82 @@ from pathlib import Path
 from typing import Any
 
 from telnyx_numbers_mcp.errors import SpecError
-from telnyx_numbers_mcp.specgen import naming, readme
+from telnyx_numbers_mcp.specgen import cut, naming, readme
 from telnyx_numbers_mcp.specgen.build import GENERATOR_VERSION, build_tool
 from telnyx_numbers_mcp.specgen.schema import Resolver
-from telnyx_numbers_mcp.specgen.source import load_scope, load_sdk_methods, load_spec
+from telnyx_numbers_mcp.specgen.source import Scope, load_scope, parse_sdk_methods, parse_spec, read_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "telnyx-openapi" / "spec3.yml"
 
 
 def dump(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def generate(spec_location: str, sdk_methods_location: str) -> dict[str, str]:
-    """Return {file name: text} for every file of tool_specs/ (pure apart from reading the inputs)."""
-    spec, digest = load_spec(spec_location)
-    sdk = load_sdk_methods(sdk_methods_location)
-    scope = load_scope()
+def generate(
+    spec: dict[str, Any], sdk: dict[tuple[str, str], str], *, spec_sha256: str, scope: Scope | None = None
+) -> dict[str, str]:
+    """Return {file name: text} for every file of tool_specs/ (pure)."""
+    scope = scope or load_scope()
     resolver = Resolver(spec)
     tools = []
     for entry in scope.entries:
         sdk_method = sdk.get((entry.method, entry.path))
         if sdk_method is None:
-            raise SpecError(f"{entry.method} {entry.path} has no SDK method in {sdk_methods_location}")
+            raise SpecError(f"{entry.method} {entry.path} has no SDK method in the SDK methods table")
         tools.append(build_tool(entry, spec=spec, resolver=resolver, sdk_method=sdk_method, scope=scope))
     naming.check_unique([t["name"] for t in tools])
     files = {f"{t['name']}.json": dump(t) for t in tools}
     files["index.json"] = dump(
         {
             "generator_version": GENERATOR_VERSION,
-            "spec_sha256": digest,
+            "spec_sha256": spec_sha256,  # the upstream spec the cut came from
             "tools": [t["name"] for t in tools],  # scope.toml order: toolsets stay together
         }
     )
     return files
+
+
+def generate_from_vendored(folder: Path = cut.OPENAPI_DIR, scope: Scope | None = None) -> dict[str, str]:
+    """tool_specs/ from openapi/, after checking the cut holds exactly scope.toml's operations."""
+    scope = scope or load_scope()
+    vendored = cut.load_vendored(folder)
+    ops = cut.scope_operations(scope)
+    try:
+        exact = cut.cut(vendored.spec, ops)
+    except SpecError as exc:
+        raise SpecError(f"scope.toml names operations the vendored spec lacks ({exc}); {cut.REFRESH_HINT}") from None
+    if exact != vendored.spec:
+        in_cut = {(m.upper(), p) for p, item in vendored.spec["paths"].items() for m in item if m in cut.HTTP_METHODS}
+        extra = sorted(f"{m} {p}" for m, p in in_cut - set(ops))
+        what = f"operations not in scope.toml: {', '.join(extra)}" if extra else "components nothing references"
+        raise SpecError(f"the vendored spec has {what}; {cut.REFRESH_HINT}")
+    sdk = parse_sdk_methods(vendored.sdk_methods)
+    return generate(vendored.spec, sdk, spec_sha256=vendored.provenance["upstream_sha256"], scope=scope)
+
+
+def refresh(upstream: str, sdk_methods: str, folder: Path = cut.OPENAPI_DIR, note: str | None = None) -> list[str]:
+    """Re-cut openapi/ from an upstream spec and SDK table (paths or URLs); return the files that changed."""
+    raw = read_bytes(upstream)
+    sdk_tsv = read_bytes(sdk_methods).decode()
+    files = cut.vendor_files(
+        spec=parse_spec(raw, upstream),
+        upstream=upstream,
+        upstream_sha256=cut.sha256(raw),
+        sdk_tsv=sdk_tsv,
+        sdk_location=sdk_methods,
+        scope=load_scope(),
+        generator_version=GENERATOR_VERSION,
+        note=note,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    changed = []
+    for name, text in files.items():
+        target = folder / name
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+            changed.append(name)
+    return changed
 
 
 def write(files: dict[str, str], out: Path) -> list[str]:
@@ -70,18 +115,38 @@ def stale_files(files: dict[str, str], out: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m telnyx_numbers_mcp.specgen", description=__doc__)
-    parser.add_argument("--spec", default=str(DEFAULT_SPEC), help="OpenAPI spec: file path or URL")
+    parser.add_argument(
+        "--upstream",
+        metavar="PATH_OR_URL",
+        help="re-cut openapi/ from this upstream OpenAPI spec (YAML or JSON) before generating",
+    )
     parser.add_argument(
         "--sdk-methods",
-        default=None,
-        help="endpoint -> SDK method TSV (default: sdk-methods.tsv beside the spec)",
+        metavar="PATH_OR_URL",
+        help="with --upstream: endpoint -> SDK method TSV (default: sdk-methods.tsv beside the upstream spec)",
     )
+    parser.add_argument(
+        "--upstream-note",
+        metavar="TEXT",
+        help="with --upstream: where the spec comes from, for provenance.json (e.g. 'team-telnyx/openapi 4f3a6bd')",
+    )
+    parser.add_argument("--openapi-dir", default=str(cut.OPENAPI_DIR), help="the vendored spec folder")
     parser.add_argument("--out", default=str(REPO_ROOT / "tool_specs"), help="output folder")
     parser.add_argument("--check", action="store_true", help="fail if the output folder is stale")
     opts = parser.parse_args(argv)
-    sdk_methods = opts.sdk_methods or opts.spec.rsplit("/", 1)[0] + "/sdk-methods.tsv"
+    if (opts.sdk_methods or opts.upstream_note) and not opts.upstream:
+        parser.error("--sdk-methods and --upstream-note only go with --upstream")
+    if opts.check and opts.upstream:
+        parser.error("--check compares with the vendored spec; run --upstream without --check")
+    openapi_dir = Path(opts.openapi_dir)
     try:
-        files = generate(opts.spec, sdk_methods)
+        if opts.upstream:
+            sdk_methods = opts.sdk_methods or opts.upstream.rsplit("/", 1)[0] + "/sdk-methods.tsv"
+            changed_cut = refresh(opts.upstream, sdk_methods, openapi_dir, opts.upstream_note)
+            print(
+                f"specgen: cut {opts.upstream} into {openapi_dir} ({len(changed_cut)} files changed)", file=sys.stderr
+            )
+        files = generate_from_vendored(openapi_dir)
     except SpecError as exc:
         print(f"specgen: {exc}", file=sys.stderr)
         return 1

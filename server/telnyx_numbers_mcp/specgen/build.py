@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -22,7 +23,9 @@ from telnyx_numbers_mcp.specgen.source import Scope, ScopeEntry
 GENERATOR_VERSION = "1"
 META_PREFIX = "telnyx-numbers-mcp"
 # 8 to 15 digits after '+', first digit 1-9 (ITU-T E.164); possibility per country is checked at call time.
-E164_PATTERN = r"^\+[1-9]\d{7,14}$"
+# `[0-9]`, not `\d`: a Python consumer's `\d` takes any Unicode digit. `$` is end of input in ECMA-262
+# regexes (what JSON Schema specifies); the server's own validator applies it so too (calls/validate.py).
+E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
 KIND_NOTES = {
     "purchase": "PURCHASE (real charges): runs only after a human approves it.",
     "destructive": "DESTRUCTIVE: runs only after a human approves it.",
@@ -84,12 +87,27 @@ def _set_e164(schema: Schema, field_path: str, op: str) -> None:
             node = node["items"]
     if node.get("type") not in ("string", None):
         raise SpecError(f"{op}: E.164 field {field_path!r} is not a string")
-    node.setdefault("pattern", E164_PATTERN)
+    # a narrower pattern from the spec (e.g. US only) stays, spelled with ASCII digit classes
+    node["pattern"] = node["pattern"].replace("\\d", "[0-9]") if "pattern" in node else E164_PATTERN
     desc = node.get("description", "")
     if desc == "e164_phone_number" or not desc:
         node["description"] = "E.164, e.g. +13125550001"
     elif "E.164" not in desc and "E164" not in desc:
         node["description"] = desc.rstrip(". ") + " (E.164)."
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "…", "!", "?")) else text + "."
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 3}
+
+
+def _adds(detail: str, known: str) -> bool:
+    """The spec's text is kept only where it says something the curated sentence and title do not
+    (three or more new words), so a caption that restates the title costs no tokens."""
+    return len(_words(detail) - _words(known)) >= 3
 
 
 def _check_keys(schema: Any, where: str) -> None:
@@ -181,15 +199,14 @@ def build_tool(
     jsonschema.Draft202012Validator.check_schema(input_schema)
 
     status, media_type, output_schema = _success_response(op, resolver, op_id)
-    summary = clean_text(op.get("summary"), 120) or name
-    detail = clean_text(op.get("description"))
-    description = detail if detail and detail.rstrip(".").lower() != summary.rstrip(".").lower() else summary
-    if not description.endswith((".", "…")):
-        description += "."
-    parts = [description]
+    summary = entry.title or clean_text(op.get("summary"), 120) or name
+    parts = [_sentence(entry.description)]
+    detail = clean_text(op.get("description")) if entry.spec_text else ""
+    if detail and _adds(detail, f"{summary} {entry.description}"):
+        parts.append(_sentence(detail))
     if kind in KIND_NOTES:
         parts.append(KIND_NOTES[kind])
-    parts.append(f"[{sdk_method}: {op_id}]")
+    # the SDK method and operation travel in _meta only: the model reads the description
 
     tool: dict[str, Any] = {
         "name": name,

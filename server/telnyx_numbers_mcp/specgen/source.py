@@ -1,10 +1,11 @@
-"""Load the generator's inputs: the OpenAPI spec (path or URL), the SDK method table and scope.toml."""
+"""Load the generator's inputs: an OpenAPI spec and SDK method table (path or URL), and scope.toml."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
+import json
 import tomllib
 import urllib.request
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ class ScopeEntry:
     e164: tuple[str, ...] = ()
     idempotent: bool | None = None
     destructive: bool | None = None
+    description: str = ""  # the curated first sentence: when an agent should use the tool
+    title: str | None = None  # replaces a wrong or cut spec summary
+    spec_text: bool = True  # false where the spec's description is wrong, cut or adds nothing
 
 
 @dataclass(frozen=True)
@@ -36,32 +40,47 @@ class Scope:
 
 
 def read_bytes(location: str) -> bytes:
-    if location.startswith(("http://", "https://")):
-        with urllib.request.urlopen(location, timeout=60) as response:
-            data: bytes = response.read()
-            return data
-    return Path(location).read_bytes()
+    """The bytes at a path or http(s) URL; an unreadable location is a SpecError naming it."""
+    try:
+        if location.startswith(("http://", "https://")):
+            with urllib.request.urlopen(location, timeout=60) as response:
+                data: bytes = response.read()
+                return data
+        return Path(location).read_bytes()
+    except OSError as exc:  # URLError and HTTPError are OSErrors too
+        raise SpecError(f"cannot read {location}: {exc}") from None
+
+
+def parse_spec(raw: bytes, location: str) -> dict[str, Any]:
+    """An OpenAPI document from JSON (the vendored cut; stdlib only) or YAML (upstream; needs PyYAML)."""
+    if raw.lstrip()[:1] == b"{":
+        spec = json.loads(raw)
+    else:
+        try:
+            import yaml
+        except ImportError as exc:  # pragma: no cover - guidance for a missing optional dependency
+            raise SpecError("reading a YAML spec needs PyYAML: pip install 'telnyx-numbers-mcp[specgen]'") from exc
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        spec = yaml.load(io.BytesIO(raw), Loader=loader)
+    if not isinstance(spec, dict) or "paths" not in spec:
+        raise SpecError(f"{location} is not an OpenAPI document")
+    return spec
 
 
 def load_spec(location: str) -> tuple[dict[str, Any], str]:
-    """Parse the spec (YAML or JSON) and return it with its sha256, recorded in tool_specs/index.json."""
+    """Read and parse a spec (path or URL); return it with the sha256 of its bytes."""
     raw = read_bytes(location)
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        import yaml
-    except ImportError as exc:  # pragma: no cover - guidance for a missing optional dependency
-        raise SpecError("the generator needs PyYAML: pip install 'telnyx-numbers-mcp[specgen]'") from exc
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    spec = yaml.load(io.BytesIO(raw), Loader=loader)
-    if not isinstance(spec, dict) or "paths" not in spec:
-        raise SpecError(f"{location} is not an OpenAPI document")
-    return spec, digest
+    return parse_spec(raw, location), hashlib.sha256(raw).hexdigest()
+
+
+def parse_sdk_methods(text: str) -> dict[tuple[str, str], str]:
+    """(HTTP method, path) -> SDK method, from the tab-separated table."""
+    rows = csv.DictReader(io.StringIO(text), delimiter="\t")
+    return {(r["http_method"].upper(), r["path"]): r["sdk_method"] for r in rows}
 
 
 def load_sdk_methods(location: str) -> dict[tuple[str, str], str]:
-    text = read_bytes(location).decode()
-    rows = csv.DictReader(io.StringIO(text), delimiter="\t")
-    return {(r["http_method"].upper(), r["path"]): r["sdk_method"] for r in rows}
+    return parse_sdk_methods(read_bytes(location).decode())
 
 
 def load_scope(path: Path = SCOPE_FILE) -> Scope:
@@ -69,6 +88,8 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
     entries = []
     for item in data["tool"]:
         method, _, op_path = item["op"].partition(" ")
+        if not str(item.get("description", "")).strip():
+            raise SpecError(f"{item['op']}: scope.toml needs a curated description (when to use the tool)")
         entries.append(
             ScopeEntry(
                 method=method.upper(),
@@ -79,6 +100,9 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
                 e164=tuple(item.get("e164", ())),
                 idempotent=item.get("idempotent"),
                 destructive=item.get("destructive"),
+                description=str(item.get("description", "")).strip(),
+                title=item.get("title"),
+                spec_text=bool(item.get("spec_text", True)),
             )
         )
     gen = data.get("generator", {})

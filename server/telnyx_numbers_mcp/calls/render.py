@@ -1,0 +1,306 @@
+"""Compact text for the model: one line per number, block, order or record, the pagination line, and a
+hint where work is slow (pending orders, CSRs, reports, block jobs, reservations that expire).
+
+The model reads this text; programs read structuredContent, which keeps Telnyx's full JSON. Every number,
+price, status and id of an answer stays in the text; what goes is JSON syntax, repeated keys and
+timestamps nobody acts on. Unknown shapes fall back to a generic `key=value` line, so nothing is lost
+when Telnyx adds fields or record types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from telnyx_numbers_mcp.calls.costs import number_type
+
+Item = Mapping[str, Any]
+_SKIP = {"record_type", "updated_at"}  # noise for the model: every item has them
+
+
+def render(tool: str, args: Mapping[str, Any], answer: Mapping[str, Any]) -> str:
+    """The whole text of one successful JSON answer of `tool` called with `args`."""
+    data = answer.get("data") if "data" in answer else {k: v for k, v in answer.items() if k != "meta"}
+    items = data if isinstance(data, list) else [data] if data not in (None, {}) else []
+    lines: list[str] = []
+    common = _common_features(items)
+    if common:
+        lines.append(f"All have features: {','.join(common)} (rows show the others)")
+    ctx = Ctx(args, frozenset(common))
+    for item in items:
+        lines.extend(_item(ctx, item) if isinstance(item, Mapping) else [_value(item)])
+    if not items:
+        lines.append("No results." if isinstance(data, list) else "Done (Telnyx returned no data).")
+    meta = answer.get("meta")
+    if isinstance(meta, Mapping):
+        lines.append(_pagination(meta, len(items)))
+    lines.extend(hints(tool, [i for i in items if isinstance(i, Mapping)]))
+    return "\n".join(lines)
+
+
+# --- one item ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a row needs beyond itself: the call's arguments and the features every row shares."""
+
+    args: Mapping[str, Any]
+    common: frozenset[str] = frozenset()
+
+
+def _item(ctx: Ctx, item: Item) -> list[str]:
+    kind = item.get("record_type")
+    renderer = _RENDERERS.get(str(kind)) if kind else None
+    return renderer(ctx, item) if renderer else [_generic(item)]
+
+
+def _feature_names(item: Item) -> list[str]:
+    feats = item.get("features")
+    if not isinstance(feats, list):
+        return []
+    return [str(f.get("name")) if isinstance(f, Mapping) else str(f) for f in feats]
+
+
+def _common_features(items: list[Any]) -> list[str]:
+    """Features every row of a search answer has, said once instead of on every row."""
+    searched = ("available_phone_number", "available_phone_number_block")
+    rows = [i for i in items if isinstance(i, Mapping) and i.get("record_type") in searched]
+    if len(rows) < 2 or len(rows) != len(items):
+        return []
+    shared = set(_feature_names(rows[0])).intersection(*(_feature_names(r) for r in rows[1:]))
+    return [f for f in _feature_names(rows[0]) if f in shared]
+
+
+def _number(ctx: Ctx, item: Item) -> list[str]:
+    e164 = str(item.get("phone_number"))
+    raw = ctx.args.get("filter")
+    flt: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    kind = str(flt.get("phone_number_type") or number_type(e164) or "type unknown")
+    flags = [f for f in ("reservable", "quickship", "best_effort") if item.get(f)]
+    parts = [e164, _region(item), kind, _features(ctx, item), _price(item.get("cost_information"))]
+    if item.get("vanity_format"):
+        parts.append(f"vanity {item['vanity_format']}")
+    parts.append(", ".join(flags).replace("best_effort", "best-effort match") or "not reservable")
+    return [" · ".join(p for p in parts if p)]
+
+
+def _block(ctx: Ctx, item: Item) -> list[str]:
+    start, size = str(item.get("phone_number")), item.get("range")
+    span = f"{start} +{size}" if size is not None else start
+    if isinstance(size, int) and start[1:].isdigit() and size > 0:
+        span += f" (to +{int(start[1:]) + size - 1:0{len(start) - 1}d})"
+    price = _price(item.get("cost_information"))
+    parts = [span, _region(item), _features(ctx, item), f"whole block: {price}" if price else ""]
+    return [" · ".join(p for p in parts if p)]
+
+
+def _reservation(ctx: Ctx, item: Item) -> list[str]:
+    head = f"reservation {item.get('id')} · {item.get('status')}"
+    rest = _generic(item, skip={"id", "status", "phone_numbers", "created_at"})
+    lines = [f"{head} · {rest}" if rest else head]
+    for n in item.get("phone_numbers") or []:
+        if isinstance(n, Mapping):
+            lines.append(
+                f"  {n.get('phone_number')} · {n.get('status')} · expires {n.get('expired_at')} · id {n.get('id')}"
+            )
+    return lines
+
+
+def _order(ctx: Ctx, item: Item) -> list[str]:
+    count = item.get("phone_numbers_count")
+    parts = [f"order {item.get('id')}", str(item.get("status")), f"{count} number(s)" if count is not None else ""]
+    parts.append("requirements met" if item.get("requirements_met") else "requirements NOT met")
+    if item.get("customer_reference"):
+        parts.append(f"ref {item['customer_reference']}")
+    known = {"id", "status", "phone_numbers_count", "requirements_met", "customer_reference", "phone_numbers",
+             "sub_number_orders_ids", "created_at"}  # fmt: skip
+    rest = _generic(item, skip=known)
+    lines = [" · ".join(p for p in [*parts, rest] if p)]
+    for n in item.get("phone_numbers") or []:
+        if isinstance(n, Mapping):
+            lines.append("  " + _generic(n, skip={"phone_number", "id", "country_iso_alpha2"}, lead=_lead(n)))
+    subs = item.get("sub_number_orders_ids")
+    if subs:
+        lines.append("  sub-orders: " + ", ".join(map(str, subs)))
+    return lines
+
+
+def _lead(n: Item) -> str:
+    return f"{n.get('phone_number')} (id {n.get('id')})" if n.get("id") else str(n.get("phone_number"))
+
+
+def _order_number(ctx: Ctx, item: Item) -> list[str]:
+    return [_generic(item, skip={"phone_number", "id", "country_iso_alpha2"}, lead=_lead(item))]
+
+
+def _sub_order(ctx: Ctx, item: Item) -> list[str]:
+    lead = f"sub-order {item.get('id')} · {item.get('status')}"
+    return [_generic(item, skip={"id", "status", "created_at"}, lead=lead)]
+
+
+_RENDERERS: dict[str, Callable[[Ctx, Item], list[str]]] = {
+    "available_phone_number": _number,
+    "available_phone_number_block": _block,
+    "number_reservation": _reservation,
+    "number_order": _order,
+    "number_order_phone_number": _order_number,
+    "sub_number_order": _sub_order,
+}
+
+
+# --- pieces -----------------------------------------------------------------------------------------
+
+
+def _region(item: Item) -> str:
+    regions = item.get("region_information")
+    if not isinstance(regions, list):
+        return ""
+    return ", ".join(str(r.get("region_name")) for r in regions if isinstance(r, Mapping) and r.get("region_name"))
+
+
+def _features(ctx: Ctx, item: Item) -> str:
+    names = _feature_names(item)
+    if not ctx.common:
+        return ",".join(names)
+    extra = [n for n in names if n not in ctx.common]
+    return "+" + ",".join(extra) if extra else ""
+
+
+def _price(info: Any) -> str:
+    if not isinstance(info, Mapping) or not info:
+        return "price not given"
+    cur = info.get("currency") or ""
+    return f"{info.get('upfront_cost')} upfront, {info.get('monthly_cost')}/mo {cur}".strip()
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(_value(v) for v in value) if all(not isinstance(v, Mapping) for v in value) else str(value)
+    return str(value)
+
+
+def _generic(item: Item, *, skip: set[str] | frozenset[str] = frozenset(), lead: str = "") -> str:
+    """Every non-empty field as `key=value` (nested objects as `key.sub=value`), in Telnyx's order."""
+    parts = [lead] if lead else []
+
+    def walk(obj: Item, prefix: str) -> None:
+        for key, value in obj.items():
+            if key in _SKIP or (not prefix and key in skip) or value in (None, "", [], {}):
+                continue
+            if isinstance(value, Mapping) and not prefix:
+                inner = _generic(value)
+                if inner:
+                    parts.append(f"{key}: ({inner.replace(' · ', ', ')})")
+            elif isinstance(value, Mapping):
+                walk(value, f"{prefix}{key}.")
+            elif isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
+                for i, v in enumerate(value):
+                    if isinstance(v, Mapping):
+                        walk(v, f"{prefix}{key}[{i}].")
+                    else:
+                        parts.append(f"{prefix}{key}[{i}]={_value(v)}")
+            else:
+                parts.append(f"{prefix}{key}={_value(value)}")
+
+    walk(item, "")
+    return " · ".join(parts)
+
+
+def _pagination(meta: Mapping[str, Any], shown: int) -> str:
+    total, page, pages = meta.get("total_results"), meta.get("page_number"), meta.get("total_pages")
+    line = f"{total if total is not None else shown} result(s)"
+    if page is not None:
+        line += f", page {page} of {pages if pages is not None else '?'}"
+        if isinstance(pages, int) and isinstance(page, int) and page < pages:
+            line += f" (more: page_number={page + 1})"
+    rest = [f"{k}={_value(v)}" for k, v in meta.items() if k not in ("total_results", "page_number", "total_pages")]
+    return line + (f" · {' · '.join(rest)}" if rest else "")
+
+
+# --- hints for slow work ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Where a slow job's state is read again, and roughly when it is worth looking."""
+
+    tool: str
+    id_arg: str
+    waiting: frozenset[str]
+    when: str
+
+
+_PENDING = frozenset({"pending"})
+FOLLOW_UPS: dict[str, FollowUp] = {
+    "number_orders": FollowUp("number_orders_retrieve", "number_order_id", _PENDING, "in about a minute"),
+    "number_order_phone_numbers": FollowUp(
+        "number_order_phone_numbers_retrieve", "number_order_phone_number_id", _PENDING, "in about a minute"
+    ),
+    "sub_number_orders": FollowUp(
+        "sub_number_orders_retrieve", "sub_number_order_id", frozenset({"pending"}), "in about a minute"
+    ),
+    "number_block_orders": FollowUp(
+        "number_block_orders_retrieve", "number_block_order_id", frozenset({"pending"}), "in about a minute"
+    ),
+    "phone_number_blocks_jobs": FollowUp(
+        "phone_number_blocks_jobs_retrieve", "id", frozenset({"pending", "in_progress"}), "in about a minute"
+    ),
+    "inexplicit_number_orders": FollowUp(
+        "inexplicit_number_orders_retrieve", "id", frozenset({"pending", "processing"}), "in about a minute"
+    ),
+    "advanced_orders": FollowUp(
+        "advanced_orders_retrieve", "order_id", frozenset({"pending", "processing"}),
+        "in a few hours (Telnyx staff fulfil it)",
+    ),
+    "customer_service_records": FollowUp(
+        "customer_service_records_retrieve", "customer_service_record_id", frozenset({"pending"}),
+        "in a few minutes (the carrier answers it)",
+    ),
+    "sub_number_orders_report": FollowUp(
+        "sub_number_orders_report_retrieve", "report_id", frozenset({"pending"}), "in about 30 seconds"
+    ),
+}  # fmt: skip
+
+
+def _family(tool: str) -> FollowUp | None:
+    """The longest FOLLOW_UPS key the tool name starts with (sub_number_orders_report before sub_number_orders)."""
+    best = max((k for k in FOLLOW_UPS if tool.startswith(k + "_")), key=len, default=None)
+    return FOLLOW_UPS[best] if best else None
+
+
+def _statuses(item: Item) -> set[str]:
+    status = item.get("status")
+    return {str(s) for s in status} if isinstance(status, list) else {str(status)} if status is not None else set()
+
+
+def hints(tool: str, items: list[Item]) -> list[str]:
+    """What to do next about slow work in this answer: when to look again and with which tool."""
+    out: list[str] = []
+    follow = _family(tool)
+    if follow is not None:
+        waiting = [str(i.get("id")) for i in items if _statuses(i) & follow.waiting and i.get("id")]
+        if waiting:
+            shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+            out.append(f"Hint: still in progress ({shown}); check again {follow.when} with {follow.tool} "
+                       f"({follow.id_arg}=...).")  # fmt: skip
+        if any(i.get("requirements_met") is False for i in items):
+            out.append("Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
+                       "number_order_phone_numbers_update (see the requirement ids above).")  # fmt: skip
+        if follow.tool == "sub_number_orders_report_retrieve" and any("success" in _statuses(i) for i in items):
+            out.append("Hint: the report is ready; download it with sub_number_orders_report_download (report_id=...).")
+    expiries = [
+        str(n.get("expired_at"))
+        for i in items
+        if i.get("record_type") == "number_reservation"
+        for n in i.get("phone_numbers") or []
+        if isinstance(n, Mapping) and n.get("expired_at")
+    ]
+    if expiries:
+        out.append(f"Hint: reserved numbers are held until {min(expiries)} (30 minutes from reserving); "
+                   "number_reservations_actions_extend adds 30 minutes; order them with number_orders_create "
+                   "before then.")  # fmt: skip
+    return out

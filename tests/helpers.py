@@ -1,0 +1,91 @@
+"""Helpers shared by the tests (fixtures live in conftest.py): facts derived from the catalog, the text of
+an MCP result, spec examples with real phone numbers, number searches, audit records, a static file server."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mcp_types as types
+from mcp import Client
+
+from telnyx_numbers_mcp.approvals.gate import CHECK_TOOL
+from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
+
+# Counts and guard lists come from the catalog, so adding an operation to scope.toml needs no test edits.
+CATALOG: list[ToolSpec] = load_catalog()
+TOOLS: dict[str, ToolSpec] = {t.name: t for t in CATALOG}
+GUARDED: list[str] = [t.name for t in CATALOG if t.guarded]  # purchases and destructive calls
+# What a server with the default policy (confirm) lists: every operation plus check_approval.
+DEFAULT_TOOL_NAMES: frozenset[str] = frozenset({*TOOLS, CHECK_TOOL})
+VALID_E164 = "+13125550001"
+
+
+def text_of(result: types.CallToolResult) -> str:
+    """The text a client shows for a tool result."""
+    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+def fill_e164(args: dict[str, Any], tool: ToolSpec) -> dict[str, Any]:
+    """Spec examples lack some numbers; put a valid one wherever an E.164 field holds a placeholder."""
+    if not tool.e164:
+        return args
+    filled: dict[str, Any] = json.loads(re.sub(r'"example"', f'"{VALID_E164}"', json.dumps(args)))
+    return filled
+
+
+async def tool_data(client: Client, tool: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Call a list tool through MCP and return its non-empty `data` (a search that finds nothing fails)."""
+    result = await client.call_tool(tool, args)
+    assert not result.is_error, text_of(result)
+    assert isinstance(result.structured_content, dict)
+    data = result.structured_content["data"]
+    assert data, f"{tool} found nothing"
+    return list(data)
+
+
+async def sandbox_search(client: httpx.AsyncClient, **filters: str) -> list[dict[str, Any]]:
+    """GET /available_phone_numbers straight at the sandbox with `filter[...]` query parameters."""
+    r = await client.get("/available_phone_numbers", params={f"filter[{k}]": v for k, v in filters.items()})
+    assert r.status_code == 200, r.text
+    data: list[dict[str, Any]] = r.json()["data"]
+    return data
+
+
+async def sandbox_numbers(client: httpx.AsyncClient, **filters: str) -> list[str]:
+    """The phone numbers `sandbox_search` finds."""
+    return [d["phone_number"] for d in await sandbox_search(client, **filters)]
+
+
+def audit_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON Lines audit trail at `path` (empty when nothing was written yet)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def files_served(folder: Path) -> Iterator[str]:
+    """Serve `folder` over HTTP on 127.0.0.1 (for inputs given as URLs); yields the base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
