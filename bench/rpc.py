@@ -26,6 +26,7 @@ class StdioRpc:
         self._waiting: dict[int, asyncio.Future[tuple[dict[str, Any], int]]] = {}
         self.notifications = 0
         self.bytes_in = 0
+        self.received_at: dict[int, float] = {}  # id -> when its answer line was read, before JSON parsing
         self._reader = asyncio.create_task(self._read_loop())
 
     @classmethod
@@ -52,10 +53,12 @@ class StdioRpc:
             line = await self.proc.stdout.readline()
             if not line:
                 break
+            t_in = time.perf_counter()
             msg = json.loads(line)
             self.bytes_in += len(line)
             if "id" in msg and ("result" in msg or "error" in msg):
                 fut = self._waiting.pop(msg["id"], None)
+                self.received_at[msg["id"]] = t_in
                 if fut is not None and not fut.done():
                     fut.set_result((msg, len(line)))
             elif "method" in msg and "id" not in msg:
@@ -85,6 +88,13 @@ class StdioRpc:
         if "error" in answer:
             raise RpcError(f"{method}: {answer['error']}")
         return answer, size
+
+    async def request_timed(self, method: str, params: dict[str, Any] | None = None) -> tuple[float, float]:
+        """Seconds from sending one request until its answer line was read, and until it was parsed."""
+        t0 = time.perf_counter()
+        await self.request_raw(method, params)
+        done = time.perf_counter()
+        return self.received_at.pop(self._next_id) - t0, done - t0
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Send one request and return its result."""

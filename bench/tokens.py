@@ -1,48 +1,40 @@
-"""Offline token counts with the tokenizer.json shipped in the anthropic==0.38.0 wheel (via `tokenizers`)."""
+"""Offline token counts with the Claude tokenizer: the tokenizer.json shipped in the anthropic==0.38.0 wheel,
+read with `tokenizers`. Both come from the `bench` extra (`pip install -e '.[bench]'`); nothing is installed
+or downloaded at run time."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import zipfile
+import importlib.util
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-CACHE = Path("/tmp/telnyx-bench-tokenizer")
-
-
-def ensure_tokenizers() -> None:
-    """Stop with the install command when the `bench` extra is missing (nothing is installed at run time)."""
-    try:
-        import tokenizers  # noqa: F401
-    except ImportError:
-        raise SystemExit("bench: the tokenizers package is missing; run: pip install -e '.[bench]'") from None
+INSTALL_HINT = "install the bench extra first: .venv/bin/pip install -e '.[bench]'"
 
 
 def tokenizer_json() -> Path:
-    """Download the anthropic 0.38.0 wheel (no deps, not installed) once and extract its tokenizer.json."""
-    out = CACHE / "tokenizer.json"
-    if out.exists():
-        return out
-    CACHE.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "anthropic==0.38.0", "--no-deps", "-d", str(CACHE)],
-        check=True,
-    )
-    wheel = next(CACHE.glob("anthropic-0.38.0-*.whl"))
-    with zipfile.ZipFile(wheel) as z:
-        member = next(n for n in z.namelist() if n.endswith("tokenizer.json"))
-        out.write_bytes(z.read(member))
-    return out
+    """The tokenizer.json inside the installed anthropic package (found without importing it)."""
+    spec = importlib.util.find_spec("anthropic")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"bench: anthropic==0.38.0 is not installed; {INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / "tokenizer.json"
+    if not path.exists():
+        raise SystemExit(f"bench: {path} is missing (anthropic>0.38 no longer ships it); {INSTALL_HINT}")
+    return path
 
 
 @cache
 def _tokenizer() -> Any:
-    ensure_tokenizers()
-    from tokenizers import Tokenizer
-
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise SystemExit(f"bench: tokenizers is not installed; {INSTALL_HINT}") from None
     return Tokenizer.from_file(str(tokenizer_json()))
+
+
+def ensure_tokenizers() -> None:
+    """Fail early, with the install command, when the bench extra is missing."""
+    _tokenizer()
 
 
 def count(text: str) -> int:

@@ -1,5 +1,6 @@
-"""Helpers shared by the tests (fixtures live in conftest.py): facts derived from the catalog, the text of
-an MCP result, spec examples with real phone numbers, number searches, audit records, a static file server."""
+"""Helpers shared by the tests (fixtures live in conftest.py): facts derived from the catalog, a scripted
+human for elicitation, the text of an MCP result, spec examples with real phone numbers, number searches,
+audit records, a static file server."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import httpx
 import mcp_types as types
 from mcp import Client
 
-from telnyx_numbers_mcp.approvals.gate import CHECK_TOOL
+from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 
 # Counts and guard lists come from the catalog, so adding an operation to scope.toml needs no test edits.
@@ -27,6 +29,21 @@ GUARDED: list[str] = [t.name for t in CATALOG if t.guarded]  # purchases and des
 # What a server with the default policy (confirm) lists: every operation plus check_approval.
 DEFAULT_TOOL_NAMES: frozenset[str] = frozenset({*TOOLS, CHECK_TOOL})
 VALID_E164 = "+13125550001"
+
+
+@dataclass
+class Human:
+    """An elicitation callback (the person at the client) that gives every question the same answer, by
+    default an explicit approval, and remembers the questions."""
+
+    action: str = "accept"
+    content: dict[str, Any] | None = field(default_factory=lambda: {"approve": True})
+    asked: list[str] = field(default_factory=list)
+
+    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        assert isinstance(params, types.ElicitRequestFormParams)
+        self.asked.append(params.message)
+        return types.ElicitResult(action=self.action, content=self.content)  # type: ignore[arg-type]
 
 
 def text_of(result: types.CallToolResult) -> str:

@@ -15,6 +15,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
+from helpers import TOOLS, text_of, tool_data
 from sandbox_helpers import client_for
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
@@ -48,10 +49,6 @@ def connect(sb: Sandbox, tmp_path: Path) -> Connect:
             yield client
 
     return open_client
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "\n".join(getattr(b, "text", "") for b in result.content)
 
 
 async def place_order(sb: Sandbox, number: str) -> str:
@@ -196,7 +193,7 @@ async def test_tools_list_carries_the_curated_descriptions_without_sdk_reference
         assert (tool.description or "").startswith(sentences[op]), tool.name
         assert "[" not in (tool.description or "") and op not in (tool.description or ""), tool.name
         described += 1
-    assert described == len(sentences) == 47
+    assert described == len(sentences) == len(TOOLS)
     by_name = {t.name: t for t in tools}
     inventory = by_name["inventory_coverage_list"]
     assert "Creates" not in (inventory.description or "") and inventory.title == "List inventory coverage"
@@ -209,9 +206,7 @@ async def test_tools_list_carries_the_curated_descriptions_without_sdk_reference
 
 
 async def first_found(client: Client, tool: str, flt: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, {"filter": {**flt, "limit": 3}})
-    assert not result.is_error, text_of(result)
-    return (result.structured_content or {})["data"][0]  # type: ignore[no-any-return]
+    return (await tool_data(client, tool, {"filter": {**flt, "limit": 3}}))[0]
 
 
 def lookups(sb: Sandbox) -> int:
@@ -412,3 +407,18 @@ def test_the_result_format_flag_reaches_the_settings() -> None:
     assert settings_from(parser().parse_args([]), {}).result_format == "text"
     with pytest.raises(SystemExit):
         parser().parse_args(["--result-format", "yaml"])
+
+
+async def test_an_order_waiting_for_requirements_says_so_instead_of_asking_to_wait(connect: Connect) -> None:
+    async with connect(purchase_policy="allow") as client:
+        row = await first_found(client, "available_phone_numbers_list", {"country_code": "DE"})
+        order = await client.call_tool(
+            "number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]}
+        )
+    data = (order.structured_content or {})["data"]
+    assert data["status"] == "pending" and data["requirements_met"] is False
+    assert "requirements NOT met" in text_of(order)
+    assert hint_lines(order) == [
+        "Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
+        "number_order_phone_numbers_update (see the requirement ids above)."
+    ]

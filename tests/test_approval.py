@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from helpers import GUARDED, TOOLS, audit_records, text_of, tool_data
+from helpers import GUARDED, TOOLS, Human, audit_records, text_of, tool_data
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
@@ -36,20 +36,6 @@ VALID = {
     "NL": "+31205943382",
 }
 BAD = ["312-555-0001", "+1 312 555 0001", "13125550001", "+999123", "+0123456789"]
-
-
-@dataclass
-class Human:
-    """An elicitation callback that answers every question the same way and remembers them."""
-
-    action: str = "accept"
-    content: dict[str, Any] | None = field(default_factory=lambda: {"approve": True})
-    asked: list[str] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        assert isinstance(params, types.ElicitRequestFormParams)
-        self.asked.append(params.message)
-        return types.ElicitResult(action=self.action, content=self.content)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -22,7 +22,7 @@ from sandbox_helpers import child_env, sandbox_api_process
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # server subprocesses
 
 API_KEY = "KEY_crash_0123456789"
 NUMBER = "+13123709222"

@@ -12,6 +12,8 @@ import pytest
 
 from helpers import CATALOG, DEFAULT_TOOL_NAMES
 
+pytestmark = pytest.mark.slow  # the command line as a subprocess
+
 SCRIPT = Path(sys.executable).parent / "telnyx-numbers-mcp"
 
 

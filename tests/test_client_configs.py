@@ -17,7 +17,7 @@ from helpers import DEFAULT_TOOL_NAMES
 README = Path(__file__).resolve().parents[1] / "README.md"
 BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # server subprocesses
 
 
 def _clients_section() -> str:

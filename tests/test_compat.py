@@ -14,6 +14,8 @@ import pytest
 
 from helpers import DEFAULT_TOOL_NAMES
 
+pytestmark = pytest.mark.slow  # server subprocesses, Node (npx) and the Agents SDK
+
 SERVER = [sys.executable, "-m", "telnyx_numbers_mcp", "--sandbox"]
 
 # Tools without arguments have inputSchema {"type": "object", "properties": {}} with no

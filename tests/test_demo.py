@@ -15,6 +15,7 @@ import pytest
 from telnyx_numbers_mcp.config import Settings
 
 
+@pytest.mark.slow  # a subprocess
 def test_demo_runs_the_walk_through_without_a_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_"))}
     env["TELNYX_MCP_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
@@ -43,6 +44,7 @@ def test_demo_runs_the_walk_through_without_a_terminal(tmp_path: Path) -> None:
     assert "number_orders_create" in audit
 
 
+@pytest.mark.slow  # a subprocess
 def test_demo_yes_flag_says_so() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_"))}
     proc = subprocess.run(

@@ -4,11 +4,10 @@ recording Telnyx endpoint, and must be refused naming the field with 0 upstream 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
+from helpers import TOOLS, Human, audit_records, text_of
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.calls.validate import ecma_regex
-from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.guards.e164 import check_phone_value
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
 pytestmark = pytest.mark.anyio
 
-CATALOG: dict[str, ToolSpec] = {t.name: t for t in load_catalog()}
 ASCII_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 # "+13125550001" spelled with other characters that Python's `\d` or `$` let through
 LOOKALIKES = {
@@ -39,22 +37,6 @@ LOOKALIKES = {
     "trailing CRLF": "+13125550001\r\n",
     "leading newline": "\n+13125550001",
 }
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@dataclass
-class Human:
-    """Approves every question it is asked, and remembers them: a refusal must come before any question."""
-
-    asked: list[str] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        self.asked.append(params.message)
-        return types.ElicitResult(action="accept", content={"approve": True})
 
 
 @dataclass
@@ -80,8 +62,7 @@ class Env:
             yield c
 
     def audit(self) -> list[dict[str, Any]]:
-        path = self.tmp / "audit.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        return audit_records(self.tmp / "audit.jsonl")
 
 
 @pytest.fixture
@@ -89,12 +70,8 @@ def env(tmp_path: Path) -> Env:
     return Env(Sandbox(), tmp_path)
 
 
-def text(result: types.CallToolResult) -> str:
-    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
-
-
 def assert_refused(result: types.CallToolResult, *fragments: str) -> str:
-    message = text(result)
+    message = text_of(result)
     assert result.is_error, message
     assert "nothing was sent" in message.lower(), message
     for fragment in fragments:
@@ -112,7 +89,7 @@ def args_at(path: str, value: Any) -> tuple[dict[str, Any], str]:
     return node, path.replace("[]", "[0]")
 
 
-E164_CASES = [(tool.name, path) for tool in CATALOG.values() for path in tool.e164]
+E164_CASES = [(tool.name, path) for tool in TOOLS.values() for path in tool.e164]
 
 
 # --- item 2: E.164 is '+' and ASCII digits, the whole string ----------------------------------------
@@ -142,7 +119,7 @@ async def test_a_fullwidth_number_is_explained_and_the_ascii_form_suggested(env:
 
 @pytest.mark.parametrize(("tool", "path"), E164_CASES, ids=[f"{t}:{p}" for t, p in E164_CASES])
 def test_the_generated_schema_pattern_is_ascii_and_refuses_lookalikes(tool: str, path: str) -> None:
-    spec = CATALOG[tool]
+    spec = TOOLS[tool]
     node: Any = spec.input_schema
     for part in path.split("."):
         node = node["properties"][part.removesuffix("[]")]
@@ -179,7 +156,7 @@ def test_property_only_plus_and_8_to_15_ascii_digits_pass_e164(value: str) -> No
     accepted = check_phone_value("phone_number", value) is None
     if accepted:
         assert ASCII_E164.fullmatch(value), repr(value)
-    tool = CATALOG["number_orders_create"]
+    tool = TOOLS["number_orders_create"]
     schema_ok = not list(tool.validator.iter_errors({"phone_numbers": [{"phone_number": value}]}))
     assert schema_ok == bool(ASCII_E164.fullmatch(value)), repr(value)
 
@@ -233,7 +210,7 @@ async def test_a_plain_count_is_sent_as_given(env: Env, mode: str) -> None:
     human = Human()
     async with env.client(mode, human, purchase_policy="confirm") as c:
         result = await c.call_tool("inexplicit_number_orders_create", inexplicit("2"))
-    assert not result.is_error, text(result)
+    assert not result.is_error, text_of(result)
     assert len(human.asked) == 1 and "BUY 2 phone numbers" in human.asked[0]
     [sent] = [r for r in env.sb.requests if r["path"] == "/v2/inexplicit_number_orders"]  # not the estimate's search
     assert sent["json"]["ordering_groups"][0]["count_requested"] == "2"

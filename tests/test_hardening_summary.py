@@ -8,7 +8,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
+from helpers import Human
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.approvals.channels import QUESTION_FOOTER
 from telnyx_numbers_mcp.config import build_settings
@@ -45,20 +46,6 @@ def inert(text: str) -> None:
     ]
     assert not bad, bad
     assert "  " * 2 not in text.replace("\n  ", "\n"), "a run of padding spaces survived"
-
-
-@dataclass
-class Human:
-    asked: list[str] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        self.asked.append(params.message)
-        return types.ElicitResult(action="accept", content={"approve": True})
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @dataclass

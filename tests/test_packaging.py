@@ -11,6 +11,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from helpers import CATALOG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +33,7 @@ def _copy_source(dest: Path) -> Path:
     return src
 
 
+@pytest.mark.slow  # builds a wheel with pip
 def test_wheel_has_tool_specs_scope_and_entry_point(tmp_path: Path) -> None:
     src = _copy_source(tmp_path)
     out = tmp_path / "wheels"

@@ -14,6 +14,8 @@ import pytest
 
 from helpers import DEFAULT_TOOL_NAMES
 
+pytestmark = pytest.mark.slow  # server subprocesses
+
 SECRET = "KEY_never_in_any_output_7f3a"
 SEARCH = {"filter": {"country_code": "US", "locality": "Chicago", "limit": 1}}
 

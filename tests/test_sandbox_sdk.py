@@ -12,6 +12,8 @@ from helpers import CATALOG
 from sandbox_helpers import served
 from telnyx_numbers_mcp.sandbox import Sandbox
 
+pytestmark = pytest.mark.slow  # uvicorn in a thread and the official SDK (slow to import)
+
 
 @pytest.fixture
 def sdk() -> Iterator[tuple[telnyx.Telnyx, Sandbox]]:

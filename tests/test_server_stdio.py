@@ -14,7 +14,7 @@ from helpers import DEFAULT_TOOL_NAMES, TOOLS
 from sandbox_helpers import child_env, sandbox_api_process
 from sdk_oracle import sdk_request
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # server subprocesses
 
 KEY = "KEY_stdio_test_secret"
 

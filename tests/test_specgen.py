@@ -318,3 +318,39 @@ def test_a_tool_without_a_curated_description_is_refused_by_the_generator(tmp_pa
     scope.write_text('[[tool]]\nop = "GET /number_orders"\ntoolset = "orders"\n')
     with pytest.raises(SpecError, match=r"GET /number_orders: scope.toml needs a curated description"):
         load_scope(scope)
+
+
+def test_lean_drops_descriptions_that_restate_name_enum_or_context_and_keeps_every_field() -> None:
+    from telnyx_numbers_mcp.specgen.schema import lean
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "page_size": {"type": "integer", "description": "The size of the page"},
+            "report_id": {"type": "string", "description": "The unique identifier of the sub number orders report"},
+            "kind": {"type": "string", "enum": ["local", "toll_free"], "description": "Number type (local, toll-free)"},
+            "quickship": {"type": "boolean", "description": "Exclude numbers that need time to activate."},
+            "requirements": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"field_value": {"type": "string", "description": "The value of the requirement."}},
+                    "required": ["field_value"],
+                },
+            },
+            "comments": {"type": "string", "default": "", "maxLength": 255},
+            "country_code": {"type": "string", "default": "US"},
+        },
+        "required": ["report_id"],
+    }
+    out = lean(schema, "sub_number_orders_report_retrieve")
+    props = out["properties"]
+    assert set(props) == set(schema["properties"]) and out["required"] == ["report_id"]
+    for dropped in ("page_size", "report_id", "kind"):
+        assert "description" not in props[dropped], dropped
+    assert "description" not in props["requirements"]["items"]["properties"]["field_value"]  # parent: requirement
+    assert props["requirements"]["items"]["required"] == ["field_value"]
+    assert props["quickship"]["description"] == "Exclude numbers that need time to activate."
+    assert props["kind"]["enum"] == ["local", "toll_free"]
+    assert "default" not in props["comments"] and props["comments"]["maxLength"] == 255
+    assert props["country_code"]["default"] == "US"

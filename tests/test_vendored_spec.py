@@ -62,6 +62,7 @@ def test_the_cut_holds_exactly_the_operations_in_scope_and_what_they_reference()
     assert text == cut.dump(json.loads(text))
 
 
+@pytest.mark.slow  # dumps and parses a 1 MB YAML upstream
 def test_refresh_from_an_upstream_url_recuts_and_regenerates_the_same_tools(
     tmp_path: Path, served: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -147,6 +148,7 @@ def test_an_unreadable_upstream_is_named(tmp_path: Path, capsys: pytest.CaptureF
     assert f"cannot read {missing}" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a subprocess
 def test_the_default_run_needs_no_pyyaml() -> None:
     """A fresh clone regenerates and checks tool_specs/ from openapi/ with the runtime dependencies only."""
     code = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -15,14 +15,17 @@ from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 
-from telnyx_numbers_mcp import __version__
-from telnyx_numbers_mcp.approvals.gate import CHECK_TOOL, Gate
+from telnyx_numbers_mcp import __version__, discovery
+from telnyx_numbers_mcp.approvals.channels import can_elicit
+from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
-from telnyx_numbers_mcp.calls.pipeline import call, execute
-from telnyx_numbers_mcp.calls.validate import validate
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError
+from telnyx_numbers_mcp.listing import ToolListCache
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.catalog import ToolSpec
 
 log = logging.getLogger("telnyx_numbers_mcp")
 SERVER_NAME = "telnyx-numbers-mcp"
@@ -68,7 +71,6 @@ def build_app(
 ) -> tuple[Server[Any], Runtime]:
     """The MCP server and its runtime (the HTTP transport mounts the review page from `runtime.gate`)."""
     rt = runtime if runtime is not None else build_runtime(settings, transport=transport)
-    rt.attach(Gate(rt, send=lambda tool, args, decision: execute(rt, tool, args, decision)))
 
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncIterator[Runtime]:
@@ -79,47 +81,71 @@ def build_app(
         async with anyio.create_task_group() as tg:
             owner = rt.task_group is None
             if owner:
-                rt.task_group = tg  # the stdio review listener lives as long as this session
+                rt.task_group = tg  # the stdio review page listener lives as long as this session
             try:
                 yield rt
             finally:
                 if owner:
                     rt.task_group = None
-                    if rt.gate.review is not None:
-                        rt.gate.review.stop()
                 tg.cancel_scope.cancel()
                 rt.sessions -= 1
-                if rt.sessions == 0 and rt.client is not None:
-                    client, rt.client = rt.client, None
-                    with anyio.CancelScope(shield=True):
-                        await client.aclose()
                 if rt.sessions == 0:
-                    rt.gate.close()
+                    rt.close_gate()
+                    if rt.client is not None:
+                        client, rt.client = rt.client, None
+                        with anyio.CancelScope(shield=True):
+                            await client.aclose()
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=rt.visible(ctx))
 
+    async def run(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, tool: ToolSpec, args: dict[str, Any]
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """One catalog tool's path, the same whether called directly or through call_tool."""
+        # imported on the first call (then a dict look-up): start-up to tools/list stays near the floor
+        from telnyx_numbers_mcp.calls.pipeline import call
+        from telnyx_numbers_mcp.calls.validate import validate
+
+        validate(tool, args)  # schema and E.164, every problem at once; nothing is sent on failure
+        if not rt.settings.api_key and not rt.sandbox:
+            raise MissingApiKey()  # before cost look-ups and quotes, which would send or promise a call
+        if tool.kind == "purchase" and not args.get("customer_reference"):
+            # lets an agent find the order after a timeout instead of buying again
+            args["customer_reference"] = rt.reference_for(tool.name, args)
+        return await call(rt, ctx, params, tool, args)  # guarded calls ask the approvals gate once
+
+    async def discover(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, name: str, args: dict[str, Any]
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        policy = rt.settings.purchase_policy
+        if name == discovery.FIND:
+            data, text = discovery.find(rt.offered(ctx), args, policy=policy)
+            return results.structured(data, text, sandbox=rt.sandbox)
+        # as in `all` mode, a tool `elicit-only` hides can still be named, and says why it cannot run
+        by_name = rt.tools
+        if name == discovery.DESCRIBE:
+            data = discovery.describe(by_name, args, policy=policy)
+            return results.structured(data, results.compact(data), sandbox=rt.sandbox)
+        tool, inner = discovery.call_target(by_name, args)
+        return await run(ctx, params, tool, inner)
+
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         name, args = params.name, dict(params.arguments or {})
-        tool = rt.tools.get(name)
-        if tool is None and not rt.server_tool(name, ctx):
+        if name not in rt.callable_names(ctx):
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
         try:
             if name == CONFIRM_TOOL:
                 return await rt.gate.confirm(args)
-            if name == CHECK_TOOL or tool is None:
+            if name == CHECK_TOOL:
                 return await rt.gate.check(ctx, args)
-            validate(tool, args)  # schema and E.164, every problem at once; nothing is sent on failure
-            if not rt.settings.api_key and not rt.sandbox:
-                raise MissingApiKey()  # before cost look-ups and quotes, which would send or promise a call
-            if tool.kind == "purchase" and not args.get("customer_reference"):
-                # lets an agent find the order after a timeout instead of buying again
-                args["customer_reference"] = rt.reference_for(tool.name, args)
-            return await call(rt, ctx, params, tool, args)
+            if rt.discover:
+                return await discover(ctx, params, name, args)
+            return await run(ctx, params, rt.tools[name], args)
         except ToolCallError as exc:
             return results.error(rt.redact(str(exc)), sandbox=rt.sandbox)  # an echoing proxy
         except Exception:  # the one catch-all: never crash, never leak internals or the key
@@ -134,6 +160,7 @@ def build_app(
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    server.middleware.append(ToolListCache(can_elicit))  # the answer depends on it under elicit-only
     # from --state-secret (else random per process): a 2026 approval round trip may come back to another replica
     security = RequestStateSecurity(keys=[rt.keys.request_state])
     server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))

@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jsonschema
 import mcp_types as types
 
 from telnyx_numbers_mcp.errors import ConfigError, SpecError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 TOOL_SPECS_DIR = Path(__file__).with_name("tool_specs")
 Kind = Literal["read", "write", "purchase", "destructive"]
@@ -57,6 +59,7 @@ class ToolSpec:
     @cached_property
     def validator(self) -> jsonschema.Draft202012Validator:
         # Unknown arguments are refused at call time; the advertised schema stays compact.
+        # imported on the first call, not at start-up: jsonschema and its deps cost ~50 ms to import
         from telnyx_numbers_mcp.calls.validate import make_validator  # calls/ builds on the catalog
 
         return make_validator(self.input_schema)

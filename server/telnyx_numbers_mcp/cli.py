@@ -31,6 +31,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--toolsets", default=S, help="comma-separated toolsets to offer (default: all)")
     g.add_argument("--tools", default=S, help="comma-separated tool names to offer (default: all)")
     g.add_argument("--read-only", action="store_true", default=S, help="offer only tools that change nothing")
+    g.add_argument(
+        "--tool-mode",
+        choices=["all", "discover"],
+        default=S,
+        help="all: one tool per operation (default); discover: find_tools, describe_tool and call_tool",
+    )
     g.add_argument("--log-level", default=S, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr")
     g.add_argument(
         "--sandbox", action="store_true", default=S, help="use the built-in Telnyx simulator (env TELNYX_SANDBOX=1)"
@@ -104,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 FLAG_KEYS = {
-    "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "log_level",
+    "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "tool_mode", "log_level",
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
     "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "state_dir",
     "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url", "store",

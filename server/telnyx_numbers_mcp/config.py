@@ -17,6 +17,7 @@ PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "deny", "allo
 # never handed to an --approval-notify command
 SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN", "TELNYX_MCP_STATE_SECRET", "TELNYX_MCP_STORE")
 ResultFormat = Literal["text", "json"]
+ToolMode = Literal["all", "discover"]
 
 # flag name -> environment variable that sets the same setting when the flag is absent
 ENV_VARS = {
@@ -30,6 +31,7 @@ ENV_VARS = {
     "state_secret": "TELNYX_MCP_STATE_SECRET",
     "store": "TELNYX_MCP_STORE",
     "state_dir": "TELNYX_MCP_STATE_DIR",
+    "tool_mode": "TELNYX_MCP_TOOL_MODE",
 }
 MIN_SECRET_CHARS = 32
 STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
@@ -47,6 +49,7 @@ class Settings(BaseModel):
     toolsets: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     read_only: bool = False
+    tool_mode: ToolMode = "all"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     sandbox: bool = False
     sandbox_state: Path | None = None

@@ -12,9 +12,9 @@ import httpx
 import mcp_types as types
 from mcp.server import ServerRequestContext
 
-from telnyx_numbers_mcp import __version__
-from telnyx_numbers_mcp.approvals import channels
-from telnyx_numbers_mcp.approvals.gate import CHECK_TOOL, check_tool
+from telnyx_numbers_mcp import __version__, discovery
+from telnyx_numbers_mcp.approvals import channels as approval
+from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL, check_tool
 from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH, PriceCache
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
@@ -73,7 +73,10 @@ class Runtime:
     confirm: types.Tool = field(default_factory=confirm_tool)
     check: types.Tool = field(default_factory=check_tool)
     task_group: anyio.abc.TaskGroup | None = None  # where side work (the review page listener) runs
-    _gate: Gate | None = None
+    _gate: Gate | None = field(default=None, repr=False)
+
+    _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
+    _names: dict[bool, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
         """A customer_reference that stays the same across the rounds of one approval (2026 flow), on
@@ -87,40 +90,86 @@ class Runtime:
 
     @property
     def gate(self) -> Gate:
+        """The approvals gate, built on the first guarded call (listing tools never loads it)."""
         if self._gate is None:
-            raise RuntimeError("the approvals gate is not attached (app.build_server attaches it)")
+            from telnyx_numbers_mcp.approvals.gate import Gate
+            from telnyx_numbers_mcp.calls.pipeline import execute
+
+            self._gate = Gate(self, send=lambda tool, args, decision: execute(self, tool, args, decision))
         return self._gate
 
-    def attach(self, gate: Gate) -> None:
-        self._gate = gate
+    def close_gate(self) -> None:
+        """The last session ended: stop the side listener and close the store (reopened on need)."""
+        if self._gate is not None:
+            if self._gate.review is not None:
+                self._gate.review.stop()
+            self._gate.close()
 
     def redact(self, text: str) -> str:
         key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
         return text.replace(key, "***") if key else text
 
-    def server_tool(self, name: str, ctx: ServerRequestContext[Any] | None) -> bool:
-        """Whether confirm_action / check_approval is offered to this client."""
-        return name in SERVER_TOOLS and any(t.name == name for t in self.visible(ctx))
-
     @property
     def sandbox(self) -> bool:
         return self.settings.sandbox
 
+    def offered(self, ctx: ServerRequestContext[Any] | None) -> list[ToolSpec]:
+        """Catalog tools this session may see and call: `elicit-only` hides guarded tools from
+        clients that cannot ask the human."""
+        if self.settings.purchase_policy != "elicit-only" or (ctx is not None and approval.can_elicit(ctx)):
+            return list(self.tools.values())
+        return [t for t in self.tools.values() if not t.guarded]
+
     def visible(self, ctx: ServerRequestContext[Any] | None) -> list[types.Tool]:
-        policy = self.settings.purchase_policy
-        elicit = ctx is not None and channels.can_elicit(ctx)
-        out = []
-        guarded_visible = False
-        for tool in self.tools.values():
-            if tool.guarded and policy == "elicit-only" and not elicit:
-                continue
-            guarded_visible |= tool.guarded
-            out.append(tool.mcp_tool)
-        if guarded_visible and policy == "host-confirm":
-            out.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
-        if guarded_visible and policy in ("confirm", "elicit-only"):
-            out.append(self.check)
-        return out
+        """The tools/list answer, built once per offered set (it only depends on whether the client can
+        elicit) and reused: rebuilding 48 tools on every list was most of a warm tools/list."""
+        elicit = ctx is not None and approval.can_elicit(ctx)
+        cached = self._listings.get(elicit)
+        if cached is None:
+            offered = self.offered(ctx)
+            listed = discovery.tools(offered) if self.discover else [t.mcp_tool for t in offered]
+            policy = self.settings.purchase_policy
+            if any(t.guarded for t in offered) and policy == "host-confirm":
+                listed.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
+            if any(t.guarded for t in offered) and policy in ("confirm", "elicit-only"):
+                listed.append(self.check)  # approval tools stay direct in every mode: clients gate them by name
+            cached = self._listings[elicit] = listed
+        return cached
+
+    def callable_names(self, ctx: ServerRequestContext[Any] | None) -> frozenset[str]:
+        """Names a call may use: the listed tools, plus (in `all` mode) selected tools that `elicit-only`
+        hides, so that calling one explains why instead of answering "unknown tool"."""
+        elicit = ctx is not None and approval.can_elicit(ctx)
+        names = self._names.get(elicit)
+        if names is None:
+            hidden = () if self.discover else self.tools
+            names = self._names[elicit] = frozenset({*(t.name for t in self.visible(ctx)), *hidden})
+        return names
+
+    @property
+    def discover(self) -> bool:
+        return self.settings.tool_mode == "discover"
+
+
+class LazySandbox(httpx.AsyncBaseTransport):
+    """The built-in simulator as a transport. In memory it is imported and built on the first request, so
+    `--sandbox` starts as fast as without; a state file is opened at once, so a bad path fails at start-up."""
+
+    def __init__(self, state_path: str | None) -> None:
+        self._state_path = state_path
+        self._inner: httpx.ASGITransport | None = None
+        if state_path is not None:
+            self._build()
+
+    def _build(self) -> httpx.ASGITransport:
+        from telnyx_numbers_mcp.sandbox import Sandbox, create_app
+
+        self._inner = httpx.ASGITransport(app=create_app(Sandbox(state_path=self._state_path)))
+        return self._inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        inner = self._inner or self._build()
+        return await inner.handle_async_request(request)
 
 
 def build_runtime(
@@ -135,10 +184,7 @@ def build_runtime(
         hide_guarded=settings.purchase_policy == "deny",
     )
     if transport is None and settings.sandbox:
-        from telnyx_numbers_mcp.sandbox import Sandbox, create_app
-
-        sandbox = Sandbox(state_path=str(settings.sandbox_state) if settings.sandbox_state else None)
-        transport = httpx.ASGITransport(app=create_app(sandbox))
+        transport = LazySandbox(str(settings.sandbox_state) if settings.sandbox_state else None)
     keys = Keyring.from_secret(settings.state_secret.get_secret_value() if settings.state_secret else None)
     store = store if store is not None else open_store(settings)
     hidden = [v.get_secret_value() for v in (settings.api_key, settings.store, settings.state_secret) if v]

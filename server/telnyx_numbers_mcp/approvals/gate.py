@@ -23,6 +23,7 @@ from mcp.server import ServerRequestContext
 from telnyx_numbers_mcp.approvals import channels, keys
 from telnyx_numbers_mcp.approvals.channels import Decision
 from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
+from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("telnyx_numbers_mcp.approval")
 
-CHECK_TOOL = "check_approval"
 ID_PATTERN = re.compile(r"ap_[0-9a-f]{20}")
 POLL = 0.2  # seconds between looks at the store while waiting for a decision (it may come from another process)
 OUTCOME_WAIT = 60.0  # how long a caller that lost the race to execute waits for the winner's result
@@ -48,30 +48,6 @@ Ctx = ServerRequestContext[Any]
 
 def when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def check_tool() -> types.Tool:
-    return types.Tool(
-        name=CHECK_TOOL,
-        title="Check a purchase or destructive action awaiting a human's approval",
-        description=(
-            "Reports whether a human has approved an action that returned status awaiting_approval, and once "
-            "they have, carries it out (exactly once) and returns its result; asking again returns the same "
-            "result without sending anything. You cannot approve anything yourself: the human decides on "
-            "their review page or terminal. May wait up to a minute for the decision."
-        ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "approval_id": {"type": "string", "description": "The approval_id from the awaiting_approval result."}
-            },
-            "required": ["approval_id"],
-        },
-        annotations=types.ToolAnnotations(
-            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
-        ),
-        _meta={"telnyx-numbers-mcp/kind": "approval"},
-    )
 
 
 def outcome_of(result: types.CallToolResult) -> dict[str, Any]:
@@ -368,8 +344,8 @@ class Gate:
         text = (
             f"{approval.summary}\n\n"
             "NOTHING HAS BEEN SENT YET: a human must approve this, and you cannot approve it yourself.\n"
-            "The server has put it in front of the user (their approval page, or the operator's terminal: "
-            f"`telnyx-numbers-mcp approvals approve {approval.id}`). Tell the user it is waiting for them.\n"
+            "The server has put it in front of the user on their own approval page, outside this chat. "
+            "Tell the user it is waiting for them; do not try to approve it for them.\n"
             f"Then call `check_approval` with approval_id {approval.id} to get the result once they decide. "
             f"The approval expires at {when(approval.expires_at)}; any change to the arguments needs a new one."
         )

@@ -282,7 +282,12 @@ def hints(tool: str, items: list[Item]) -> list[str]:
     out: list[str] = []
     follow = _family(tool)
     if follow is not None:
-        waiting = [str(i.get("id")) for i in items if _statuses(i) & follow.waiting and i.get("id")]
+        # an order that waits for its regulatory requirements waits for the user, not for the clock
+        waiting = [
+            str(i.get("id"))
+            for i in items
+            if _statuses(i) & follow.waiting and i.get("id") and i.get("requirements_met") is not False
+        ]
         if waiting:
             shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
             out.append(f"Hint: still in progress ({shown}); check again {follow.when} with {follow.tool} "

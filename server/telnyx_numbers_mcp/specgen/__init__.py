@@ -1,1 +1,1 @@
-"""Build-time generator: Telnyx OpenAPI spec + scope.toml -> tool_specs/. Never imported at run time."""
+"""Build-time generator: the vendored OpenAPI cut (openapi/) + scope.toml -> tool_specs/. Never imported at run time."""

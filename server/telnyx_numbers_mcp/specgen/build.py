@@ -15,12 +15,13 @@ from telnyx_numbers_mcp.specgen.schema import (
     Schema,
     clean_input,
     clean_text,
+    lean,
     loosen_output,
     redundant,
 )
 from telnyx_numbers_mcp.specgen.source import Scope, ScopeEntry
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 META_PREFIX = "telnyx-numbers-mcp"
 # 8 to 15 digits after '+', first digit 1-9 (ITU-T E.164); possibility per country is checked at call time.
 # `[0-9]`, not `\d`: a Python consumer's `\d` takes any Unicode digit. `$` is end of input in ECMA-262
@@ -157,7 +158,7 @@ def build_tool(
         schema = clean_input(resolver.inline(param.get("schema", {})), name=wire_name)
         if param.get("description") and "description" not in schema:
             text = clean_text(param["description"], PROPERTY_DESCRIPTION_LIMIT)
-            if text and not redundant(text, wire_name):
+            if text and not redundant(text, wire_name, schema.get("enum") or ()):
                 schema["description"] = text
         if location == "path":
             add(naming.arg_name(wire_name), schema, {"in": "path", "name": wire_name}, True)
@@ -192,6 +193,7 @@ def build_tool(
     if not properties:
         # strict function-calling converters (OpenAI) refuse an empty object that allows anything
         input_schema["additionalProperties"] = False
+    input_schema = lean(input_schema, name)
     for field_path in entry.e164:
         _set_e164(input_schema, field_path, op_id)
 
@@ -206,7 +208,7 @@ def build_tool(
         parts.append(_sentence(detail))
     if kind in KIND_NOTES:
         parts.append(KIND_NOTES[kind])
-    # the SDK method and operation travel in _meta only: the model reads the description
+    # the SDK method and HTTP operation travel in _meta only: a model pays for every description token
 
     tool: dict[str, Any] = {
         "name": name,

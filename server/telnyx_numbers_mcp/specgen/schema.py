@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import html
 import re
+from collections.abc import Collection
 from typing import Any
 
 from telnyx_numbers_mcp.errors import SpecError
@@ -22,47 +23,67 @@ INPUT_KEYWORDS = {
 OUTPUT_KEYWORDS = {"type", "properties", "items", "anyOf", "additionalProperties"}
 DESCRIPTION_LIMIT = 300
 PROPERTY_DESCRIPTION_LIMIT = 120
-# Words that add nothing to a property name: a description made only of these and the name is dropped.
-_FILLER = set(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "for",
-        "by",
-        "in",
-        "on",
-        "with",
-        "this",
-        "that",
-        "is",
-        "are",
-        "be",
-        "it",
-        "its",
-        "filter",
-        "filters",
-        "find",
-        "phone",
-        "number",
-        "numbers",
-        "identifies",
-        "associated",
-        "specific",
-        "particular",
-        "given",
-        "value",
-        "id",
-    ]
+# Words that add nothing to a property name: a description made only of these, the name and its enum
+# values is dropped (`page_size`: "The size of the page"; `phone_number_type`: "Number type (local, ...)").
+_FILLER = (
+    "a an the of to for by in on with this that is are be it its filter filters find phone number numbers "
+    "identifies identifier unique associated specific specified particular given value id ids load records "
+    "those string look up ups via set etc e g i used should type kind if whether"
 )
 
 
-def redundant(description: str, name: str) -> bool:
-    """True when a description only restates its property's name (`page_size`: 'The size of the page')."""
-    words = set(re.findall(r"[a-z0-9]+", description.lower()))
-    return words <= _FILLER | set(re.findall(r"[a-z0-9]+", name.replace("_", " ").lower()))
+def _words(text: str) -> set[str]:
+    """Lower-case words, singular ('orders' and 'order' are one word to a reader)."""
+    words = re.findall(r"[a-z0-9]+", text.replace("_", " ").replace("-", " ").lower())
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words}
+
+
+_FILLER_WORDS = _words(_FILLER)
+
+
+def redundant(
+    description: str, name: str, enum: list[Any] | tuple[Any, ...] = (), context: Collection[str] = ()
+) -> bool:
+    """True when a description only restates its property's name, its enum values or its context
+    (the tool's and parent properties' names): `report_id` in a report tool, "The ID of the report"."""
+    known = _FILLER_WORDS | _words(name) | set(context)
+    for value in enum:
+        known |= _words(str(value))
+    return _words(description) <= known
+
+
+def _enum_of(node: Schema) -> list[Any]:
+    """A property's enum values, or its items' (an array of enum strings lists them there)."""
+    items = node.get("items")
+    return list(node.get("enum") or ()) + list(items.get("enum") or () if isinstance(items, dict) else ())
+
+
+def lean(schema: Schema, tool_name: str) -> Schema:
+    """Final pass over a tool's input schema, by final argument names: drop property descriptions that
+    restate the name, enum or context, and defaults that say nothing (`""`, null). Every property,
+    `required` entry and enum value stays."""
+
+    def walk(node: Any, name: str, context: set[str]) -> Any:
+        if isinstance(node, list):
+            return [walk(n, name, context) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                inner = context | _words(name)
+                out[key] = {prop: walk(sub, prop, inner) for prop, sub in value.items()}
+            elif key in ("items", "anyOf", "oneOf", "additionalProperties"):
+                out[key] = walk(value, name, context)
+            elif not (
+                (key == "description" and name and redundant(value, name, _enum_of(node), context))
+                or (key == "default" and value in ("", None))
+            ):
+                out[key] = value
+        return out
+
+    result: Schema = walk(schema, "", _words(tool_name))
+    return result
 
 
 class Resolver:
@@ -116,7 +137,7 @@ def clean_text(text: str | None, limit: int = DESCRIPTION_LIMIT) -> str:
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # markdown links -> their text
     text = re.sub(r"\*\*|`", "", text)  # bold and code marks; underscores are part of field names
     text = re.sub(r"^#+\s*", "", text, flags=re.MULTILINE)
-    text = re.sub(r"Consolidated \w+ parameter \(deepObject style\)\.\s*", "", text)
+    text = re.sub(r"Consolidated [^.()]*?\(deepObject style\)\.?\s*", "", text)
     text = re.sub(r"Originally: [^\n]*", "", text)
     text = re.sub(r"\s+", " ", text).strip()
     if limit <= PROPERTY_DESCRIPTION_LIMIT:
@@ -164,7 +185,7 @@ def clean_input(schema: Schema, *, drop_read_only: bool = True, name: str = "") 
             continue
         if key == "description":
             text = clean_text(value, PROPERTY_DESCRIPTION_LIMIT if name else DESCRIPTION_LIMIT)
-            if text and not (name and redundant(text, name)):
+            if text and not (name and redundant(text, name, schema.get("enum") or ())):
                 out[key] = text
         elif key == "properties":
             props = {}

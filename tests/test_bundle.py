@@ -1,0 +1,200 @@
+"""The MCP Bundle (.mcpb): the manifest passes the official validator, and the built bundle starts as the app starts it.
+
+The bundle's server command is resolved from its manifest and the user's settings by the mcpb package's own
+`getMcpConfigForManifest` (the code Claude Desktop uses), then started over stdio with a real MCP client.
+The manifest says `uv run`, so `uv` (a test dependency) creates the bundle's environment from its
+pyproject.toml, as the app does on a user's machine; that needs PyPI (or uv's cache), like `npx` needs npm.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from telnyx_numbers_mcp import __version__
+from telnyx_numbers_mcp.catalog import load_catalog
+from telnyx_numbers_mcp.config import ENV_VARS, build_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = json.loads((ROOT / "manifest.json").read_text())
+RESOLVER = Path(__file__).with_name("mcpb_resolve.mjs")
+BIN = Path(sys.executable).parent
+
+
+def _build_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_mcpb", ROOT / "packaging" / "build_mcpb.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MCPB_CLI: str = _build_module().MCPB_CLI
+
+
+def _npx() -> str:
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.skip("npx not found (Node.js is not installed); the official mcpb CLI needs it")
+    return npx
+
+
+def _validate(manifest: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_npx(), "-y", MCPB_CLI, "validate", str(manifest)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+# ---------------------------------------------------------------- the manifest
+
+
+def test_manifest_passes_mcpb_validate() -> None:
+    proc = _validate(ROOT / "manifest.json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "validation passes" in proc.stdout
+
+
+def test_mcpb_validate_rejects_a_broken_manifest(tmp_path: Path) -> None:
+    """The validator really checks: a sensitive flag that is not a boolean fails."""
+    broken = copy.deepcopy(MANIFEST)
+    broken["user_config"]["api_key"]["sensitive"] = "yes"
+    (tmp_path / "manifest.json").write_text(json.dumps(broken))
+    proc = _validate(tmp_path / "manifest.json")
+    assert proc.returncode != 0
+    assert "sensitive" in proc.stdout + proc.stderr
+
+
+def test_manifest_settings_reach_the_servers_configuration() -> None:
+    """Each user setting is wired to the environment variable the server reads for it, with a usable default."""
+    assert (
+        MANIFEST["version"] == __version__ == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    )
+    user = MANIFEST["user_config"]
+    assert user["api_key"]["type"] == "string" and user["api_key"]["sensitive"] is True
+    assert user["sandbox"]["type"] == "boolean" and user["sandbox"]["default"] is False
+    assert user["purchase_policy"]["type"] == "string"
+    env = MANIFEST["server"]["mcp_config"]["env"]
+    for setting in ("api_key", "sandbox", "purchase_policy"):
+        assert env[ENV_VARS[setting]] == f"${{user_config.{setting}}}"
+    # the defaults, as the app substitutes them (booleans become "true"/"false"), make a valid configuration
+    defaults = {ENV_VARS[k]: str(v).lower() if isinstance(v, bool) else str(v) for k, v in _defaults().items()}
+    settings = build_settings({}, defaults)
+    assert settings.api_key is None and settings.sandbox is False and settings.purchase_policy == "confirm"
+    for policy in ("confirm", "host-confirm", "elicit-only", "deny", "allow"):
+        assert policy in user["purchase_policy"]["description"]
+        build_settings({}, {"TELNYX_MCP_PURCHASE_POLICY": policy})
+
+
+def _defaults() -> dict[str, Any]:
+    return {k: v["default"] for k, v in MANIFEST["user_config"].items()}
+
+
+# ---------------------------------------------------------------- the built bundle
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`python packaging/build_mcpb.py` as a maintainer runs it, then the .mcpb unpacked as the app does."""
+    _npx()
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "packaging" / "build_mcpb.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    built = Path(proc.stdout.strip())
+    assert built.parent == out and built.name == f"telnyx-numbers-mcp-{__version__}.mcpb"
+    unpacked = tmp_path_factory.mktemp("extension")
+    with zipfile.ZipFile(built) as archive:
+        archive.extractall(unpacked)
+    yield unpacked
+
+
+def _resolve(bundle: Path, user_config: dict[str, Any]) -> dict[str, Any]:
+    """The server command the app derives from the bundle's manifest and the user's settings."""
+    inputs = {
+        "MCPB_MANIFEST": str(bundle / "manifest.json"),
+        "MCPB_EXTENSION_DIR": str(bundle),
+        "MCPB_USER_CONFIG": json.dumps(user_config),
+    }
+    proc = subprocess.run(
+        [_npx(), "-y", "-p", MCPB_CLI, "-c", f"node {shlex.quote(str(RESOLVER))}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env=os.environ | inputs,
+    )
+    assert proc.returncode == 0, proc.stderr
+    config: dict[str, Any] = json.loads(proc.stdout)
+    return config
+
+
+def _params(config: dict[str, Any], tmp_path: Path) -> StdioServerParameters:
+    # The app adds the manifest's env to its own (network and certificate settings reach uv); here ours minus
+    # any TELNYX_*/MCP_* setting, plus an audit log kept in tmp_path, `uv` from this virtualenv, and no attempt
+    # to download a Python build (the system's 3.11+ is used).
+    own = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_"))}
+    env = own | {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"} | config.get("env", {})
+    env |= {"TELNYX_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "UV_PYTHON_DOWNLOADS": "never"}
+    command = shutil.which(config["command"], path=env["PATH"])
+    assert command is not None, f"{config['command']} not found"
+    return StdioServerParameters(command=command, args=config.get("args", []), env=env, cwd=str(tmp_path))
+
+
+def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert {k: v for k, v in manifest.items() if k != "tools"} == MANIFEST
+    for name in ("pyproject.toml", "README.md", "LICENSE", manifest["server"]["entry_point"]):
+        assert (bundle / name).is_file(), name
+    specs = bundle / "server" / "telnyx_numbers_mcp" / "tool_specs"
+    assert not specs.is_symlink()
+    assert sorted(p.name for p in specs.glob("*.json")) == sorted(p.name for p in (ROOT / "tool_specs").glob("*.json"))
+    assert not list(bundle.rglob("__pycache__")) and not list(bundle.rglob("*.pyc"))
+    assert [t["name"] for t in manifest["tools"]] == [t.name for t in load_catalog()] + ["check_approval"]
+
+
+@pytest.mark.anyio
+async def test_bundle_starts_with_the_users_settings(bundle: Path, tmp_path: Path) -> None:
+    """Sandbox on and the deny policy: both settings visibly reach the server the app starts."""
+    config = _resolve(bundle, {"sandbox": True, "purchase_policy": "deny"})
+    assert config["command"] == "uv" and str(bundle) in config["args"]
+    assert config["env"] == {"TELNYX_API_KEY": "", "TELNYX_SANDBOX": "true", "TELNYX_MCP_PURCHASE_POLICY": "deny"}
+    async with Client(_params(config, tmp_path)) as client:
+        names = [t.name for t in (await client.list_tools()).tools]
+        search = await client.call_tool(
+            "available_phone_numbers_list", {"filter": {"country_code": "US", "locality": "Chicago", "limit": 1}}
+        )
+        with pytest.raises(MCPError, match="Unknown tool: number_orders_create"):
+            await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": "+13125550100"}]})
+    # deny: no purchase or destructive tool and no check_approval; every other tool the bundle lists is there
+    guarded = {t.name for t in load_catalog() if t.guarded}
+    manifest_tools = [t["name"] for t in json.loads((bundle / "manifest.json").read_text())["tools"]]
+    assert guarded and names == [n for n in manifest_tools if n not in guarded | {"check_approval"}]
+    # sandbox: a simulated answer, said so
+    assert not search.is_error and search.structured_content is not None
+    assert search.structured_content["data"][0]["phone_number"].startswith("+1")
+    assert "sandbox" in search.content[0].text.lower()  # type: ignore[union-attr]
