@@ -17,7 +17,7 @@ import pytest
 from replica_helpers import Upstream, connect, new_database, start_replica
 from sandbox_helpers import sandbox_api_process
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # starts server processes and PostgreSQL
 
 
 async def test_readyz_turns_503_when_the_database_goes_away_and_healthz_stays_200(

@@ -31,7 +31,7 @@ from replica_helpers import (
 )
 from sandbox_helpers import sandbox_api_process
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # starts server processes and PostgreSQL
 APPROVE: types.InputResponses = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
 
 

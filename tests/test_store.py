@@ -15,6 +15,7 @@ from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.errors import ConfigError
 from telnyx_numbers_mcp.store import QuoteRecord, Store, open_store
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL
 SECRET = "state-secret-for-tests-0123456789abcdef"
 
 
