@@ -74,6 +74,9 @@ def process(argv: list[str], probe: str) -> Iterator[subprocess.Popen[bytes]]:
             proc.kill()
 
 
+ERRORS: list[str] = []
+
+
 async def load(urls: list[str], workers: int, seconds: float, tool: str, args: dict[str, Any]) -> tuple[int, int]:
     """(successful calls, failed calls) in `seconds`, workers spread round-robin over `urls`."""
     done, failed = 0, 0
@@ -88,6 +91,7 @@ async def load(urls: list[str], workers: int, seconds: float, tool: str, args: d
                 result = await client.call_tool(tool, args)
                 if result.is_error:
                     failed += 1
+                    ERRORS.append(" ".join(getattr(b, "text", "") for b in result.content)[:300])
                 else:
                     done += 1
 
@@ -129,6 +133,8 @@ def main() -> None:
     print("| replicas | workload | calls/s | errors |\n|---|---|---|---|")
     for count, name, rate, failed in rows:
         print(f"| {count} | {name} | {rate:.0f} | {failed} |")
+    for text in sorted(set(ERRORS))[:5]:
+        print(f"\nerror: {text}")
 
 
 if __name__ == "__main__":
