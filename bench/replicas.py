@@ -32,7 +32,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-SECRET = "bench-state-secret-0123456789abcdef0123"
+SECRET = "Bm7Qz2Lx9Wc4Rv8Tn3Yp6Jk1Hd5Gf0Sa"
 TOKEN = "bench-token"
 WORKLOADS: dict[str, tuple[str, dict[str, Any]]] = {
     "read": ("available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 2}}),

@@ -250,55 +250,77 @@ async def timed_calls(call: Any, n: int, inflight: int) -> tuple[list[float], fl
     return lat, n / (time.perf_counter() - t0)
 
 
-async def bench_mcp_calls(argv: list[str], tool: str, n: int, sandbox_pid: int) -> dict[str, Any]:
-    """Sequential latency, 8-in-flight throughput and peak RSS for one MCP server."""
-    rpc = await StdioRpc.spawn(argv, KEY_ENV)
-    try:
-        await rpc.handshake()
-        await rpc.request("tools/list", {})
-        rss_list = vm_hwm_kib(rpc.pid)
+async def bench_interleaved_calls(
+    targets: dict[str, tuple[list[str], str]], base: str, n: int, sandbox_pid: int
+) -> dict[str, dict[str, Any]]:
+    """Sequential latency, 8-in-flight throughput and peak RSS for every target, interleaved: one call per
+    target per round (the starting target rotates), and throughput in alternating bursts, so a load spike on
+    this shared box hits every target alike instead of whichever ran then."""
+    calls: dict[str, Any] = {}
+    rpcs: dict[str, StdioRpc] = {}
+    out: dict[str, dict[str, Any]] = {}
+    client = httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer KEY_bench"})
 
+    async def direct() -> None:
+        r = await client.get("/available_phone_numbers", params={"filter[country_code]": "US", "filter[limit]": 5})
+        r.raise_for_status()
+
+    def mcp_call(rpc: StdioRpc, tool: str) -> Any:
         async def call() -> None:
             await rpc.call_tool(tool, CALL_ARGS)
 
+        return call
+
+    try:
+        calls["direct httpx"] = direct
+        for name, (argv, tool) in targets.items():
+            try:
+                rpc = await StdioRpc.spawn(argv, KEY_ENV)
+                await rpc.handshake()
+                await rpc.request("tools/list", {})
+            except Exception as e:  # record, keep going
+                out[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
+                continue
+            rpcs[name] = rpc
+            out[name] = {"rss_list": vm_hwm_kib(rpc.pid)}
+            calls[name] = mcp_call(rpc, tool)
+        out["direct httpx"] = {}
+        names = list(calls)
         for _ in range(20):
-            await call()
-        b0, c0, s0 = rpc.bytes_in, proc_cpu(rpc.pid), proc_cpu(sandbox_pid)
-        lat, _ = await timed_calls(call, n, 1)
-        answer_bytes = (rpc.bytes_in - b0) / n
-        cpu, sandbox_cpu = (proc_cpu(rpc.pid) - c0) / n, (proc_cpu(sandbox_pid) - s0) / n
-        rss_calls = vm_hwm_kib(rpc.pid)
-        _, tput = await timed_calls(call, n, 8)
-        return {
-            "p50": pct(lat, 50),
-            "p95": pct(lat, 95),
-            "tput": tput,
-            "answer_bytes": answer_bytes,
-            "cpu": cpu,
-            "sandbox_cpu": sandbox_cpu,
-            "rss_list": rss_list,
-            "rss_calls": rss_calls,
-            "rss_end": vm_hwm_kib(rpc.pid),
-        }
-    finally:
-        await rpc.close()
-
-
-async def bench_direct(base: str, n: int, sandbox_pid: int) -> dict[str, Any]:
-    """The same GET straight from httpx, no MCP."""
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer KEY_bench"}) as client:
-
-        async def call() -> None:
-            r = await client.get("/available_phone_numbers", params={"filter[country_code]": "US", "filter[limit]": 5})
-            r.raise_for_status()
-
-        for _ in range(20):
-            await call()
+            for name in names:
+                await calls[name]()
+        b0 = {k: r.bytes_in for k, r in rpcs.items()}
+        c0 = {k: proc_cpu(r.pid) for k, r in rpcs.items()}
         s0 = proc_cpu(sandbox_pid)
-        lat, _ = await timed_calls(call, n, 1)
-        sandbox_cpu = (proc_cpu(sandbox_pid) - s0) / n
-        _, tput = await timed_calls(call, n, 8)
-    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "tput": tput, "sandbox_cpu": sandbox_cpu}
+        lat: dict[str, list[float]] = {k: [] for k in names}
+        for i in range(n):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                t0 = time.perf_counter()
+                await calls[name]()
+                lat[name].append(time.perf_counter() - t0)
+        sandbox_cpu = (proc_cpu(sandbox_pid) - s0) / (n * len(names))
+        for name in names:
+            out[name].update(p50=pct(lat[name], 50), p95=pct(lat[name], 95), sandbox_cpu=sandbox_cpu)
+        for name, rpc in rpcs.items():
+            out[name].update(
+                answer_bytes=(rpc.bytes_in - b0[name]) / n, cpu=(proc_cpu(rpc.pid) - c0[name]) / n,
+                rss_calls=vm_hwm_kib(rpc.pid),
+            )  # fmt: skip
+        spent = {k: 0.0 for k in names}
+        bursts = 4
+        for _ in range(bursts):
+            for name in names:
+                _, tput = await timed_calls(calls[name], n // bursts, 8)
+                spent[name] += (n // bursts) / tput
+        for name in names:
+            out[name]["tput"] = bursts * (n // bursts) / spent[name]
+        for name, rpc in rpcs.items():
+            out[name]["rss_end"] = vm_hwm_kib(rpc.pid)
+        return out
+    finally:
+        await client.aclose()
+        for rpc in rpcs.values():
+            await rpc.close()
 
 
 async def wait_http(url: str) -> None:
@@ -332,12 +354,7 @@ async def bench_calls(n: int) -> tuple[dict[str, dict[str, Any]], dict[str, str]
     proc = subprocess.Popen(sandbox, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await wait_http(base + "/available_phone_numbers")
-        results: dict[str, dict[str, Any]] = {"direct httpx": await bench_direct(base, n, proc.pid)}
-        for name, (argv, tool) in targets.items():
-            try:
-                results[name] = await bench_mcp_calls(argv, tool, n, proc.pid)
-            except Exception as e:  # record, keep going
-                results[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
+        results = await bench_interleaved_calls(targets, base, n, proc.pid)
         results["_profile"] = {"text": await profile_calls(base, 200)}
         return results, cmds
     finally:
@@ -644,9 +661,10 @@ def write(report: dict[str, Any]) -> None:
         "## 3. Per-call overhead",
         "",
         f"`available_phone_numbers_list` with `{json.dumps(CALL_ARGS)}` against the local simulator, "
-        f"`{ccmds['sandbox']}`. 20 warm-up calls, then {report['ncalls']} sequential calls (p50/p95; CPU per call",
-        f"from /proc/PID/stat), then {report['ncalls']} calls with 8 in flight (throughput). MCP servers are driven",
-        "over stdio by the raw driver.",
+        f"`{ccmds['sandbox']}`. Every target is started first; 20 warm-up calls each, then {report['ncalls']}",
+        "sequential calls each, interleaved one per target per round (p50/p95; server CPU per call from",
+        f"/proc/PID/stat), then {report['ncalls']} calls each with 8 in flight, in 4 alternating bursts",
+        "(throughput). MCP servers are driven over stdio by the raw driver; sandbox CPU/call is over all targets.",
         "",
         "| Target | Command | p50 | p95 | calls/s, 8 in flight | answer B/call | server CPU/call | sandbox CPU/call |",
         "|---|---|---|---|---|---|---|---|",

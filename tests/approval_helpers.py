@@ -23,7 +23,7 @@ from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
-API_KEY = "KEY_approvals_test_0123456789"
+API_KEY = "KEY_zq9Xw7Lp3Vt5Rm1Nc8"
 CATALOG: dict[str, ToolSpec] = {t.name: t for t in load_catalog()}
 NOTIFY = Path(__file__).with_name("notify_recorder.py")
 

@@ -51,11 +51,11 @@ def text_of(result: types.CallToolResult) -> str:
     return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
-def fill_e164(args: dict[str, Any], tool: ToolSpec) -> dict[str, Any]:
+def fill_e164(args: dict[str, Any], tool: ToolSpec, number: str = VALID_E164) -> dict[str, Any]:
     """Spec examples lack some numbers; put a valid one wherever an E.164 field holds a placeholder."""
     if not tool.e164:
         return args
-    filled: dict[str, Any] = json.loads(re.sub(r'"example"', f'"{VALID_E164}"', json.dumps(args)))
+    filled: dict[str, Any] = json.loads(re.sub(r'"example"', f'"{number}"', json.dumps(args)))
     return filled
 
 

@@ -28,8 +28,8 @@ from mcp.client.streamable_http import streamable_http_client
 from sandbox_helpers import child_env, free_port
 
 TOKEN = "replica-token-0123"
-API_KEY = "KEY_replicas_0123456789"
-SECRET = "state-secret-for-tests-0123456789abcdef"
+API_KEY = "KEY_Rq4xT9mZ2pL7wV3nB8"
+SECRET = "Zq8vK2pWx7LmN4rT9yB3cH6jD1fG5sQ0aE"
 _db_names = itertools.count(1)
 
 

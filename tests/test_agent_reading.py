@@ -73,7 +73,8 @@ async def canonical_flow(sb: Sandbox, client: Client) -> list[tuple[str, types.C
     search = {"country_code": "US", "national_destination_code": "312", "features": ["sms", "voice"], "limit": 10}
     found = await call("available_phone_numbers_list", {"filter": search})
     numbers = [d["phone_number"] for d in (found.structured_content or {})["data"]]
-    await call("available_phone_number_blocks_list", {"filter": {"country_code": "US", "limit": 10}})
+    # the spec's block filter has no `limit` (unknown filter keys are refused); the sandbox lists 10 blocks
+    await call("available_phone_number_blocks_list", {"filter": {"country_code": "US"}})
     await call("number_reservations_create", {"phone_numbers": [{"phone_number": numbers[0]}]})
     await call("number_orders_create", {"phone_numbers": [{"phone_number": numbers[1]}]})
     order_id = await place_order(sb, numbers[2])
@@ -206,7 +207,8 @@ async def test_tools_list_carries_the_curated_descriptions_without_sdk_reference
 
 
 async def first_found(client: Client, tool: str, flt: dict[str, Any]) -> dict[str, Any]:
-    return (await tool_data(client, tool, {"filter": {**flt, "limit": 3}}))[0]
+    limit = {"limit": 3} if tool == "available_phone_numbers_list" else {}  # the block filter has no limit
+    return (await tool_data(client, tool, {"filter": {**flt, **limit}}))[0]
 
 
 def lookups(sb: Sandbox) -> int:
@@ -422,3 +424,11 @@ async def test_an_order_waiting_for_requirements_says_so_instead_of_asking_to_wa
         "Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
         "number_order_phone_numbers_update (see the requirement ids above)."
     ]
+
+
+async def test_discovery_mode_instructions_say_how_to_reach_the_named_tools(connect: Connect) -> None:
+    async with connect(tool_mode="discover") as client:
+        guide = client.instructions or ""
+        listed = {t.name for t in (await client.list_tools()).tools}
+    assert "find_tools, describe_tool and call_tool" in guide and len(guide) < 1500
+    assert {"find_tools", "describe_tool", "call_tool"} <= listed

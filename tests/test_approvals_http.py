@@ -24,7 +24,7 @@ from telnyx_numbers_mcp.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
 TOKEN = "http-token-for-approvals-test"
-KEY = "KEY_http_approvals_secret"
+KEY = "KEY_Jv5Nx1Qs7Lc9Gf2Th4"
 ORDERS = "/v2/number_orders"
 
 

@@ -17,7 +17,7 @@ from sandbox_helpers import child_env, served
 from telnyx_numbers_mcp.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
-KEY = "KEY_two_processes_secret_value"
+KEY = "KEY_Hq4Zt8Wm2Ry6Pk0Bd3"
 
 
 def server(base_url: str, tmp: Path, name: str) -> StdioServerParameters:

@@ -68,12 +68,14 @@ def _validate(manifest: Path) -> subprocess.CompletedProcess[str]:
 # ---------------------------------------------------------------- the manifest
 
 
+@pytest.mark.slow  # Node: the official mcpb CLI
 def test_manifest_passes_mcpb_validate() -> None:
     proc = _validate(ROOT / "manifest.json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "validation passes" in proc.stdout
 
 
+@pytest.mark.slow  # Node: the official mcpb CLI
 def test_mcpb_validate_rejects_a_broken_manifest(tmp_path: Path) -> None:
     """The validator really checks: a sensitive flag that is not a boolean fails."""
     broken = copy.deepcopy(MANIFEST)
@@ -165,6 +167,7 @@ def _params(config: dict[str, Any], tmp_path: Path) -> StdioServerParameters:
     return StdioServerParameters(command=command, args=config.get("args", []), env=env, cwd=str(tmp_path))
 
 
+@pytest.mark.slow  # builds the bundle
 def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert {k: v for k, v in manifest.items() if k != "tools"} == MANIFEST
@@ -178,6 +181,7 @@ def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.slow  # builds the bundle and starts it as a subprocess
 async def test_bundle_starts_with_the_users_settings(bundle: Path, tmp_path: Path) -> None:
     """Sandbox on and the deny policy: both settings visibly reach the server the app starts."""
     config = _resolve(bundle, {"sandbox": True, "purchase_policy": "deny"})

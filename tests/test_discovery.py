@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,38 +16,19 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
+from helpers import CATALOG, Human, audit_records, fill_e164, text_of
 from sandbox_helpers import served
 from spec_examples import example_args
 from telnyx_numbers_mcp.app import build_server
-from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
+from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
 
 KEY = "KEY_discovery_secret_0123"
-CATALOG = load_catalog()
-TOOLS = {t.name: t for t in CATALOG}
 DISCOVERY = {"find_tools", "describe_tool", "call_tool"}
 US = "+13123709222"  # a number the sandbox's search offers
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@dataclass
-class Human:
-    """Answers every approval question the same way and remembers the questions."""
-
-    approve: bool = True
-    asked: list[str] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        assert isinstance(params, types.ElicitRequestFormParams)
-        self.asked.append(params.message)
-        return types.ElicitResult(action="accept", content={"approve": self.approve})
 
 
 @dataclass
@@ -67,8 +48,7 @@ class Upstream:
         ]
 
     def audit(self, name: str) -> list[dict[str, Any]]:
-        path = self.tmp / f"{name}.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        return audit_records(self.tmp / f"{name}.jsonl")
 
     @asynccontextmanager
     async def client(
@@ -88,15 +68,9 @@ def upstream(tmp_path: Path) -> Iterator[Upstream]:
         yield Upstream(sb, url, tmp_path)
 
 
-def text(result: types.CallToolResult) -> str:
-    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
-
-
 def args_for(tool: ToolSpec) -> dict[str, Any]:
     """Spec-example arguments, with a real E.164 number where the example has a placeholder."""
-    args = example_args(tool)
-    if tool.e164:
-        args = json.loads(re.sub(r'"example"', f'"{US}"', json.dumps(args)))
+    args = fill_e164(example_args(tool), tool, US)
     if tool.kind == "purchase":
         args["customer_reference"] = "discovery-ref-1"  # the server's own reference is keyed per process
     # counts must be plain digits (the spec's example is the word "example")
@@ -160,11 +134,11 @@ async def test_every_operation_through_call_tool_sends_the_direct_tools_request(
             mark = upstream.mark()
             got = await via(disc, tool.name, args)
             sent_discover = upstream.since(mark)
-            assert sent_direct, (tool.name, text(want))  # every example reaches the upstream
+            assert sent_direct, (tool.name, text_of(want))  # every example reaches the upstream
             if sent_discover != sent_direct:
                 mismatches.append((tool.name, sent_direct, sent_discover))
-            assert got.is_error == want.is_error, (tool.name, text(got), text(want))
-            assert KEY not in text(got)
+            assert got.is_error == want.is_error, (tool.name, text_of(got), text_of(want))
+            assert KEY not in text_of(got)
     assert not mismatches, mismatches
     guarded = [t.name for t in CATALOG if t.guarded]
     # both asked the human once per purchase or destructive call, with the same summary
@@ -186,7 +160,7 @@ async def test_a_purchase_through_call_tool_is_asked_and_sent_once(upstream: Ups
     async with upstream.client(mode, human, tool_mode="discover") as c:
         mark = upstream.mark()
         result = await via(c, "number_orders_create", {"phone_numbers": [{"phone_number": US}]})
-    assert not result.is_error, text(result)
+    assert not result.is_error, text_of(result)
     assert len(human.asked) == 1 and US in human.asked[0]
     orders = [r for r in upstream.since(mark) if r[:2] == ("POST", "/v2/number_orders")]
     assert len(orders) == 1
@@ -195,10 +169,10 @@ async def test_a_purchase_through_call_tool_is_asked_and_sent_once(upstream: Ups
 
 
 async def test_a_declined_purchase_through_call_tool_sends_nothing(upstream: Upstream, mode: str) -> None:
-    async with upstream.client(mode, Human(approve=False), tool_mode="discover") as c:
+    async with upstream.client(mode, Human(content={"approve": False}), tool_mode="discover") as c:
         mark = upstream.mark()
         result = await via(c, "number_orders_create", {"phone_numbers": [{"phone_number": US}]})
-    assert result.is_error and "nothing was sent" in text(result).lower(), text(result)
+    assert result.is_error and "nothing was sent" in text_of(result).lower(), text_of(result)
     assert not [r for r in upstream.since(mark) if r[:2] == ("POST", "/v2/number_orders")]
 
 
@@ -208,15 +182,15 @@ async def test_without_elicitation_call_tool_quotes_and_the_direct_confirm_actio
     async with upstream.client("legacy", tool_mode="discover", purchase_policy="host-confirm") as c:
         quote = await via(c, "number_orders_create", {"phone_numbers": [{"phone_number": US}]})
         data = quote.structured_content
-        assert isinstance(data, dict) and data["status"] == "awaiting_confirmation", text(quote)
+        assert isinstance(data, dict) and data["status"] == "awaiting_confirmation", text_of(quote)
         mark = upstream.mark()
         # call_tool cannot reach confirm_action: clients gate that tool by its own name
         confirm = {"confirmation_id": data["confirmation_id"], "summary": data["summary"]}
         sneaky = await via(c, "confirm_action", confirm)
-        assert sneaky.is_error and "confirm_action" in text(sneaky)
+        assert sneaky.is_error and "confirm_action" in text_of(sneaky)
         assert upstream.since(mark) == []
         done = await c.call_tool("confirm_action", confirm)
-    assert not done.is_error, text(done)
+    assert not done.is_error, text_of(done)
     assert [r[:2] for r in upstream.since(mark)] == [("POST", "/v2/number_orders")]
 
 
@@ -226,12 +200,12 @@ async def test_without_elicitation_call_tool_awaits_the_human_and_only_the_direc
     async with upstream.client("legacy", tool_mode="discover", approval_wait=0) as c:
         waiting = await via(c, "number_orders_create", {"phone_numbers": [{"phone_number": US}]})
         data = waiting.structured_content
-        assert isinstance(data, dict) and data["status"] == "awaiting_approval", text(waiting)
+        assert isinstance(data, dict) and data["status"] == "awaiting_approval", text_of(waiting)
         mark = upstream.mark()
         sneaky = await via(c, "check_approval", {"approval_id": data["approval_id"]})
-        assert sneaky.is_error and "check_approval" in text(sneaky)
+        assert sneaky.is_error and "check_approval" in text_of(sneaky)
         pending = await c.call_tool("check_approval", {"approval_id": data["approval_id"]})
-        assert (pending.structured_content or {}).get("status") == "awaiting_approval", text(pending)
+        assert (pending.structured_content or {}).get("status") == "awaiting_approval", text_of(pending)
         assert upstream.since(mark) == []  # the human's channels are tested in test_approvals_*.py
 
 
@@ -244,9 +218,9 @@ async def test_bad_arguments_through_call_tool_get_the_direct_tools_errors(upstr
         want = await direct.call_tool("number_orders_create", bad)
         got = await via(disc, "number_orders_create", bad)
         wrong_type = await via(disc, "available_phone_numbers_list", {"filter": {"limit": "five"}})
-    assert got.is_error and text(got) == text(want)
-    assert "phone_numbers[0].phone_number" in text(got) and "colour" in text(got)
-    assert wrong_type.is_error and "filter.limit" in text(wrong_type)
+    assert got.is_error and text_of(got) == text_of(want)
+    assert "phone_numbers[0].phone_number" in text_of(got) and "colour" in text_of(got)
+    assert wrong_type.is_error and "filter.limit" in text_of(wrong_type)
     assert upstream.since(0) == []
 
 
@@ -256,11 +230,15 @@ async def test_call_tool_names_a_bad_name_or_bad_arguments_field(upstream: Upstr
         not_object = await c.call_tool("call_tool", {"name": "comments_list", "arguments": ["x"]})
         extra = await c.call_tool("call_tool", {"name": "comments_list", "args": {}})
         missing = await c.call_tool("call_tool", {})
-    assert typo.is_error and "name: no tool 'number_order_create'" in text(typo)
-    assert "number_orders_create" in text(typo)  # the close match
-    assert not_object.is_error and "arguments: is list" in text(not_object) and "expected an object" in text(not_object)
-    assert extra.is_error and "args: unknown argument" in text(extra)
-    assert missing.is_error and "name: missing; expected a string" in text(missing)
+    assert typo.is_error and "name: no tool 'number_order_create'" in text_of(typo)
+    assert "number_orders_create" in text_of(typo)  # the close match
+    assert (
+        not_object.is_error
+        and "arguments: is list" in text_of(not_object)
+        and "expected an object" in text_of(not_object)
+    )
+    assert extra.is_error and "args: unknown argument" in text_of(extra)
+    assert missing.is_error and "name: missing; expected a string" in text_of(missing)
     assert upstream.since(0) == []
 
 
@@ -279,15 +257,15 @@ async def test_find_tools_matches_words_and_toolsets(upstream: Upstream) -> None
     by_name = {t["name"]: t for t in everything.structured_content["tools"]}
     assert by_name["number_orders_create"]["needs_approval"] is True
     assert by_name["available_phone_numbers_list"]["needs_approval"] is False
-    assert "number_orders_create: " in text(everything) and "(needs approval)" in text(everything)
+    assert "number_orders_create: " in text_of(everything) and "(needs approval)" in text_of(everything)
     assert isinstance(reserve.structured_content, dict)
     assert [t["name"] for t in reserve.structured_content["tools"]] == ["number_reservations_actions_extend"]
     assert isinstance(in_set.structured_content, dict)
     assert {t["name"] for t in in_set.structured_content["tools"]} == {
         t.name for t in CATALOG if t.toolset == "comments"
     }
-    assert not nothing.is_error and "No offered tool matches 'zebra'" in text(nothing)
-    assert bad_set.is_error and "toolset: is 'nope'; expected one of" in text(bad_set)
+    assert not nothing.is_error and "No offered tool matches 'zebra'" in text_of(nothing)
+    assert bad_set.is_error and "toolset: is 'nope'; expected one of" in text_of(bad_set)
 
 
 async def test_describe_tool_gives_the_direct_schema_and_approval(upstream: Upstream) -> None:
@@ -313,9 +291,9 @@ async def test_toolsets_tools_and_read_only_limit_what_discovery_finds_and_calls
     assert isinstance(found.structured_content, dict)
     names = {t["name"] for t in found.structured_content["tools"]}
     assert names == {t.name for t in CATALOG if t.toolset in ("search", "comments") and t.read_only}
-    assert write.is_error and "no tool 'comments_create' is offered" in text(write)
-    assert other_set.is_error and "no tool 'number_orders_list' is offered" in text(other_set)
-    assert not ok.is_error, text(ok)
+    assert write.is_error and "no tool 'comments_create' is offered" in text_of(write)
+    assert other_set.is_error and "no tool 'number_orders_list' is offered" in text_of(other_set)
+    assert not ok.is_error, text_of(ok)
     assert [r[:2] for r in upstream.since(0)] == [("GET", "/v2/available_phone_numbers")]
     async with upstream.client(tool_mode="discover", tools="comments_list") as one:
         only = await one.call_tool("find_tools", {})
@@ -331,5 +309,5 @@ async def test_elicit_only_hides_guarded_tools_from_clients_that_cannot_ask(upst
     assert listed == DISCOVERY
     assert isinstance(found.structured_content, dict)
     assert not {t["name"] for t in found.structured_content["tools"]} & {t.name for t in CATALOG if t.guarded}
-    assert refused.is_error and "nothing was sent" in text(refused).lower()
+    assert refused.is_error and "nothing was sent" in text_of(refused).lower()
     assert not [r for r in upstream.since(0) if r[0] == "POST"]

@@ -4,6 +4,7 @@ recording Telnyx endpoint, and must be refused naming the field with 0 upstream 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -150,7 +151,7 @@ _swapped = st.tuples(_valid, st.integers(1, 15), st.characters(categories=["Nd"]
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(), _valid, _near, _swapped, _valid.map(lambda v: v + "\n")))
 def test_property_only_plus_and_8_to_15_ascii_digits_pass_e164(value: str) -> None:
     accepted = check_phone_value("phone_number", value) is None
@@ -226,3 +227,151 @@ def test_property_a_count_is_taken_only_when_it_is_a_plain_positive_integer(valu
         assert (count is not None) == bool(re.fullmatch(r"[1-9][0-9]{0,17}", value, re.ASCII)), repr(value)
     elif count is not None:
         assert type(value) is int and value >= 1 and count == value
+
+
+# --- item 7: nested objects refuse keys the spec does not list --------------------------------------
+
+
+async def test_a_filter_key_in_wire_spelling_cannot_bypass_the_e164_check(env: Env, mode: str) -> None:
+    async with env.client(mode) as c:
+        result = await c.call_tool("number_reservations_list", {"filter": {"phone_numbers.phone_number": "3125550001"}})
+        assert_refused(result, "filter.phone_numbers.phone_number", "unknown argument", "'phone_numbers_phone_number'")
+        result = await c.call_tool(
+            "number_block_orders_list", {"filter": {"phone_numbers.starting_number": "3125550000"}}
+        )
+        assert_refused(result, "filter.phone_numbers.starting_number", "'phone_numbers_starting_number'")
+        result = await c.call_tool(
+            "customer_service_records_list", {"filter": {"phone_number": {"eq": "+13125550001", "like": "312"}}}
+        )
+        assert_refused(result, "filter.phone_number.like")
+    assert env.sb.requests == []
+
+
+def nested_objects(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Paths of every object in ``schema`` that lists its properties (arrays as [0])."""
+    found = []
+    for key, sub in schema.get("properties", {}).items():
+        path = f"{prefix}{key}"
+        if sub.get("type") == "object" and sub.get("properties"):
+            found += [path, *nested_objects(sub, path + ".")]
+        if sub.get("type") == "array" and isinstance(sub.get("items"), dict) and sub["items"].get("properties"):
+            found += [f"{path}[0]", *nested_objects(sub["items"], f"{path}[0].")]
+    return found
+
+
+NESTED = [(t.name, p) for t in TOOLS.values() for p in nested_objects(t.input_schema)]
+
+
+def with_unknown_key(path: str) -> dict[str, Any]:
+    node: Any = {"zz_unknown": "1"}
+    for part in reversed(path.split(".")):
+        node = {part[:-3]: [node]} if part.endswith("[0]") else {part: node}
+    return dict(node)
+
+
+async def test_every_nested_object_refuses_an_unknown_key_and_sends_nothing(env: Env, mode: str) -> None:
+    assert len(NESTED) > 20  # filters, phone number entries, ordering groups, ...
+    async with env.client(mode) as c:
+        for tool, path in NESTED:
+            result = await c.call_tool(tool, with_unknown_key(path))
+            assert_refused(result, f"{path}.zz_unknown: unknown argument")
+    assert env.sb.requests == []
+
+
+# --- item 8: over-long path ids are refused before anything is audited ---------------------------------
+
+
+async def test_an_over_long_path_id_is_refused_before_any_question_or_audit_record(env: Env, mode: str) -> None:
+    human = Human()
+    long_id = "a" * 100_000
+    async with env.client(mode, human, purchase_policy="confirm") as c:
+        cancel = await c.call_tool("sub_number_orders_cancel", {"sub_number_order_id": long_id})
+        update = await c.call_tool("number_orders_update", {"number_order_id": long_id, "customer_reference": "x"})
+        read = await c.call_tool("number_orders_retrieve", {"number_order_id": long_id})
+        just_right = await c.call_tool("number_orders_retrieve", {"number_order_id": "b" * 256})
+    for result, field_name in ((cancel, "sub_number_order_id"), (update, "number_order_id"), (read, "number_order_id")):
+        message = assert_refused(result, f"{field_name}: is 100000 characters long", "at most 256")
+        assert len(message) < 2000, len(message)
+    assert "nothing was sent" not in text_of(just_right).lower()  # 256 is allowed (the sandbox answers 404)
+    assert human.asked == [] and len(env.sb.requests) == 1 and env.audit() == []
+
+
+async def test_a_query_too_long_for_a_url_is_refused_clearly_not_as_an_internal_error(env: Env, mode: str) -> None:
+    async with env.client(mode) as c:
+        result = await c.call_tool("available_phone_numbers_list", {"filter": {"locality": "x" * 70_000}})
+    message = assert_refused(result, "no valid HTTP request", "shorten them")
+    assert "Internal error" not in message and len(message) < 2000
+    assert env.sb.requests == []
+
+
+# --- item 9: echoed values are bounded; refused confirmations are audited -------------------------------
+
+BIG = "Z" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "field_name"),
+    [
+        ("number_orders_list", {BIG: 1}, "ZZZZ"),
+        ("number_orders_list", {"filter": {BIG: 1}}, "filter.ZZZZ"),
+        ("number_orders_create", {"phone_numbers": [{"phone_number": BIG}]}, "phone_numbers[0].phone_number"),
+        ("advanced_orders_create", {"comments": BIG}, "comments: is 1000000 characters long; expected at most 255"),
+        ("advanced_orders_create", {"phone_number_type": BIG}, "phone_number_type"),
+        ("number_orders_list", {"page_size": BIG}, "page_size: is str"),
+        ("numbers_features_create", {"phone_numbers": [f"+1312555{i:04d}x" for i in range(2000)]}, "more problems"),
+        (
+            "number_orders_create",
+            {"phone_numbers": [{"phone_number": "+1" + "".join(map(chr, range(0x2190, 0x2400)))}]},
+            "more",
+        ),
+    ],
+    ids=["unknown name", "unknown nested name", "phone number", "maxLength", "enum", "type", "many", "many chars"],
+)
+async def test_errors_echo_at_most_a_bounded_piece_of_a_huge_input(
+    env: Env, mode: str, tool: str, args: dict[str, Any], field_name: str
+) -> None:
+    async with env.client(mode) as c:
+        result = await c.call_tool(tool, args)
+    message = assert_refused(result, field_name)
+    assert len(message) < 10_000, len(message)
+    assert env.sb.requests == []
+
+
+async def test_an_unknown_tool_with_a_huge_name_gets_a_bounded_protocol_error(env: Env, mode: str) -> None:
+    from mcp import MCPError
+
+    async with env.client(mode) as c:
+        with pytest.raises(MCPError) as raised:
+            await c.call_tool(BIG, {})
+    assert "Unknown tool" in str(raised.value) and len(str(raised.value)) < 500
+
+
+async def test_every_refused_confirm_action_is_audited_and_bounded(env: Env, mode: str) -> None:
+    async with env.client(mode, None, purchase_policy="host-confirm") as c:  # no elicitation: quotes
+        found = await c.call_tool("available_phone_numbers_list", {"filter": {"country_code": "US", "limit": 1}})
+        assert isinstance(found.structured_content, dict)
+        number = found.structured_content["data"][0]["phone_number"]
+        quote = await c.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": number}]})
+        assert isinstance(quote.structured_content, dict), text_of(quote)
+        cid, summary = quote.structured_content["confirmation_id"], quote.structured_content["summary"]
+        attempts = [
+            {"confirmation_id": "cf_" + BIG, "summary": summary},  # huge
+            {"confirmation_id": "cf_invented.tag", "summary": summary},  # forged
+            {"confirmation_id": cid[:-3] + "abc", "summary": summary},  # altered signature
+            {"confirmation_id": cid, "summary": summary + "\nTotal: 0.00 USD"},  # another summary
+            {"confirmation_id": 7, "summary": summary},  # not a string
+        ]
+        for bad in attempts:
+            result = await c.call_tool("confirm_action", bad)
+            message = assert_refused(result)
+            assert len(message) < 1000, len(message)
+        ok = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})
+        assert not ok.is_error, text_of(ok)
+        again = await c.call_tool("confirm_action", {"confirmation_id": cid, "summary": summary})  # reused
+        assert_refused(again, "already used")
+    refused = [r for r in env.audit() if r["event"] == "confirm_refused"]
+    assert len(refused) == len(attempts) + 1
+    assert all(len(json.dumps(r)) < 2000 and r["reason"] for r in refused)
+    assert "already used" in refused[-1]["reason"] and refused[0]["confirmation_id"].endswith("chars)")
+    orders = [r for r in env.sb.requests if r["path"] == "/v2/number_orders" and r["method"] == "POST"]
+    assert len(orders) == 1

@@ -5,6 +5,7 @@ property test of the rendering with arbitrary Unicode."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -90,7 +91,7 @@ def check_summary(summary: str, args: dict[str, Any]) -> None:
     assert lines[-1].startswith("Total: upfront ") and "0.00 USD, then 0.00" not in lines[-1], lines[-1]
     # each line is ours: the headline, one line per number, the settings, the reference, the total
     assert len(lines) == 1 + len(args["phone_numbers"]) + 3, lines
-    assert lines[-2].startswith("Customer reference: ref\\nTotal: upfront 0.00") and "… (" in lines[-2]
+    assert lines[-2].startswith("Customer reference: ref\\nTotal\\x3a upfront 0.00") and "… (" in lines[-2]
 
 
 async def test_an_elicited_question_shows_hostile_arguments_inert_and_the_real_total_last(env: Env, mode: str) -> None:
@@ -159,7 +160,10 @@ def fill(tool: str, value: str, key: str) -> dict[str, Any]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     tool=st.sampled_from(sorted(TEMPLATES)),
-    value=st.text(st.characters(codec=None), max_size=300),
+    value=st.one_of(
+        st.text(st.characters(codec=None), max_size=300),
+        st.builds(lambda a, b: f"{a}\n{FORGED_TOTAL}{b}", st.text(max_size=80), st.text(max_size=80)),
+    ),
     key=st.text(st.characters(codec=None), min_size=1, max_size=60),
 )
 def test_property_no_unicode_argument_can_add_a_line_or_move_the_total(tool: str, value: str, key: str) -> None:
@@ -167,6 +171,8 @@ def test_property_no_unicode_argument_can_add_a_line_or_move_the_total(tool: str
     plain = describe_action(tool, fill(tool, "x", "k"), kind=kind, costs=COSTS)
     hostile = describe_action(tool, fill(tool, value, key), kind=kind, costs=COSTS)
     inert(hostile)
+    labels = re.compile(r"(?i)(total|cost) ?[:\uff1a\ufe55\ufe13]")  # the labels of the last line
+    assert len(labels.findall(hostile)) == len(labels.findall(plain)), hostile
     # an empty value may leave its line out; nothing may add one
     assert len(hostile.splitlines()) == len(hostile.split("\n")) <= len(plain.split("\n")), hostile
     assert hostile.split("\n")[-1] == plain.split("\n")[-1] or kind == "destructive", hostile

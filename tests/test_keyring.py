@@ -12,7 +12,7 @@ from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.errors import ConfigError
 from telnyx_numbers_mcp.keyring import Keyring, hkdf_sha256
 
-SECRET = "state-secret-for-tests-0123456789abcdef"
+SECRET = "Zq8vK2pWx7LmN4rT9yB3cH6jD1fG5sQ0aE"
 
 
 def test_the_same_secret_gives_the_same_keys_and_each_use_its_own() -> None:

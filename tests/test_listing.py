@@ -12,23 +12,13 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
+from helpers import GUARDED, Human
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.catalog import load_catalog
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
 pytestmark = pytest.mark.anyio
-
-GUARDED = {t.name for t in load_catalog() if t.guarded}
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-async def approve(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-    return types.ElicitResult(action="accept", content={"approve": True})
 
 
 def server_for(tmp_path: Path, **flags: Any) -> Any:
@@ -58,11 +48,11 @@ async def test_repeated_tools_lists_are_identical_and_complete(tmp_path: Path, m
 async def test_one_server_lists_per_client_capability_under_elicit_only(tmp_path: Path, mode: str) -> None:
     server = server_for(tmp_path, purchase_policy="elicit-only")
     for _ in range(2):  # the second round is served from the cache
-        async with Client(server, mode=mode) as blind, Client(server, mode=mode, elicitation_callback=approve) as asks:
+        async with Client(server, mode=mode) as blind, Client(server, mode=mode, elicitation_callback=Human()) as asks:
             blind_names = {t.name for t in (await blind.list_tools()).tools}
             asking_names = {t.name for t in (await asks.list_tools()).tools}
-        assert not blind_names & GUARDED
-        assert asking_names >= GUARDED
+        assert not blind_names & set(GUARDED)
+        assert asking_names >= set(GUARDED)
         assert "confirm_action" not in blind_names | asking_names
 
 

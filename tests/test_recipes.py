@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER_COMMAND = str(Path(sys.executable).parent / "telnyx-numbers-mcp")  # as installed into this virtualenv
 SEARCH = {"filter": {"country_code": "US", "locality": "Chicago", "limit": 1}}
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # each recipe starts the server as a subprocess
 
 
 def _recipe(name: str) -> ModuleType:

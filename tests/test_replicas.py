@@ -19,6 +19,7 @@ import pytest
 from mcp import Client
 
 from replica_helpers import (
+    API_KEY,
     SECRET,
     Replica,
     Upstream,
@@ -186,7 +187,7 @@ async def test_a_2026_approval_round_trip_whose_answer_goes_to_the_other_replica
 
 async def test_a_replica_with_another_secret_accepts_nothing_the_others_issued(cluster: Cluster, up: Upstream) -> None:
     if cluster.store.startswith("postgresql"):
-        other = cluster.start(secret="a-different-secret-0123456789abcdefgh")
+        other = cluster.start(secret="Xw3nR8tY2uI7oP4aS9dF6gH1jK5lZ0xCv")
     else:
         other = cluster.start(secret=None)  # SQLite allows per-process keys (a key file in its state folder)
     try:
@@ -285,7 +286,7 @@ async def test_the_audit_command_prints_every_replicas_trail_as_json_lines(clust
     [outcome] = [r for r in trail if r["event"] == "outcome" and r["id"] == request["id"]]
     assert outcome["ok"] is True and request["store_id"] < outcome["store_id"]
     everything = json.dumps(trail)
-    assert "KEY_replicas" not in everything and SECRET not in everything
+    assert API_KEY not in everything and SECRET not in everything
 
 
 async def test_health_and_readiness_answer_without_the_token_and_say_nothing_else(cluster: Cluster) -> None:

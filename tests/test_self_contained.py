@@ -1,4 +1,4 @@
-"""The repository stands alone: no code, test, bench script or CI step reads the folder beside the clone."""
+"""The repository stands alone: no code, test, bench script, example or CI step reads the folder beside the clone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SEARCHED = ("server", "tests", "bench", ".ci")
+SEARCHED = ("server", "tests", "bench", ".ci", "examples", "packaging")
 SKIPPED_DIRS = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "node_modules"}
 # Built from parts so this file does not match itself.
 FORBIDDEN = ("../" + "shared", "/work/" + "shared", "shared/" + "telnyx-openapi", "shared/" + "seed")

@@ -16,7 +16,7 @@ from telnyx_numbers_mcp.errors import ConfigError
 from telnyx_numbers_mcp.store import QuoteRecord, Store, open_store
 
 pytestmark = pytest.mark.slow  # starts PostgreSQL
-SECRET = "state-secret-for-tests-0123456789abcdef"
+SECRET = "Zq8vK2pWx7LmN4rT9yB3cH6jD1fG5sQ0aE"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -20,7 +20,8 @@ from telnyx_numbers_mcp.approvals.channels import can_elicit
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.config import Settings
-from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError
+from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, shown
+from telnyx_numbers_mcp.guards.redaction import bounded, redact_logs
 from telnyx_numbers_mcp.listing import ToolListCache
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("telnyx_numbers_mcp")
 SERVER_NAME = "telnyx-numbers-mcp"
+ERROR_LIMIT = 8000  # characters of one error result
 
 INSTRUCTIONS = (
     "Telnyx phone numbers. Workflow: 1) search with available_phone_numbers_list (area code = "
@@ -41,13 +43,13 @@ INSTRUCTIONS = (
     "where offered, tells you when the human has decided); never approve on the user's behalf; 5) follow the "
     "order: it starts pending; number_orders_retrieve and sub_number_orders_retrieve show its status and any "
     "regulatory requirements. Phone numbers are E.164 (+13125550001). "
-    "Results are compact text (structuredContent: Telnyx's full JSON); 'Hint:' lines say when to check "
-    "slow work again. Toolsets: search = what is available and its "
+    "'Hint:' lines say when to check slow work again. Toolsets: search = what is available and its "
     "price; coverage = what a country or area offers; orders, blocks, advanced = buying and following orders; "
     "reservations = holding numbers; csr = a carrier's record before porting a number in; comments = messages "
     "to Telnyx about an order; reports = CSV of sub-orders."
 )
 LIVE_INSTRUCTIONS = "LIVE: calls reach the real Telnyx account; purchases are charged. "
+DISCOVER_INSTRUCTIONS = " The tools named here are reached through find_tools, describe_tool and call_tool."
 SANDBOX_INSTRUCTIONS = (
     "SANDBOX MODE: a built-in simulator of the Telnyx API answers every call; nothing is bought, reserved "
     "or changed for real, and no account is needed. "
@@ -57,7 +59,8 @@ SANDBOX_INSTRUCTIONS = (
 def instructions(settings: Settings) -> str:
     """The server's guide for agents (the `instructions` of the server info), under 1,500 characters:
     clients that load tools on demand find the server through it."""
-    return (SANDBOX_INSTRUCTIONS if settings.sandbox else LIVE_INSTRUCTIONS) + INSTRUCTIONS
+    mode = SANDBOX_INSTRUCTIONS if settings.sandbox else LIVE_INSTRUCTIONS
+    return mode + INSTRUCTIONS + (DISCOVER_INSTRUCTIONS if settings.tool_mode == "discover" else "")
 
 
 def build_server(
@@ -71,6 +74,7 @@ def build_app(
 ) -> tuple[Server[Any], Runtime]:
     """The MCP server and its runtime (the HTTP transport mounts the review page from `runtime.gate`)."""
     rt = runtime if runtime is not None else build_runtime(settings, transport=transport)
+    redact_logs(rt.redactor.secrets)
 
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncIterator[Runtime]:
@@ -137,7 +141,7 @@ def build_app(
     ) -> types.CallToolResult | types.InputRequiredResult:
         name, args = params.name, dict(params.arguments or {})
         if name not in rt.callable_names(ctx):
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {shown(name)}")
         try:
             if name == CONFIRM_TOOL:
                 return await rt.gate.confirm(args)
@@ -147,10 +151,13 @@ def build_app(
                 return await discover(ctx, params, name, args)
             return await run(ctx, params, rt.tools[name], args)
         except ToolCallError as exc:
-            return results.error(rt.redact(str(exc)), sandbox=rt.sandbox)  # an echoing proxy
+            # the key masked (an echoing proxy), then the whole text bounded: the model pays for every character
+            return results.error(bounded(rt.redactor.text(str(exc)), ERROR_LIMIT), sandbox=rt.sandbox)
         except Exception:  # the one catch-all: never crash, never leak internals or the key
-            log.exception("internal error in %s", name)
-            return results.error(f"Internal error in {name}; nothing more is known. See the server log (stderr).")
+            log.exception("internal error in %s", shown(name))
+            return results.error(
+                f"Internal error in {shown(name)}; nothing more is known. See the server log (stderr)."
+            )
 
     server: Server[Any] = Server(
         SERVER_NAME,

@@ -28,6 +28,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--host", default=S, help="HTTP bind address (default 127.0.0.1)")
     g.add_argument("--port", type=int, default=S, help="HTTP port (default 8765)")
     g.add_argument("--http-token", default=S, help="bearer token HTTP clients must send (env MCP_HTTP_TOKEN)")
+    g.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=S,
+        help="a Host name (or host:port) HTTP clients may use besides 127.0.0.1/localhost/[::1]; repeatable or "
+        "comma-separated (env MCP_ALLOWED_HOSTS)",
+    )
     g.add_argument("--toolsets", default=S, help="comma-separated toolsets to offer (default: all)")
     g.add_argument("--tools", default=S, help="comma-separated tool names to offer (default: all)")
     g.add_argument("--read-only", action="store_true", default=S, help="offer only tools that change nothing")
@@ -112,9 +120,9 @@ def parser() -> argparse.ArgumentParser:
 FLAG_KEYS = {
     "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "tool_mode", "log_level",
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
-    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "state_dir",
-    "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url", "store",
-    "state_secret", "state_secret_file", "shutdown_grace",
+    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "allowed_hosts",
+    "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
+    "store", "state_secret", "state_secret_file", "shutdown_grace",
 }  # fmt: skip
 
 
@@ -187,7 +195,8 @@ def serve(settings: Settings) -> int:
             review = rt.gate.review = ReviewListener(rt.gate)
             review.use_http_transport(settings.host, settings.port)  # review pages on the same listener
             run_http(server, host=settings.host, port=settings.port, token=token, log_level=settings.log_level,
-                     routes=routes(review), ready=rt.store.ping, shutdown_grace=settings.shutdown_grace)  # fmt: skip
+                     allowed_hosts=settings.allowed_hosts, routes=routes(review), ready=rt.store.ping,
+                     shutdown_grace=settings.shutdown_grace)  # fmt: skip
         else:
             anyio.run(run_stdio, server)
     finally:

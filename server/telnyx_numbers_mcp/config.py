@@ -32,6 +32,7 @@ ENV_VARS = {
     "store": "TELNYX_MCP_STORE",
     "state_dir": "TELNYX_MCP_STATE_DIR",
     "tool_mode": "TELNYX_MCP_TOOL_MODE",
+    "allowed_hosts": "MCP_ALLOWED_HOSTS",
 }
 MIN_SECRET_CHARS = 32
 STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
@@ -46,6 +47,7 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     http_token: SecretStr | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Host/Origin names HTTP clients may use besides the localhost ones
     toolsets: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     read_only: bool = False
@@ -91,11 +93,24 @@ class Settings(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("toolsets", "tools", mode="before")
+    @field_validator("toolsets", "tools", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
+        """ "a,b", or a list of such (a repeated flag), -> ("a", "b")."""
         if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
+            value = [value]
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(part.strip() for v in value for part in v.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from telnyx_numbers_mcp.transports import split_host
+
+        bad = [v for v in value if split_host(v) is None]
+        if bad:
+            raise ValueError(f"not a host name, address or host:port: {', '.join(repr(b) for b in bad)}")
         return value
 
     @field_validator("state_secret")

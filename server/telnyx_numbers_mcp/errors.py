@@ -28,6 +28,14 @@ def shown(value: Any, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
+PROBLEM_LIMIT = 50
+
+
+def _more(problems: list[Any]) -> str:
+    extra = len(problems) - PROBLEM_LIMIT
+    return f"\n- ... and {extra} more problems" if extra > 0 else ""
+
+
 class NumbersMcpError(Exception):
     """Base of every error this package raises on purpose."""
 
@@ -56,7 +64,7 @@ class ArgumentError(ToolCallError):
     def __init__(self, tool: str, problems: list[ArgumentProblem]) -> None:
         self.tool = tool
         self.problems = problems
-        lines = "\n".join(f"- {p.path}: {p.message}" for p in problems)
+        lines = "\n".join(f"- {p.path}: {p.message}" for p in problems[:PROBLEM_LIMIT]) + _more(problems)
         super().__init__(f"Invalid arguments for {tool}; nothing was sent to Telnyx.\n{lines}")
 
 
@@ -68,7 +76,7 @@ class E164Problem:
     suggestion: str | None = None
 
     def describe(self) -> str:
-        text = f"{self.path}: {self.value!r} {self.message}"
+        text = f"{self.path}: {shown(self.value)} {self.message}"
         if self.suggestion:
             text += f" Did you mean {self.suggestion!r}?"
         return text
@@ -80,7 +88,7 @@ class PhoneNumberError(ToolCallError):
     def __init__(self, tool: str, problems: list[E164Problem]) -> None:
         self.tool = tool
         self.problems = problems
-        lines = "\n".join(f"- {p.describe()}" for p in problems)
+        lines = "\n".join(f"- {p.describe()}" for p in problems[:PROBLEM_LIMIT]) + _more(problems)
         super().__init__(
             f"Invalid phone number(s) for {tool}; nothing was sent to Telnyx. Phone numbers must be E.164: "
             f"'+', country code and number, 8 to 15 digits, no spaces, dashes or brackets "

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from telnyx_numbers_mcp.catalog import ToolSpec
-from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem
+from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem, shown
 
 _PLACEHOLDER_RE = re.compile(r"\{([^}]+)\}")
 _DOT_SEGMENT_RE = re.compile(r"^(?:\.|%2[eE]){1,2}$")
@@ -79,5 +79,5 @@ def build(tool: ToolSpec, args: Mapping[str, Any]) -> WireRequest:
     path = _PLACEHOLDER_RE.sub(fill, tool.path)
     bad = [s for s in path.split("/") if _DOT_SEGMENT_RE.match(s)]
     if bad:
-        raise ArgumentError(tool.name, [ArgumentProblem("path", f"segment {bad[0]!r} is not allowed")])
+        raise ArgumentError(tool.name, [ArgumentProblem("path", f"segment {shown(bad[0])} is not allowed")])
     return WireRequest(method=tool.method, path=path, query=query, json=body)

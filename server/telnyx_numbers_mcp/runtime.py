@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio.abc
 import httpx
@@ -21,6 +22,7 @@ from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
+from telnyx_numbers_mcp.guards.redaction import Redactor
 from telnyx_numbers_mcp.keyring import Keyring
 from telnyx_numbers_mcp.store import Store, open_store
 
@@ -74,6 +76,7 @@ class Runtime:
     check: types.Tool = field(default_factory=check_tool)
     task_group: anyio.abc.TaskGroup | None = None  # where side work (the review page listener) runs
     _gate: Gate | None = field(default=None, repr=False)
+    redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
 
     _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
     _names: dict[bool, frozenset[str]] = field(default_factory=dict, repr=False)
@@ -106,8 +109,7 @@ class Runtime:
             self._gate.close()
 
     def redact(self, text: str) -> str:
-        key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
-        return text.replace(key, "***") if key else text
+        return self.redactor.text(text)
 
     @property
     def sandbox(self) -> bool:
@@ -187,7 +189,10 @@ def build_runtime(
         transport = LazySandbox(str(settings.sandbox_state) if settings.sandbox_state else None)
     keys = Keyring.from_secret(settings.state_secret.get_secret_value() if settings.state_secret else None)
     store = store if store is not None else open_store(settings)
-    hidden = [v.get_secret_value() for v in (settings.api_key, settings.store, settings.state_secret) if v]
+    # masked in everything the server writes: the key, the state secret, a password in the store URL
+    hidden = [v.get_secret_value() for v in (settings.api_key, settings.state_secret) if v]
+    if settings.store is not None and (password := urlsplit(settings.store.get_secret_value()).password):
+        hidden.append(password)
     return Runtime(
         settings=settings,
         tools={t.name: t for t in catalog},
@@ -197,6 +202,7 @@ def build_runtime(
         keys=keys,
         searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
         transport=transport,
+        redactor=Redactor(hidden),
     )
 
 
@@ -212,4 +218,5 @@ def make_client(rt: Runtime) -> TelnyxClient:
         retry_max_wait=s.retry_max_wait,
         transport=rt.transport,
         user_agent=f"telnyx-numbers-mcp/{__version__}",
+        redactor=rt.redactor,
     )

@@ -27,8 +27,16 @@ from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
 from telnyx_numbers_mcp.catalog import ToolSpec
-from telnyx_numbers_mcp.errors import ApprovalError, ArgumentError, ArgumentProblem, PolicyError, ToolCallError
+from telnyx_numbers_mcp.errors import (
+    ApprovalError,
+    ArgumentError,
+    ArgumentProblem,
+    PolicyError,
+    ToolCallError,
+    shown,
+)
 from telnyx_numbers_mcp.guards.confirmations import canonical_args_digest
+from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.guards.summary import Costs, count_numbers, describe_action, total_cost
 from telnyx_numbers_mcp.store import default_state_dir
 
@@ -40,6 +48,7 @@ log = logging.getLogger("telnyx_numbers_mcp.approval")
 
 ID_PATTERN = re.compile(r"ap_[0-9a-f]{20}")
 POLL = 0.2  # seconds between looks at the store while waiting for a decision (it may come from another process)
+CONFIRMATION_ID_LIMIT = 200  # issued ids are about 70 characters
 OUTCOME_WAIT = 60.0  # how long a caller that lost the race to execute waits for the winner's result
 
 Send = Callable[[ToolSpec, dict[str, Any], Decision | None], Awaitable[types.CallToolResult]]
@@ -382,7 +391,7 @@ class Gate:
             await anyio.sleep(POLL)
         reference = (approval.args.get("customer_reference") if approval else None) or "?"
         raise ApprovalError(
-            f"Approval {approval_id} was approved and its request was sent, but its result is not recorded yet. "
+            f"Approval {approval_id} was approved and its request may have gone out, but no result is recorded. "
             "DO NOT call the tool again: look the order up first (number_orders_list with "
             f"filter.customer_reference={reference!r}), or call check_approval again later."
         )
@@ -430,13 +439,28 @@ class Gate:
         )  # fmt: skip
 
     async def confirm(self, args: dict[str, Any]) -> types.CallToolResult:
+        """Redeem a quote; every refusal (forged, altered, reused, expired, wrong summary) is audited too,
+        since a stream of them is how an agent trying to approve its own purchase shows up."""
         cid, summary = args.get("confirmation_id"), args.get("summary")
-        if not isinstance(cid, str) or not isinstance(summary, str):
-            raise ApprovalError("confirm_action needs string arguments confirmation_id and summary; nothing was sent.")
-        tool_name, quoted_args = self.rt.confirmations.redeem(cid, summary)
-        tool = self.rt.tools.get(tool_name)
-        if tool is None:
-            raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
+        try:
+            if not isinstance(cid, str) or not isinstance(summary, str):
+                raise ApprovalError(
+                    "confirm_action needs string arguments confirmation_id and summary; nothing was sent."
+                )
+            if len(cid) > CONFIRMATION_ID_LIMIT:
+                raise ApprovalError(
+                    f"{shown(cid)} is not a confirmation id this server issued (too long); nothing was sent to Telnyx."
+                )
+            tool_name, quoted_args = self.rt.confirmations.redeem(cid, summary)
+            tool = self.rt.tools.get(tool_name)
+            if tool is None:
+                raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
+        except ApprovalError as exc:
+            self.rt.audit.append({"event": "confirm_refused", "tool": "confirm_action",
+                                  "confirmation_id": bounded(str(cid), 200),
+                                  "summary_chars": len(summary) if isinstance(summary, str) else None,
+                                  "reason": bounded(str(exc), 500)})  # fmt: skip
+            raise
         decision = Decision(True, "confirm_action", "the host approved confirm_action (--purchase-policy host-confirm)")
         return await self.send(tool, quoted_args, decision)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from typing import Any
 import anyio
 import httpx
 
-from telnyx_numbers_mcp.errors import ApiError, TransportError
+from telnyx_numbers_mcp.errors import ApiError, ArgumentError, ArgumentProblem, TransportError
+from telnyx_numbers_mcp.guards.redaction import Redactor, bounded
 from telnyx_numbers_mcp.request import WireRequest
 
 log = logging.getLogger("telnyx_numbers_mcp.http")
@@ -44,10 +46,14 @@ def _retry_after(response: httpx.Response, cap: float) -> float | None:
         return None
 
 
-def api_error(response: httpx.Response, *, tool: str, method: str, attempts: int) -> ApiError:
-    """Telnyx's error objects (code, title, detail, source) with a one-line hint for the status."""
+def api_error(
+    response: httpx.Response, *, tool: str, method: str, attempts: int, redactor: Redactor | None = None
+) -> ApiError:
+    """Telnyx's error objects (code, title, detail, source) with a one-line hint for the status.
+    Everything taken from the answer is redacted first, then bounded."""
+    redactor = redactor or Redactor()
     try:
-        body = response.json()
+        body = redactor.data(response.json())
     except ValueError:
         body = None
     errors = body.get("errors") if isinstance(body, dict) else None
@@ -60,9 +66,9 @@ def api_error(response: httpx.Response, *, tool: str, method: str, attempts: int
             text += f": {e['detail']}"
         if e.get("source"):
             text += f" (source: {e['source']})"
-        lines.append(f"- {text}")
+        lines.append(f"- {bounded(text, 500)}")
     if not errors and response.text:
-        lines.append(f"- {response.text[:300]}")
+        lines.append(f"- {bounded(redactor.text(response.text), 300)}")
     status = response.status_code
     if status >= 500:
         hint = "Telnyx had a server error"
@@ -73,9 +79,11 @@ def api_error(response: httpx.Response, *, tool: str, method: str, attempts: int
     else:
         hint = HINTS.get(status, "see the error above.")
     if status == 429 and response.headers.get("retry-after"):
-        hint += f" Retry-After: {response.headers['retry-after']} s."
+        hint += f" Retry-After: {bounded(redactor.text(response.headers['retry-after']), 20)} s."
     lines.append(f"Hint: {hint}")
-    return ApiError("\n".join(lines), status=status, errors=errors)
+    if len(lines) > 23:  # headline, 20 errors, a count of the rest, the hint
+        lines = [*lines[:21], f"- ... and {len(lines) - 22} more errors", lines[-1]]
+    return ApiError("\n".join(lines), status=status, errors=errors[:20])
 
 
 class TelnyxClient:
@@ -92,6 +100,7 @@ class TelnyxClient:
         retry_max_wait: float,
         transport: httpx.AsyncBaseTransport | None = None,
         user_agent: str = "telnyx-numbers-mcp",
+        redactor: Redactor | None = None,
     ) -> None:
         headers = {"Accept": "application/json", "User-Agent": user_agent}
         if api_key:
@@ -103,12 +112,26 @@ class TelnyxClient:
             transport=transport,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
+        self.redactor = redactor if redactor is not None else Redactor([api_key])
+        self.timeout = timeout
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.retry_max_wait = retry_max_wait
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    def prepare(self, wire: WireRequest, *, tool: str, extra_headers: dict[str, str] | None = None) -> httpx.Request:
+        """The HTTP request for ``wire``; arguments that make no valid request (a URL over httpx's limit, text
+        JSON cannot encode) are refused here, before anything is audited or sent."""
+        try:
+            return self.client.build_request(
+                wire.method, wire.path, params=tuple(wire.query) or None, json=wire.json, headers=extra_headers
+            )
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            detail = bounded(self.redactor.text(f"{type(exc).__name__}: {exc}"), 200)
+            problem = ArgumentProblem("(arguments)", f"they make no valid HTTP request ({detail}); shorten them")
+            raise ArgumentError(tool, [problem]) from None
 
     async def send(
         self, wire: WireRequest, *, tool: str, once: bool = False, extra_headers: dict[str, str] | None = None
@@ -120,12 +143,22 @@ class TelnyxClient:
         attempts = 0
         while True:
             attempts += 1
-            request = self.client.build_request(
-                wire.method, wire.path, params=tuple(wire.query) or None, json=wire.json, headers=extra_headers
-            )
+            request = self.prepare(wire, tool=tool, extra_headers=extra_headers)
             retries_left = attempts <= self.max_retries and not once
             try:
-                response = await self.client.send(request)
+                # httpx's timeout bounds each read; this bounds the whole exchange, so an upstream that
+                # trickles its answer a byte at a time cannot hold a call (or a purchase) for minutes
+                with anyio.fail_after(self.timeout):
+                    response = await self.client.send(request)
+            except TimeoutError:
+                if retries_left and is_read:
+                    await self._backoff(attempts, None)
+                    continue
+                raise TransportError(
+                    f"Telnyx did not answer in time (no complete answer within --timeout {self.timeout:g} s). "
+                    "The request may have reached Telnyx and may have been carried out.",
+                    may_have_reached=True,
+                ) from None
             except httpx.ConnectError as exc:
                 if retries_left:  # nothing was sent, so even a write may be tried again
                     await self._backoff(attempts, None)
@@ -164,15 +197,27 @@ class TelnyxClient:
                 await self._backoff(attempts, wait)
                 continue
             if response.status_code >= 400:
-                raise api_error(response, tool=tool, method=wire.method, attempts=attempts)
-            media_type = response.headers.get("content-type", "").split(";")[0].strip()
-            data: Any = None
-            if media_type.endswith("json") and response.content:
-                try:
-                    data = response.json()
-                except ValueError:
-                    data = None
-            return ApiAnswer(response.status_code, media_type, data, response.text, attempts)
+                raise api_error(response, tool=tool, method=wire.method, attempts=attempts, redactor=self.redactor)
+            return self._answer(response, attempts)
+
+    def _answer(self, response: httpx.Response, attempts: int) -> ApiAnswer:
+        """The answer with the key masked wherever it was echoed (a 2xx can echo the Authorization header
+        too), in the text and in the parsed JSON (where an escaped echo like \\u004bEY... is decoded)."""
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        raw_text = response.text
+        text = self.redactor.text(raw_text)
+        data: Any = None
+        if media_type.endswith("json") and response.content:
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            if data is not None and (text != raw_text or "\\u" in raw_text or "earer" in raw_text.lower()):
+                redacted = self.redactor.data(data)
+                if redacted != data:
+                    text = json.dumps(redacted, separators=(",", ":"), ensure_ascii=False)
+                data = redacted
+        return ApiAnswer(response.status_code, media_type, data, text, attempts)
 
     async def _backoff(self, attempt: int, retry_after: float | None) -> None:
         if retry_after is not None:

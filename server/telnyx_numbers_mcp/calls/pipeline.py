@@ -14,6 +14,7 @@ from telnyx_numbers_mcp.approvals.channels import Decision
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, TransportError
+from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.runtime import Runtime
 
@@ -31,6 +32,7 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
     if not rt.settings.api_key and not rt.sandbox:
         raise MissingApiKey()
     wire = build(tool, args)
+    rt.client.prepare(wire, tool=tool.name)  # refuses a request that cannot be built before it is audited
     audited = not tool.read_only
     event_id = uuid.uuid4().hex
     if audited:
@@ -46,7 +48,8 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
-                             "status": getattr(exc, "status", None), "error": str(exc)[:500],
+                             "status": getattr(exc, "status", None),
+                             "error": bounded(rt.redactor.text(str(exc)), 500),
                              "may_have_reached": getattr(exc, "may_have_reached", None)})  # fmt: skip
         if tool.kind == "purchase" and isinstance(exc, TransportError) and exc.may_have_reached:
             raise TransportError(
@@ -54,6 +57,11 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
                 f"number_orders_list with filter.customer_reference={args.get('customer_reference')!r}.",
                 may_have_reached=True,
             ) from None
+        raise
+    except Exception as exc:  # a bug, not a refusal: the request record still gets its outcome
+        if audited:
+            rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False, "status": None,
+                             "error": f"internal error ({type(exc).__name__})", "may_have_reached": None})  # fmt: skip
         raise
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,

@@ -24,10 +24,9 @@ def render(tool: str, args: Mapping[str, Any], answer: Mapping[str, Any]) -> str
     data = answer.get("data") if "data" in answer else {k: v for k, v in answer.items() if k != "meta"}
     items = data if isinstance(data, list) else [data] if data not in (None, {}) else []
     lines: list[str] = []
-    common = _common_features(items)
-    if common:
-        lines.append(f"All have features: {','.join(common)} (rows show the others)")
-    ctx = Ctx(args, frozenset(common))
+    ctx = _shared(args, items)
+    if ctx.header:
+        lines.append(f"Every row: {ctx.header} (rows show only what differs)")
     for item in items:
         lines.extend(_item(ctx, item) if isinstance(item, Mapping) else [_value(item)])
     if not items:
@@ -47,7 +46,9 @@ class Ctx:
     """What a row needs beyond itself: the call's arguments and the features every row shares."""
 
     args: Mapping[str, Any]
-    common: frozenset[str] = frozenset()
+    common: frozenset[str] = frozenset()  # features every row has
+    same: frozenset[str] = frozenset()  # columns (region, type, price) equal on every row
+    header: str = ""  # what every row shares, said once
 
 
 def _item(ctx: Ctx, item: Item) -> list[str]:
@@ -63,23 +64,56 @@ def _feature_names(item: Item) -> list[str]:
     return [str(f.get("name")) if isinstance(f, Mapping) else str(f) for f in feats]
 
 
-def _common_features(items: list[Any]) -> list[str]:
-    """Features every row of a search answer has, said once instead of on every row."""
+def _shared(args: Mapping[str, Any], items: list[Any]) -> Ctx:
+    """What every row of a search answer has in common (place, type, price, features), said once in a
+    header instead of on every row."""
     searched = ("available_phone_number", "available_phone_number_block")
     rows = [i for i in items if isinstance(i, Mapping) and i.get("record_type") in searched]
     if len(rows) < 2 or len(rows) != len(items):
-        return []
+        return Ctx(args)
+    plain = Ctx(args)
+    columns = {"region": _region, "type": lambda r: _kind(plain, r), "price": _row_price}
+    same, header = set(), []
+    for name, column in columns.items():
+        values = {column(r) for r in rows}
+        if len(values) == 1 and "" not in values:
+            same.add(name)
+            header.append(values.pop())
     shared = set(_feature_names(rows[0])).intersection(*(_feature_names(r) for r in rows[1:]))
-    return [f for f in _feature_names(rows[0]) if f in shared]
+    common = [f for f in _feature_names(rows[0]) if f in shared]
+    if common:
+        header.append("features " + ",".join(common))
+    return Ctx(args, frozenset(common), frozenset(same), " · ".join(header))
+
+
+def _kind(ctx: Ctx, item: Item) -> str:
+    """A number's type: as searched for, else from the numbering plan; a block's is not shown."""
+    if item.get("record_type") != "available_phone_number":
+        return ""
+    raw = ctx.args.get("filter")
+    flt: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    return str(flt.get("phone_number_type") or number_type(str(item.get("phone_number"))) or "type unknown")
+
+
+def _row_price(item: Item) -> str:
+    price = _price(item.get("cost_information"))
+    return f"whole block: {price}" if item.get("record_type") == "available_phone_number_block" else price
+
+
+def _unless(ctx: Ctx, column: str, value: str) -> str:
+    return "" if column in ctx.same else value
 
 
 def _number(ctx: Ctx, item: Item) -> list[str]:
     e164 = str(item.get("phone_number"))
-    raw = ctx.args.get("filter")
-    flt: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-    kind = str(flt.get("phone_number_type") or number_type(e164) or "type unknown")
     flags = [f for f in ("reservable", "quickship", "best_effort") if item.get(f)]
-    parts = [e164, _region(item), kind, _features(ctx, item), _price(item.get("cost_information"))]
+    parts = [
+        e164,
+        _unless(ctx, "region", _region(item)),
+        _unless(ctx, "type", _kind(ctx, item)),
+        _features(ctx, item),
+        _unless(ctx, "price", _row_price(item)),
+    ]
     if item.get("vanity_format"):
         parts.append(f"vanity {item['vanity_format']}")
     parts.append(", ".join(flags).replace("best_effort", "best-effort match") or "not reservable")
@@ -91,8 +125,7 @@ def _block(ctx: Ctx, item: Item) -> list[str]:
     span = f"{start} +{size}" if size is not None else start
     if isinstance(size, int) and start[1:].isdigit() and size > 0:
         span += f" (to +{int(start[1:]) + size - 1:0{len(start) - 1}d})"
-    price = _price(item.get("cost_information"))
-    parts = [span, _region(item), _features(ctx, item), f"whole block: {price}" if price else ""]
+    parts = [span, _unless(ctx, "region", _region(item)), _features(ctx, item), _unless(ctx, "price", _row_price(item))]
     return [" · ".join(p for p in parts if p)]
 
 

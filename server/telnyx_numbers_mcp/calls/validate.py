@@ -9,12 +9,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 import jsonschema
 
-from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem, PhoneNumberError
+from telnyx_numbers_mcp.errors import ECHO_LIMIT, ArgumentError, ArgumentProblem, PhoneNumberError, shown
 from telnyx_numbers_mcp.guards.e164 import check_phone_fields
+from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.guards.summary import count_problems
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.catalog import ToolSpec
+
+# Telnyx ids are UUIDs or short tokens; the spec sets no limit, so this one keeps a runaway value out of
+# the URL (and the audit trail) and gives a clear refusal instead of a transport failure.
+PATH_ID_LIMIT = 256
 
 
 @functools.lru_cache(maxsize=256)
@@ -54,10 +59,29 @@ StrictValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
+def closed(schema: Any) -> Any:
+    """A copy of ``schema`` where every object that lists its properties refuses other keys. Unknown keys
+    in a nested ``filter`` would reach the wire as ``filter[key]``, under a name the E.164 guard checks
+    in its SDK spelling only (``phone_numbers.phone_number`` vs ``phone_numbers_phone_number``)."""
+    if isinstance(schema, list):
+        return [closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: closed(v) if k in _SUBSCHEMAS else v for k, v in schema.items()}
+    if "properties" in out:
+        out["properties"] = {k: closed(v) for k, v in out["properties"].items()}
+        out.setdefault("additionalProperties", False)
+    return out
+
+
+_SUBSCHEMAS = {"items", "anyOf", "oneOf", "allOf", "additionalProperties", "not", "prefixItems"}
+
+
 def make_validator(input_schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
-    """The call-time validator of a tool: its advertised schema, unknown arguments refused, patterns
-    applied with ECMA-262 semantics (so "+13125550001\\n" or fullwidth digits never pass)."""
-    validator = StrictValidator({**input_schema, "additionalProperties": False})
+    """The call-time validator of a tool: its advertised schema with unknown keys refused at every level
+    where the spec lists the properties, and patterns applied with ECMA-262 semantics (so
+    "+13125550001\\n" or fullwidth digits never pass). The advertised schema stays compact."""
+    validator = StrictValidator({**closed(dict(input_schema)), "additionalProperties": False})
     return cast(jsonschema.Draft202012Validator, validator)  # a Draft 2020-12 validator with one keyword swapped
 
 
@@ -79,16 +103,31 @@ def _expected(error: jsonschema.ValidationError) -> str:
         return f"is not allowed here; allowed: {', '.join(allowed) or 'none'}"
     if v == "required":
         return error.message
+    value, limit = shown(error.instance), error.validator_value
     if v == "enum":
-        return f"is {error.instance!r}; expected one of {', '.join(repr(x) for x in _listed(error.validator_value))}"
+        return f"is {value}; expected one of {', '.join(repr(x) for x in _listed(limit))}"
     if v == "type":
-        return f"is {type(error.instance).__name__} {error.instance!r:.60}; expected {error.validator_value}"
+        return f"is {type(error.instance).__name__} {value}; expected {limit}"
     if v == "pattern":
-        hint = (
-            " (E.164: '+', country code and number, e.g. +13125550001)" if "\\+" in str(error.validator_value) else ""
-        )
-        return f"{error.instance!r} does not match {error.validator_value}{hint}"
-    return error.message
+        hint = " (E.164: '+', country code and number, e.g. +13125550001)" if "\\+" in str(limit) else ""
+        return f"{value} does not match {limit}{hint}"
+    # jsonschema's own messages repeat the whole value: say the same with the value bounded
+    sized = len(error.instance) if isinstance(error.instance, str | list | dict) else None
+    phrases = {
+        "maxLength": f"is {sized} characters long; expected at most {limit}",
+        "minLength": f"is {sized} characters long; expected at least {limit}",
+        "maxItems": f"has {sized} items; expected at most {limit}",
+        "minItems": f"has {sized} items; expected at least {limit}",
+        "uniqueItems": "has repeated items; expected each item once",
+        "maximum": f"is {value}; expected at most {limit}",
+        "minimum": f"is {value}; expected at least {limit}",
+        "exclusiveMaximum": f"is {value}; expected less than {limit}",
+        "exclusiveMinimum": f"is {value}; expected more than {limit}",
+        "const": f"is {value}; expected {shown(limit)}",
+        "anyOf": f"is {value}; it matches none of the allowed forms",
+        "oneOf": f"is {value}; expected exactly one of the allowed forms",
+    }
+    return phrases.get(str(v), bounded(error.message, 200))
 
 
 def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
@@ -101,6 +140,13 @@ def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
     errors = [e for e in errors if not (e.validator == "pattern" and _path(e) in phone_paths)]
     schema_paths = {_path(e) for e in errors}
     counts = [p for p in count_problems(tool.name, args) if p.path not in schema_paths]
+    counts += [
+        ArgumentProblem(
+            name, f"is {len(value)} characters long; an id in the URL path may have at most {PATH_ID_LIMIT}"
+        )
+        for name, wire in tool.args.items()
+        if wire.location == "path" and isinstance(value := args.get(name), str) and len(value) > PATH_ID_LIMIT
+    ]
     if phone and not errors and not counts:
         raise PhoneNumberError(tool.name, phone)
     if not errors and not counts:
@@ -110,9 +156,13 @@ def validate(tool: ToolSpec, args: Mapping[str, Any]) -> None:
         if error.validator == "additionalProperties":
             extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             base = _path(error)
+            known = error.schema.get("properties", {})
             for key in extra:
+                key = bounded(key, ECHO_LIMIT)  # a name can be megabytes long too
                 where = key if base == "(arguments)" else f"{base}.{key}"
-                problems.append(ArgumentProblem(where, f"unknown argument; {_expected(error)}"))
+                meant = re.sub(r"[^A-Za-z0-9]+", "_", key)  # the wire spelling of a known key?
+                hint = f" (did you mean {meant!r}?)" if meant != key and meant in known else ""
+                problems.append(ArgumentProblem(where, f"unknown argument{hint}; {_expected(error)}"))
         else:
             problems.append(ArgumentProblem(_path(error), _expected(error)))
     raise ArgumentError(tool.name, problems + counts)

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
+from telnyx_numbers_mcp.guards.redaction import REDACTED, Redactor
+
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.store.base import Store
 
 __all__ = ["REDACTED", "AuditLog", "default_audit_path", "looks_secret", "redact"]
 
-REDACTED = "***"
 _SECRET_KEY_PARTS = ("api_key", "apikey", "token", "authorization", "password", "secret")
 
 
@@ -45,14 +46,14 @@ def redact(obj: Any, secrets: Iterable[str] = ()) -> Any:
     """Return a copy of ``obj`` with secret-looking keys and known secret strings replaced.
 
     Values of secret-looking keys become "***" (None stays None, so "no key" stays visible);
-    any occurrence of one of ``secrets`` inside a string becomes "***". Objects JSON cannot
-    hold are turned into ``str`` first so that their text is redacted too.
+    any occurrence of one of ``secrets`` (or of 8 or more of its characters) inside a string
+    becomes "***". Objects JSON cannot hold are turned into ``str`` first so that their text
+    is redacted too.
     """
-    known = sorted({s for s in secrets if s}, key=len, reverse=True)
-    return _redact(obj, known)
+    return _redact(obj, Redactor(secrets))
 
 
-def _redact(obj: Any, secrets: list[str]) -> Any:
+def _redact(obj: Any, secrets: Redactor) -> Any:
     if isinstance(obj, Mapping):
         out: dict[str, Any] = {}
         for key, value in obj.items():
@@ -71,11 +72,8 @@ def _redact(obj: Any, secrets: list[str]) -> Any:
     return _redact_text(str(obj), secrets)
 
 
-def _redact_text(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+def _redact_text(text: str, secrets: Redactor) -> str:
+    return secrets.text(text)
 
 
 class AuditLog:
@@ -88,7 +86,7 @@ class AuditLog:
             raise ValueError("an audit log needs a file, a store, or both")
         self.path = Path(path) if path is not None else None
         self.store = store
-        self._secrets = [s for s in secrets if s]
+        self._secrets = Redactor(secrets)
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._replica = f"{socket.gethostname()}:{os.getpid()}"  # which process, when replicas share a store
@@ -97,7 +95,7 @@ class AuditLog:
         """Store ``record`` plus ``ts``, ``seq`` (per-process counter), ``replica`` and ``event_id``; the
         store commit and the file's fsync both happen before this returns, and a failure raises."""
         with self._lock:
-            entry = dict(redact(record, self._secrets))
+            entry = dict(_redact(record, self._secrets))
             entry["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             entry["seq"] = next(self._seq)
             entry["replica"] = self._replica

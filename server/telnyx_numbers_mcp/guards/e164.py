@@ -190,7 +190,8 @@ def _format_reasons(value: str) -> list[str]:
     body = stripped[1:] if stripped.startswith("+") else stripped
     others = sorted({ch for ch in body if not (ch.isdigit() or ch.isalpha() or ch.isspace() or ch in "-.()[]")})
     if others:
-        found.append("other characters " + " ".join(repr(ch) for ch in others))
+        more = f" and {len(others) - 10} more" if len(others) > 10 else ""
+        found.append("other characters " + " ".join(repr(ch) for ch in others[:10]) + more)
     if found:
         reasons.append("it contains " + _join(found))
     digits = "".join(ch for ch in value if ch.isdigit())

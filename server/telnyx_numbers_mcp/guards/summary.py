@@ -36,6 +36,7 @@ Costs = Mapping[str, Mapping[str, str]]  # Priced.key -> upfront_cost, monthly_c
 _NONE = "(none)"
 VALUE_LIMIT = 120  # characters of one argument shown; the approval still covers the whole value
 _MAX_MARKS = 3  # combining marks in a row (more would let "Zalgo" text paint over neighbouring lines)
+_LABEL = re.compile(r"(?i)(total|cost)( ?)([:\uff1a\ufe55\ufe13])")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _NOT_QUOTED = "cost: not quoted by Telnyx"
 _KINDS = ("purchase", "destructive")
@@ -554,7 +555,8 @@ def _inert(text: str, limit: int = VALUE_LIMIT) -> str:
         else:
             out.append(ch)
         previous = ch
-    shown = "".join(out)
+    # our own total and cost labels cannot appear inside a value, even where a narrow window wraps it
+    shown = _LABEL.sub(lambda m: f"{m.group(1)}{m.group(2)}{_escape(m.group(3))}", "".join(out))
     return shown if len(text) <= limit else f"{shown}… ({len(text)} chars)"
 
 
