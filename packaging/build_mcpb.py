@@ -49,7 +49,8 @@ def manifest_tools() -> list[dict[str, str]]:
     from telnyx_numbers_mcp.catalog import load_catalog
 
     check = check_tool()
-    tools = [{"name": t.name, "description": t.title} for t in load_catalog()]
+    # what the server offers by default: the opt-in toolsets (requirements, numbers, lookup) need --toolsets
+    tools = [{"name": t.name, "description": t.title} for t in load_catalog() if not t.opt_in]
     return [*tools, {"name": check.name, "description": check.title or check.name}]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules (helpers, sandbox_helpers, sdk_oracle, ...)
 
-from helpers import CATALOG
+from helpers import ALL_CATALOG
 from telnyx_numbers_mcp.catalog import ToolSpec
 
 
@@ -55,7 +55,8 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def catalog() -> list[ToolSpec]:
-    return CATALOG
+    """Every tool, the opt-in toolsets included (the generator's and the SDK parity tests)."""
+    return ALL_CATALOG
 
 
 @pytest.fixture(scope="session")

@@ -23,10 +23,11 @@ from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 
 # Counts and guard lists come from the catalog, so adding an operation to scope.toml needs no test edits.
-CATALOG: list[ToolSpec] = load_catalog()
+ALL_CATALOG: list[ToolSpec] = load_catalog()  # including the opt-in toolsets (requirements, numbers, lookup)
+CATALOG: list[ToolSpec] = [t for t in ALL_CATALOG if not t.opt_in]  # what a server offers by default
 TOOLS: dict[str, ToolSpec] = {t.name: t for t in CATALOG}
 GUARDED: list[str] = [t.name for t in CATALOG if t.guarded]  # purchases and destructive calls
-# What a server with the default policy (confirm) lists: every operation plus check_approval.
+# What a server with the default policy (confirm) lists: every default operation plus check_approval.
 DEFAULT_TOOL_NAMES: frozenset[str] = frozenset({*TOOLS, CHECK_TOOL})
 VALID_E164 = "+13125550001"
 

@@ -15,7 +15,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from helpers import TOOLS, text_of, tool_data
+from helpers import ALL_CATALOG, text_of, tool_data
 from sandbox_helpers import client_for
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
@@ -182,7 +182,7 @@ def curated() -> dict[str, str]:
 
 async def test_tools_list_carries_the_curated_descriptions_without_sdk_references(connect: Connect) -> None:
     sentences = curated()
-    async with connect() as client:
+    async with connect(toolsets="all") as client:  # the opt-in toolsets' descriptions too
         tools = (await client.list_tools()).tools
     described = 0
     for tool in tools:
@@ -194,7 +194,7 @@ async def test_tools_list_carries_the_curated_descriptions_without_sdk_reference
         assert (tool.description or "").startswith(sentences[op]), tool.name
         assert "[" not in (tool.description or "") and op not in (tool.description or ""), tool.name
         described += 1
-    assert described == len(sentences) == len(TOOLS)
+    assert described == len(sentences) == len(ALL_CATALOG)
     by_name = {t.name: t for t in tools}
     inventory = by_name["inventory_coverage_list"]
     assert "Creates" not in (inventory.description or "") and inventory.title == "List inventory coverage"
@@ -422,7 +422,8 @@ async def test_an_order_waiting_for_requirements_says_so_instead_of_asking_to_wa
     assert "requirements NOT met" in text_of(order)
     assert hint_lines(order) == [
         "Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
-        "number_order_phone_numbers_update (see the requirement ids above)."
+        "number_order_phone_numbers_update (see the requirement ids above), or attach a requirement group with "
+        "sub_number_orders_update_group (toolset requirements)."
     ]
 
 

@@ -18,7 +18,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from helpers import GUARDED, TOOLS, Human, audit_records, text_of, tool_data
+from helpers import ALL_CATALOG, GUARDED, Human, audit_records, text_of, tool_data
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
@@ -26,6 +26,7 @@ from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 pytestmark = pytest.mark.anyio
 
 API_KEY = "KEY_test"
+EVERY_TOOL = {t.name: t for t in ALL_CATALOG}  # the opt-in toolsets too
 # valid numbers found by the sandbox's number search, one per country
 VALID = {
     "US": "+13123709222",
@@ -34,6 +35,14 @@ VALID = {
     "FR": "+33148667357",
     "AU": "+61292456734",
     "NL": "+31205943382",
+}
+ADDRESS = {
+    "business_name": "Example Ltd",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "street_address": "10 Downing Street",
+    "locality": "London",
+    "country_code": "GB",
 }
 BAD = ["312-555-0001", "+1 312 555 0001", "13125550001", "+999123", "+0123456789"]
 
@@ -53,7 +62,7 @@ class Env:
 
     def sent(self, tool: str) -> int:
         """Requests that reached the endpoint of ``tool``."""
-        spec = TOOLS[tool]
+        spec = EVERY_TOOL[tool]
         pattern = re.compile("/v2" + re.sub(r"\{[^}]+\}", "[^/]+", spec.path))
         return sum(1 for r in self.sb.requests if r["method"] == spec.method and pattern.fullmatch(r["path"]))
 
@@ -423,20 +432,30 @@ E164_FIELDS: dict[str, list[tuple[str, Any]]] = {
         ("filter.phone_number.in[0]", lambda n: {"filter": {"phone_number": {"in": [n]}}}),
     ],
     "customer_service_records_verify_coverage": [("phone_numbers[0]", lambda n: {"phone_numbers": [n]})],
+    # opt-in toolsets (issue #13)
+    "regulatory_requirements_retrieve": [("filter.phone_number", lambda n: {"filter": {"phone_number": n}})],
+    "phone_numbers_regulatory_requirements": [
+        ("filter.phone_number", lambda n: {"filter": {"phone_number": f"{VALID['GB']},{n}"}})
+    ],
+    "addresses_create": [("phone_number", lambda n: {**ADDRESS, "phone_number": n})],
+    "phone_numbers_voice_update": [
+        ("call_forwarding.forwards_to", lambda n: {"id": "1293384261075731499", "call_forwarding": {"forwards_to": n}})
+    ],
+    "number_lookup_retrieve": [("phone_number", lambda n: {"phone_number": n})],
 }
 US_ONLY = {"customer_service_records_create", "customer_service_records_verify_coverage"}
 FIELD_CASES = [(tool, path, make) for tool, fields in E164_FIELDS.items() for path, make in fields]
 
 
 def test_the_e164_cases_cover_every_tool_with_phone_fields() -> None:
-    assert set(E164_FIELDS) == {t.name for t in TOOLS.values() if t.e164}
+    assert set(E164_FIELDS) == {t.name for t in ALL_CATALOG if t.e164}
     for tool, fields in E164_FIELDS.items():
-        assert len(fields) == len(TOOLS[tool].e164), tool
+        assert len(fields) == len(EVERY_TOOL[tool].e164), tool
 
 
 @pytest.mark.parametrize(("tool", "path", "make"), FIELD_CASES, ids=[f"{t}:{p}" for t, p, _ in FIELD_CASES])
 async def test_bad_phone_numbers_are_refused_naming_field_and_value(env: Env, tool: str, path: str, make: Any) -> None:
-    async with env.client(purchase_policy="allow") as c:
+    async with env.client(purchase_policy="allow", toolsets=("all",)) as c:
         for bad in BAD:
             result = await c.call_tool(tool, make(bad))
             assert_refused(result, path, repr(bad))
@@ -456,7 +475,7 @@ async def test_a_national_number_with_a_country_code_gets_an_e164_suggestion(env
 @pytest.mark.parametrize(("tool", "path", "make"), FIELD_CASES, ids=[f"{t}:{p}" for t, p, _ in FIELD_CASES])
 async def test_valid_numbers_from_several_countries_are_sent(env: Env, tool: str, path: str, make: Any) -> None:
     countries = ["US"] if tool in US_ONLY or path.startswith("additional_data") else list(VALID)
-    async with env.client(purchase_policy="allow") as c:
+    async with env.client(purchase_policy="allow", toolsets=("all",)) as c:
         for country in countries:
             result = await c.call_tool(tool, make(VALID[country]))
             assert "not E.164" not in text_of(result), text_of(result)

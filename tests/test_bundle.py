@@ -177,7 +177,8 @@ def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
     assert not specs.is_symlink()
     assert sorted(p.name for p in specs.glob("*.json")) == sorted(p.name for p in (ROOT / "tool_specs").glob("*.json"))
     assert not list(bundle.rglob("__pycache__")) and not list(bundle.rglob("*.pyc"))
-    assert [t["name"] for t in manifest["tools"]] == [t.name for t in load_catalog()] + ["check_approval"]
+    default = [t.name for t in load_catalog() if not t.opt_in]  # opt-in toolsets are not offered by default
+    assert [t["name"] for t in manifest["tools"]] == [*default, "check_approval"]
 
 
 @pytest.mark.anyio
@@ -192,10 +193,10 @@ async def test_bundle_starts_with_the_users_settings(bundle: Path, tmp_path: Pat
         search = await client.call_tool(
             "available_phone_numbers_list", {"filter": {"country_code": "US", "locality": "Chicago", "limit": 1}}
         )
-        with pytest.raises(MCPError, match="Unknown tool: number_orders_create"):
+        with pytest.raises(MCPError, match="Unknown tool: 'number_orders_create'"):
             await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": "+13125550100"}]})
     # deny: no purchase or destructive tool and no check_approval; every other tool the bundle lists is there
-    guarded = {t.name for t in load_catalog() if t.guarded}
+    guarded = {t.name for t in load_catalog() if t.guarded and not t.opt_in}
     manifest_tools = [t["name"] for t in json.loads((bundle / "manifest.json").read_text())["tools"]]
     assert guarded and names == [n for n in manifest_tools if n not in guarded | {"check_approval"}]
     # sandbox: a simulated answer, said so

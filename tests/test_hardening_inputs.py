@@ -54,6 +54,7 @@ class Env:
                 "audit_log": str(self.tmp / "audit.jsonl"),
                 "purchase_policy": "allow",  # refusals here must come before any approval
                 "max_numbers_per_order": 1000,
+                "toolsets": "all",  # every E.164 field, the opt-in toolsets' too
                 **flags,
             },
             {},
@@ -83,6 +84,7 @@ def assert_refused(result: types.CallToolResult, *fragments: str) -> str:
 def args_at(path: str, value: Any) -> tuple[dict[str, Any], str]:
     """Arguments holding ``value`` at an E.164 field path such as ``filter.phone_number.in[]``, and
     the concrete path an error names (``filter.phone_number.in[0]``)."""
+    path = path.removesuffix("[,]")  # a comma-joined list: one number is a list too
     parts = path.split(".")
     node: Any = value
     for part in reversed(parts):
@@ -122,7 +124,7 @@ async def test_a_fullwidth_number_is_explained_and_the_ascii_form_suggested(env:
 def test_the_generated_schema_pattern_is_ascii_and_refuses_lookalikes(tool: str, path: str) -> None:
     spec = TOOLS[tool]
     node: Any = spec.input_schema
-    for part in path.split("."):
+    for part in path.removesuffix("[,]").split("."):
         node = node["properties"][part.removesuffix("[]")]
         if part.endswith("[]"):
             node = node["items"]
@@ -375,3 +377,14 @@ async def test_every_refused_confirm_action_is_audited_and_bounded(env: Env, mod
     assert "already used" in refused[-1]["reason"] and refused[0]["confirmation_id"].endswith("chars)")
     orders = [r for r in env.sb.requests if r["path"] == "/v2/number_orders" and r["method"] == "POST"]
     assert len(orders) == 1
+
+
+async def test_discovery_mode_echoes_a_huge_name_or_query_bounded(env: Env, mode: str) -> None:
+    async with env.client(mode, tool_mode="discover") as c:
+        called = await c.call_tool("call_tool", {"name": BIG, "arguments": {}})
+        found = await c.call_tool("find_tools", {"query": BIG})
+        described = await c.call_tool("describe_tool", {"name": "x", BIG: 1})
+    for result in (called, found, described):
+        assert len(text_of(result)) < 2000, len(text_of(result))
+    assert called.is_error and "chars)" in text_of(called)
+    assert env.sb.requests == []

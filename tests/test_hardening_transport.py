@@ -115,6 +115,7 @@ def cli_http(*flags: str) -> Iterator[int]:
         proc.wait(timeout=10)
 
 
+@pytest.mark.slow  # the CLI as a subprocess
 async def test_the_cli_flag_allows_named_hosts_on_a_wildcard_bind(tmp_path: Path) -> None:
     with cli_http("--host", "0.0.0.0", "--allowed-host", "mcp.example.com", "--allowed-host", "a.test,b.test") as port:
         assert await status(port, f"mcp.example.com:{port}") == 200
@@ -177,6 +178,7 @@ def peer(tmp_path: Path) -> Iterator[StdioPeer]:
     p.close()
 
 
+@pytest.mark.slow  # the CLI as a subprocess
 def test_stdio_answers_unreadable_lines_with_parse_errors_and_keeps_serving(peer: StdioPeer) -> None:
     peer.send("{garbage before the handshake")
     message = "Parse error: Invalid JSON: key must be a string at line 1 column 2"

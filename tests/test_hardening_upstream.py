@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
+from helpers import audit_records
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 
@@ -32,11 +33,6 @@ ORDER = {"phone_numbers": [{"phone_number": "+13125550001"}], "customer_referenc
 
 def leaks(text: str) -> list[str]:
     return [f for f in FRAGMENTS if f in text]
-
-
-@pytest.fixture(params=["legacy", "auto"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @dataclass
@@ -239,7 +235,7 @@ async def test_a_trickling_answer_to_a_purchase_times_out_once_and_warns_not_to_
     assert result.is_error and "did not answer in time" in text and "DO NOT order again" in text, text
     assert len(trickler.requests) == 1  # a purchase is never sent twice
     assert trickler.sent[0] < len(Trickler.BODY)  # the call ended before the answer did
-    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    records = audit_records(tmp_path / "audit.jsonl")
     assert [r["event"] for r in records] == ["request", "outcome"] and records[1]["may_have_reached"] is True
 
 
@@ -262,3 +258,28 @@ def test_property_any_8_characters_of_the_key_anywhere_in_a_text_are_masked(
 
     masked = Redactor([KEY]).text(before + KEY[start : start + size] + after)
     assert not leaks(masked) and "***" in masked, masked
+
+
+def test_the_log_filter_masks_messages_and_tracebacks_and_survives_a_malformed_call() -> None:
+    import io
+
+    from telnyx_numbers_mcp.guards.redaction import RedactingLogFilter, Redactor
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactingLogFilter(Redactor([KEY])))
+    log = logging.getLogger("tests.hardening.redaction")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("sent %s", f"Bearer {KEY}")
+        log.warning("bad %d", "not a number")  # a malformed call must not raise
+        try:
+            raise ValueError(f"upstream said {KEY[:20]}")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert "sent Bearer ***" in text and "unformattable" in text and "ValueError: upstream said ***" in text
+    assert not leaks(text), text

@@ -12,9 +12,8 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from helpers import GUARDED, Human
+from helpers import CATALOG, GUARDED, Human
 from telnyx_numbers_mcp.app import build_server
-from telnyx_numbers_mcp.catalog import load_catalog
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
@@ -37,7 +36,7 @@ async def test_repeated_tools_lists_are_identical_and_complete(tmp_path: Path, m
     async with Client(server, mode=mode) as second:  # a new session gets the cached answer
         c = await second.list_tools()
     assert dump(a) == dump(b) == dump(c)
-    assert len(a.tools) == len(load_catalog()) + 1  # and check_approval
+    assert len(a.tools) == len(CATALOG) + 1  # the default tools and check_approval
     # the cached answer still calls: the first call after it works as usual
     async with Client(server, mode=mode) as third:
         await third.list_tools()

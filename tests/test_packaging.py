@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CATALOG
+from helpers import ALL_CATALOG
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = "telnyx_numbers_mcp"
@@ -55,7 +55,7 @@ def test_wheel_has_tool_specs_scope_and_entry_point(tmp_path: Path) -> None:
     shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"{PKG}/tool_specs/") and n.endswith(".json")}
     assert shipped == expected
     assert "index.json" in shipped
-    assert shipped - {"index.json"} == {f"{t.name}.json" for t in CATALOG}
+    assert shipped - {"index.json"} == {f"{t.name}.json" for t in ALL_CATALOG}
     assert index, "index.json is empty"
     assert f"{PKG}/specgen/scope.toml" in names
 

@@ -40,6 +40,12 @@ def quote_fields(text: str) -> tuple[str, str]:
     return cid.group(1), summary
 
 
+def terminal(monkeypatch: pytest.MonkeyPatch, approves_purchase: bool) -> None:
+    """The person at the terminal: "y" to the quote request, then "y" or "n" to the purchase."""
+    answers = iter(["y", "y" if approves_purchase else "n"])
+    monkeypatch.setattr("builtins.input", lambda _prompt="": next(answers))
+
+
 # ---------------------------------------------------------------- OpenAI Agents SDK
 
 
@@ -93,7 +99,10 @@ async def _orders_via_agents_server(server: Any) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("human_approves", [True, False], ids=["approved", "rejected"])
-async def test_openai_agents_recipe_buys_only_after_approval(tmp_path: Path, human_approves: bool) -> None:
+async def test_openai_agents_recipe_buys_only_after_approval(
+    tmp_path: Path, human_approves: bool, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    terminal(monkeypatch, human_approves)
     from agents import set_tracing_disabled
 
     set_tracing_disabled(True)  # no OpenAI key here: nothing to export traces to
@@ -104,10 +113,7 @@ async def test_openai_agents_recipe_buys_only_after_approval(tmp_path: Path, hum
 
         async def human(tool: str, arguments: dict[str, Any]) -> bool:
             asked.append((tool, len(await _orders_via_agents_server(server))))
-            if tool == "confirm_action":
-                assert "BUY 1 phone number" in arguments["summary"]
-                return human_approves
-            return True  # the quote request: sends nothing under host-confirm
+            return bool(await recipe.ask_on_terminal(tool, arguments))
 
         model = _agents_model()
         result = await recipe.run_with_approval(recipe.build_agent(server, model), "Buy a Chicago number", human)
@@ -115,6 +121,9 @@ async def test_openai_agents_recipe_buys_only_after_approval(tmp_path: Path, hum
     model.assert_complete()
     # the human was asked before the quote and before the purchase; no order existed either time
     assert asked == [("number_orders_create", 0), ("confirm_action", 0)]
+    shown = capfd.readouterr().err  # what the person at the terminal read before each answer
+    assert "call number_orders_create" in shown and "only returns a quote" in shown
+    assert "The agent asks to carry out:" in shown and "BUY 1 phone number" in shown and "Total: upfront" in shown
     if human_approves:
         assert len(orders) == 1, result.final_output
         assert orders[0]["phone_numbers"][0]["phone_number"] in result.final_output
@@ -155,7 +164,10 @@ def _pydantic_ai_model() -> Any:
 
 
 @pytest.mark.parametrize("human_approves", [True, False], ids=["approved", "denied"])
-async def test_pydantic_ai_recipe_buys_only_after_approval(tmp_path: Path, human_approves: bool) -> None:
+async def test_pydantic_ai_recipe_buys_only_after_approval(
+    tmp_path: Path, human_approves: bool, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    terminal(monkeypatch, human_approves)
     recipe = _recipe("pydantic_ai_purchase")
     asked: list[tuple[str, int]] = []
     toolset = recipe.telnyx_toolset(command=SERVER_COMMAND, env={"TELNYX_MCP_AUDIT_LOG": str(tmp_path / "a.jsonl")})
@@ -167,10 +179,7 @@ async def test_pydantic_ai_recipe_buys_only_after_approval(tmp_path: Path, human
 
     async def human(tool: str, arguments: dict[str, Any]) -> bool:
         asked.append((tool, len(await orders())))
-        if tool == "confirm_action":
-            assert "BUY 1 phone number" in arguments["summary"]
-            return human_approves
-        return True  # the quote request: sends nothing under host-confirm
+        return bool(await recipe.ask_on_terminal(tool, arguments))
 
     async with toolset:
         result = await recipe.run_with_approval(
@@ -178,6 +187,9 @@ async def test_pydantic_ai_recipe_buys_only_after_approval(tmp_path: Path, human
         )
         final = await orders()
     assert asked == [("number_orders_create", 0), ("confirm_action", 0)]
+    shown = capfd.readouterr().err  # what the person at the terminal read before each answer
+    assert "call number_orders_create" in shown and "only returns a quote" in shown
+    assert "The agent asks to carry out:" in shown and "BUY 1 phone number" in shown and "Total: upfront" in shown
     assert isinstance(result.output, str)
     if human_approves:
         assert len(final) == 1, result.output

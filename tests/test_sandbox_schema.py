@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers import TOOLS, sandbox_numbers
+from helpers import ALL_CATALOG, sandbox_numbers
 from sandbox_helpers import ResponseValidator, client_for
 from telnyx_numbers_mcp.sandbox import Sandbox
 from telnyx_numbers_mcp.sandbox.app import ROUTES
@@ -105,10 +105,94 @@ async def build_world(w: World) -> None:
     w.ids["inexplicit"] = inex["data"]["id"]
     adv = await w.ok("POST", "/advanced_orders", json={"country_code": "US", "quantity": 5, "area_code": "312"})
     w.ids["advanced"] = adv["id"]
+    await build_lifecycle(w)
     w.sb.clock.advance(40)
+    owned = (await w.ok("GET", "/phone_numbers"))["data"]
+    w.ids["owned"], w.ids["owned2"] = owned[0]["id"], owned[1]["id"]
+
+
+async def build_lifecycle(w: World) -> None:
+    """Addresses, submitted requirement groups (approved by the final clock advance), pending GB mobile orders."""
+    gb_address = await w.ok("POST", "/addresses", json={**ADDRESS, "country_code": "GB", "postal_code": "SW1A 2AA"})
+    w.ids["gb_address"] = gb_address["data"]["id"]
+    de_address = await w.ok(
+        "POST",
+        "/addresses",
+        json={**ADDRESS, "street_address": "Unter den Linden 1", "locality": "Berlin", "country_code": "DE"},
+    )
+    w.ids["de_address"] = de_address["data"]["id"]
+    w.ids["spare_address"] = (await w.ok("POST", "/addresses", json=ADDRESS))["data"]["id"]
+    gb_reqs = (
+        await w.ok(
+            "GET",
+            "/regulatory_requirements",
+            params={"filter[country_code]": "GB", "filter[phone_number_type]": "mobile"},
+        )
+    )["data"][0]["regulatory_requirements"]
+    values = {"address": w.ids["gb_address"], "textual": "Ada Ltd", "document": "doc-1"}
+    w.ids["gb_req_type"] = gb_reqs[0]["id"]
+    w.ids["docreq"] = (await w.ok("GET", "/requirements"))["data"][0]["id"]
+    gb_group = await w.ok(
+        "POST",
+        "/requirement_groups",
+        json={
+            "action": "ordering",
+            "country_code": "GB",
+            "phone_number_type": "mobile",
+            "customer_reference": "uk",
+            "regulatory_requirements": [
+                {"requirement_id": r["id"], "field_value": values[r["field_type"]]} for r in gb_reqs
+            ],
+        },
+    )
+    w.ids["gb_group"] = gb_group["id"]
+    await w.ok("POST", f"/requirement_groups/{gb_group['id']}/submit_for_approval")
+    de_reqs = (
+        await w.ok(
+            "GET",
+            "/regulatory_requirements",
+            params={"filter[country_code]": "DE", "filter[phone_number_type]": "local"},
+        )
+    )["data"][0]["regulatory_requirements"]
+    values["address"] = w.ids["de_address"]
+    de_group = await w.ok(
+        "POST",
+        "/requirement_groups",
+        json={
+            "action": "ordering",
+            "country_code": "DE",
+            "phone_number_type": "local",
+            "regulatory_requirements": [
+                {"requirement_id": r["id"], "field_value": values[r["field_type"]]} for r in de_reqs
+            ],
+        },
+    )
+    w.ids["de_group"] = de_group["id"]
+    await w.ok("POST", f"/requirement_groups/{de_group['id']}/submit_for_approval")
+    w.ids["draft_group"] = (
+        await w.ok(
+            "POST",
+            "/requirement_groups",
+            json={"action": "ordering", "country_code": "DE", "phone_number_type": "local"},
+        )
+    )["id"]
+    gb_mobile = await sandbox_numbers(w.client, country_code="GB", phone_number_type="mobile", limit="2")
+    for key, number in zip(("gb", "gb2"), gb_mobile, strict=True):
+        order = await w.ok("POST", "/number_orders", json={"phone_numbers": [{"phone_number": number}]})
+        w.ids[f"{key}_number"] = order["data"]["phone_numbers"][0]["id"]
+        w.ids[f"{key}_sub"] = order["data"]["sub_number_orders_ids"][0]
+        w.spare[f"{key}_mobile"] = [number]
 
 
 Case = tuple[str, dict[str, Any]]
+ADDRESS = {
+    "business_name": "Example Ltd",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "street_address": "10 Downing Street",
+    "locality": "London",
+    "country_code": "GB",
+}
 
 
 def cases(op: tuple[str, str], w: World) -> list[Case]:
@@ -221,7 +305,7 @@ def cases(op: tuple[str, str], w: World) -> list[Case]:
                 "/number_orders",
                 {
                     "json": {
-                        "phone_numbers": [{"phone_number": w.spare["DE"][0], "requirement_group_id": i["reservation"]}]
+                        "phone_numbers": [{"phone_number": w.spare["DE"][0], "requirement_group_id": i["de_group"]}]
                     }
                 },
             ),
@@ -513,8 +597,166 @@ def cases(op: tuple[str, str], w: World) -> list[Case]:
         ("GET", "/sub_number_orders_report/{report_id}/download"): [
             (f"/sub_number_orders_report/{i['report']}/download", {}),
         ],
+        **lifecycle_cases(w),
     }
     return table[op]
+
+
+def lifecycle_cases(w: World) -> dict[tuple[str, str], list[Case]]:
+    """The opt-in toolsets: requirements, requirement groups, addresses, owned numbers, lookup."""
+    i = w.ids
+    q = "params"
+    return {
+        ("GET", "/regulatory_requirements"): [
+            ("/regulatory_requirements", {q: {"filter[country_code]": "GB", "filter[phone_number_type]": "mobile"}}),
+            ("/regulatory_requirements", {q: {"filter[country_code]": "DE"}}),
+            ("/regulatory_requirements", {q: {"filter[phone_number]": w.spare["GB"][0]}}),
+            ("/regulatory_requirements", {q: {"filter[requirement_group_id]": i["gb_group"]}}),
+            ("/regulatory_requirements", {q: {"filter[country_code]": "US", "filter[action]": "ordering"}}),
+        ],
+        ("GET", "/phone_numbers_regulatory_requirements"): [
+            (
+                "/phone_numbers_regulatory_requirements",
+                {q: {"filter[phone_number]": f"{w.spare['gb_mobile'][0]},{w.spare['DE'][1]},{w.spare['US'][3]}"}},
+            ),
+        ],
+        ("GET", "/requirement_types"): [
+            ("/requirement_types", {}),
+            ("/requirement_types", {q: {"filter[name][contains]": "address"}}),
+        ],
+        ("GET", "/requirement_types/{id}"): [(f"/requirement_types/{i['gb_req_type']}", {})],
+        ("GET", "/requirements"): [
+            ("/requirements", {}),
+            (
+                "/requirements",
+                {q: {"filter[country_code]": "DE", "filter[phone_number_type]": "local", "page[size]": "1"}},
+            ),
+        ],
+        ("GET", "/requirements/{id}"): [
+            (f"/requirements/{i['docreq']}", {}),
+        ],
+        ("GET", "/requirement_groups"): [
+            ("/requirement_groups", {}),
+            ("/requirement_groups", {q: {"filter[country_code]": "GB", "filter[status]": "approved"}}),
+        ],
+        ("POST", "/requirement_groups"): [
+            (
+                "/requirement_groups",
+                {"json": {"action": "ordering", "country_code": "FR", "phone_number_type": "local"}},
+            ),
+            (
+                "/requirement_groups",
+                {
+                    "json": {
+                        "action": "ordering",
+                        "country_code": "GB",
+                        "phone_number_type": "mobile",
+                        "customer_reference": "second",
+                        "regulatory_requirements": [
+                            {"requirement_id": i["gb_req_type"], "field_value": i["gb_address"]}
+                        ],
+                    }
+                },
+            ),
+        ],
+        ("GET", "/requirement_groups/{id}"): [
+            (f"/requirement_groups/{i['gb_group']}", {}),
+            (f"/requirement_groups/{i['draft_group']}", {}),
+        ],
+        ("PATCH", "/requirement_groups/{id}"): [
+            (f"/requirement_groups/{i['gb_group']}", {"json": {"customer_reference": "renamed"}}),
+            (
+                f"/requirement_groups/{i['gb_group']}",
+                {
+                    "json": {
+                        "regulatory_requirements": [
+                            {"requirement_id": i["gb_req_type"], "field_value": i["gb_address"]}
+                        ]
+                    }
+                },
+            ),
+        ],
+        ("DELETE", "/requirement_groups/{id}"): [(f"/requirement_groups/{i['draft_group']}", {})],
+        ("POST", "/requirement_groups/{id}/submit_for_approval"): [
+            (f"/requirement_groups/{i['gb_group']}/submit_for_approval", {}),
+        ],
+        ("POST", "/number_order_phone_numbers/{id}/requirement_group"): [
+            (
+                f"/number_order_phone_numbers/{i['gb_number']}/requirement_group",
+                {"json": {"requirement_group_id": i["gb_group"]}},
+            ),
+        ],
+        ("POST", "/sub_number_orders/{id}/requirement_group"): [
+            (f"/sub_number_orders/{i['gb2_sub']}/requirement_group", {"json": {"requirement_group_id": i["gb_group"]}}),
+        ],
+        ("GET", "/addresses"): [
+            ("/addresses", {}),
+            ("/addresses", {q: {"filter[street_address][contains]": "linden", "sort": "street_address"}}),
+        ],
+        ("POST", "/addresses"): [
+            ("/addresses", {"json": {**ADDRESS, "postal_code": "EC1A 1BB", "phone_number": "+442071838750"}}),
+            ("/addresses", {"json": {**ADDRESS, "country_code": "US", "postal_code": "60601", "address_book": False}}),
+        ],
+        ("GET", "/addresses/{id}"): [(f"/addresses/{i['gb_address']}", {})],
+        ("DELETE", "/addresses/{id}"): [(f"/addresses/{i['spare_address']}", {})],
+        ("POST", "/addresses/actions/validate"): [
+            (
+                "/addresses/actions/validate",
+                {"json": {"country_code": "GB", "postal_code": "sw1a 2aa", "street_address": "10 Downing St"}},
+            ),
+            (
+                "/addresses/actions/validate",
+                {"json": {"country_code": "US", "postal_code": "ABC", "street_address": "1 Main St"}},
+            ),
+        ],
+        ("GET", "/phone_numbers"): [
+            ("/phone_numbers", {}),
+            (
+                "/phone_numbers",
+                {q: {"filter[country_iso_alpha2]": "US", "filter[phone_number]": "312", "sort": "phone_number"}},
+            ),
+            ("/phone_numbers", {q: {"filter[connection_id]": "nothing", "page[size]": "1"}}),
+        ],
+        ("GET", "/phone_numbers/slim"): [
+            ("/phone_numbers/slim", {}),
+            ("/phone_numbers/slim", {q: {"include_tags": "true", "include_connection": "true"}}),
+        ],
+        ("GET", "/phone_numbers/{id}"): [(f"/phone_numbers/{i['owned']}", {})],
+        ("PATCH", "/phone_numbers/{id}"): [
+            (f"/phone_numbers/{i['owned']}", {"json": {"connection_id": "1234567890", "tags": ["a", "b"]}}),
+            (f"/phone_numbers/{i['owned']}", {"json": {"customer_reference": "x", "hd_voice_enabled": True}}),
+        ],
+        ("DELETE", "/phone_numbers/{id}"): [(f"/phone_numbers/{i['owned2']}", {})],
+        ("GET", "/phone_numbers/{id}/voice"): [(f"/phone_numbers/{i['owned']}/voice", {})],
+        ("PATCH", "/phone_numbers/{id}/voice"): [
+            (
+                f"/phone_numbers/{i['owned']}/voice",
+                {
+                    "json": {
+                        "call_forwarding": {
+                            "call_forwarding_enabled": True,
+                            "forwarding_type": "always",
+                            "forwards_to": "+13125550123",
+                        },
+                        "usage_payment_method": "channel",
+                        "tech_prefix_enabled": True,
+                    }
+                },
+            ),
+        ],
+        ("GET", "/phone_numbers/{id}/messaging"): [(f"/phone_numbers/{i['owned']}/messaging", {})],
+        ("PATCH", "/phone_numbers/{id}/messaging"): [
+            (
+                f"/phone_numbers/{i['owned']}/messaging",
+                {"json": {"messaging_profile_id": "mp-1", "messaging_product": "A2P"}},
+            ),
+        ],
+        ("GET", "/number_lookup/{phone_number}"): [
+            ("/number_lookup/+13125550123", {}),
+            ("/number_lookup/+442071838750", {q: {"type": "caller-name"}}),
+            ("/number_lookup/+4915112345678", {q: {"type": "carrier"}}),
+        ],
+    }
 
 
 SPEC_OPS = [(m, p.replace("{advanced_order_id}", "{advanced-order-id}")) for m, p, _ in ROUTES]
@@ -522,7 +764,7 @@ SPEC_OPS = [(m, p.replace("{advanced_order_id}", "{advanced-order-id}")) for m, 
 
 def test_routes_cover_every_operation_in_the_catalog() -> None:
     assert len(SPEC_OPS) == len(set(SPEC_OPS))
-    assert set(SPEC_OPS) == {(t.method, t.path) for t in TOOLS.values()}
+    assert set(SPEC_OPS) == {(t.method, t.path) for t in ALL_CATALOG}
 
 
 @pytest.mark.parametrize("op", SPEC_OPS, ids=[f"{m} {p}" for m, p in SPEC_OPS])

@@ -212,3 +212,132 @@ def test_dropped_connection_over_http(sdk: tuple[telnyx.Telnyx, Sandbox]) -> Non
     with pytest.raises(telnyx.APIConnectionError):
         c.comments.list()
     assert c.comments.list().data == []
+
+
+def test_sdk_calls_the_29_lifecycle_methods(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    """The opt-in toolsets' operations: the SDK sends them to the sandbox and parses every answer."""
+    c, sb = sdk
+    called: set[str] = set()
+
+    def call(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        called.add(name)
+        return fn(*args, **kwargs)
+
+    mobile = c.available_phone_numbers.list(filter={"country_code": "GB", "phone_number_type": "mobile", "limit": 2})
+    numbers = [d.phone_number for d in mobile.data or [] if d.phone_number]
+    reqs = call(
+        "regulatory_requirements.retrieve",
+        c.regulatory_requirements.retrieve,
+        filter={"country_code": "GB", "phone_number_type": "mobile"},
+    )
+    by_type = {r.field_type: r.id for r in (reqs.data or [])[0].regulatory_requirements or []}
+    assert set(by_type) == {"address", "textual"}
+    per_number = call(
+        "phone_numbers_regulatory_requirements.retrieve",
+        c.phone_numbers_regulatory_requirements.retrieve,
+        filter={"phone_number": ",".join(numbers)},
+    )
+    assert len(per_number.data or []) == 2
+    types_ = call("requirement_types.list", c.requirement_types.list)
+    assert types_.data
+    call("requirement_types.retrieve", c.requirement_types.retrieve, by_type["address"])
+    docreqs = call("requirements.list", c.requirements.list, filter={"country_code": "DE"})
+    assert docreqs.data and docreqs.data[0].requirement_types
+    call("requirements.retrieve", c.requirements.retrieve, docreqs.data[0].id)
+
+    valid = call(
+        "addresses.actions.validate",
+        c.addresses.actions.validate,
+        country_code="GB",
+        postal_code="sw1a 2aa",
+        street_address="10 Downing Street",
+    )
+    assert valid.data and valid.data.result == "valid"
+    address = call(
+        "addresses.create",
+        c.addresses.create,
+        business_name="Example Ltd",
+        first_name="Ada",
+        last_name="Lovelace",
+        street_address="10 Downing Street",
+        locality="London",
+        postal_code="SW1A 2AA",
+        country_code="GB",
+    )
+    assert address.data and address.data.id
+    call("addresses.list", c.addresses.list)
+    call("addresses.retrieve", c.addresses.retrieve, address.data.id)
+    spare = c.addresses.create(
+        business_name="Spare", first_name="A", last_name="B", street_address="1 High St", locality="Leeds",
+        country_code="GB",
+    )  # fmt: skip
+    assert spare.data and spare.data.id
+    call("addresses.delete", c.addresses.delete, spare.data.id)
+
+    group = call(
+        "requirement_groups.create",
+        c.requirement_groups.create,
+        action="ordering",
+        country_code="GB",
+        phone_number_type="mobile",
+        regulatory_requirements=[{"requirement_id": by_type["address"], "field_value": address.data.id}],
+    )
+    assert group.id and group.status == "unapproved"
+    call(
+        "requirement_groups.update",
+        c.requirement_groups.update,
+        group.id,
+        regulatory_requirements=[{"requirement_id": by_type["textual"], "field_value": "Example Ltd"}],
+    )
+    submitted = call("requirement_groups.submit_for_approval", c.requirement_groups.submit_for_approval, group.id)
+    assert submitted.status == "pending-approval"
+    assert any(g.id == group.id for g in call("requirement_groups.list", c.requirement_groups.list))
+    call("requirement_groups.retrieve", c.requirement_groups.retrieve, group.id)
+    draft = c.requirement_groups.create(action="ordering", country_code="DE", phone_number_type="local")
+    call("requirement_groups.delete", c.requirement_groups.delete, draft.id)
+
+    first = c.number_orders.create(phone_numbers=[{"phone_number": numbers[0]}], connection_id="conn-1")
+    second = c.number_orders.create(phone_numbers=[{"phone_number": numbers[1]}])
+    assert first.data and second.data and first.data.requirements_met is False
+    nopn = call(
+        "number_order_phone_numbers.update_requirement_group",
+        c.number_order_phone_numbers.update_requirement_group,
+        (first.data.phone_numbers or [])[0].id,
+        requirement_group_id=group.id,
+    )
+    assert nopn.data and nopn.data.requirements_met is True
+    sub = call(
+        "sub_number_orders.update_requirement_group",
+        c.sub_number_orders.update_requirement_group,
+        (second.data.sub_number_orders_ids or [])[0],
+        requirement_group_id=group.id,
+    )
+    assert sub.data and sub.data.requirements_met is True
+    sb.clock.advance(45)
+
+    owned = call("phone_numbers.list", c.phone_numbers.list)
+    assert sorted(p.phone_number or "" for p in owned.data) == sorted(numbers)
+    call("phone_numbers.slim_list", c.phone_numbers.slim_list)
+    pid = next(p.id for p in owned.data if p.phone_number == numbers[0])
+    assert call("phone_numbers.retrieve", c.phone_numbers.retrieve, pid).data.connection_id == "conn-1"
+    updated = call("phone_numbers.update", c.phone_numbers.update, pid, connection_id="conn-2", tags=["uk"])
+    assert updated.data and updated.data.connection_id == "conn-2" and updated.data.tags == ["uk"]
+    call("phone_numbers.voice.retrieve", c.phone_numbers.voice.retrieve, pid)
+    voice = call(
+        "phone_numbers.voice.update",
+        c.phone_numbers.voice.update,
+        pid,
+        call_forwarding={"call_forwarding_enabled": True, "forwards_to": "+442071838750", "forwarding_type": "always"},
+    )
+    assert voice.data and voice.data.call_forwarding and voice.data.call_forwarding.forwards_to == "+442071838750"
+    call("phone_numbers.messaging.retrieve", c.phone_numbers.messaging.retrieve, pid)
+    messaging = call("phone_numbers.messaging.update", c.phone_numbers.messaging.update, pid, messaging_profile_id="mp")
+    assert messaging.data and messaging.data.messaging_profile_id == "mp"
+    released = call("phone_numbers.delete", c.phone_numbers.delete, pid)
+    assert released.data and released.data.status == "deleted"
+    assert [p.phone_number for p in c.phone_numbers.list().data] == [numbers[1]]
+
+    found = call("number_lookup.retrieve", c.number_lookup.retrieve, "+442071838750", type="carrier")
+    assert found.data and found.data.phone_number == "+442071838750" and found.data.carrier
+
+    assert len(called) == 29, sorted(called)

@@ -202,17 +202,51 @@ async def test_german_order_waits_for_requirements() -> None:
         assert comments.json()["data"][0]["commenter_type"] == "admin"
 
 
+async def approved_group(client: httpx.AsyncClient, sb: Sandbox, country: str, number_type: str) -> str:
+    """A requirement group with an address in `country` and a document, submitted and reviewed."""
+    address = await client.post(
+        "/addresses",
+        json={
+            "business_name": "Example SARL",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "street_address": "1 Rue de Rivoli",
+            "locality": "Paris",
+            "country_code": country,
+        },
+    )
+    reqs = (
+        await client.get(
+            "/regulatory_requirements",
+            params={"filter[country_code]": country, "filter[phone_number_type]": number_type},
+        )
+    ).json()["data"][0]["regulatory_requirements"]
+    values = {"address": address.json()["data"]["id"], "document": "doc-1", "textual": "Example SARL"}
+    group = await client.post(
+        "/requirement_groups",
+        json={
+            "action": "ordering",
+            "country_code": country,
+            "phone_number_type": number_type,
+            "regulatory_requirements": [
+                {"requirement_id": r["id"], "field_value": values[r["field_type"]]} for r in reqs
+            ],
+        },
+    )
+    group_id: str = group.json()["id"]
+    assert (await client.post(f"/requirement_groups/{group_id}/submit_for_approval")).status_code == 200
+    sb.clock.advance(30)
+    return group_id
+
+
 async def test_requirement_group_satisfies_documents_and_cancel_frees_numbers() -> None:
     sb = Sandbox()
     async with client_for(sb) as client:
         fr = await sandbox_numbers(client, country_code="FR", limit="2")
+        group = await approved_group(client, sb, "FR", "local")
         r = await client.post(
             "/number_orders",
-            json={
-                "phone_numbers": [
-                    {"phone_number": fr[0], "requirement_group_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"}
-                ]
-            },
+            json={"phone_numbers": [{"phone_number": fr[0], "requirement_group_id": group}]},
         )
         assert r.json()["data"]["requirements_met"] is True
         pending = (await client.post("/number_orders", json={"phone_numbers": [{"phone_number": fr[1]}]})).json()

@@ -15,7 +15,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from helpers import CATALOG, TOOLS, fill_e164, text_of, tool_data
+from helpers import ALL_CATALOG, CATALOG, TOOLS, fill_e164, text_of, tool_data
 from sandbox_helpers import served
 from sdk_oracle import sdk_request
 from spec_examples import example_args
@@ -88,11 +88,11 @@ def tool_args(tool: ToolSpec) -> dict[str, Any]:
 
 
 async def test_every_tool_sends_the_same_request_as_the_official_sdk(sb: Sandbox, connect: Connect) -> None:
-    async with connect(purchase_policy="allow") as client:
+    async with connect(purchase_policy="allow", toolsets=("all",)) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(listed) == set(TOOLS)  # allow: no confirm_action, no check_approval
+        assert set(listed) == {t.name for t in ALL_CATALOG}  # allow: no confirm_action, no check_approval
         mismatches = []
-        for tool in CATALOG:
+        for tool in ALL_CATALOG:
             args = tool_args(tool)
             before = len(sb.requests)
             # the SDK client validates structuredContent against outputSchema and raises on a mismatch
@@ -249,13 +249,14 @@ async def test_a_real_404_and_422_carry_telnyx_code_title_and_detail(sb: Sandbox
 async def test_a_timeout_says_a_read_was_retried_and_a_write_may_have_reached_telnyx(tmp_path: Path, mode: str) -> None:
     sb = Sandbox()
     with served(sb) as base_url:
-        server = build_server(settings_for(tmp_path, base_url=base_url, timeout=0.2, max_retries=1))
+        server = build_server(settings_for(tmp_path, base_url=base_url, timeout=0.5, max_retries=1))
         async with Client(server, mode=mode) as client:
-            sb.faults.add(200, method="POST", delay=0.5)
+            # margins wide enough for a loaded machine: the bound covers connecting too
+            sb.faults.add(200, method="POST", delay=1.5)
             write = await client.call_tool(
                 "number_reservations_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
             )
-            sb.faults.add(200, method="GET", delay=0.5, count=2)
+            sb.faults.add(200, method="GET", delay=1.5, count=2)
             read = await client.call_tool("number_orders_list", {})
     assert write.is_error and "may have reached Telnyx" in text_of(write)
     assert read.is_error and "did not answer in time" in text_of(read)
@@ -392,6 +393,16 @@ async def test_read_only_offers_no_write_tool(connect: Connect) -> None:
 async def test_the_default_policy_adds_check_approval_to_the_full_list(connect: Connect) -> None:
     assert await names(connect) == set(TOOLS) | {"check_approval"}
     assert await names(connect, purchase_policy="host-confirm") == set(TOOLS) | {"confirm_action"}
+
+
+async def test_opt_in_toolsets_are_offered_only_when_named(connect: Connect) -> None:
+    default = await names(connect)
+    assert not default & {"phone_numbers_list", "requirement_groups_create", "number_lookup_retrieve"}
+    numbers = await names(connect, toolsets=("numbers",))
+    assert numbers == {t.name for t in ALL_CATALOG if t.toolset == "numbers"} | {"check_approval"}
+    assert await names(connect, toolsets=("all",)) == {t.name for t in ALL_CATALOG} | {"check_approval"}
+    # naming a tool offers it without its toolset; a billed tool brings check_approval (past the lookup budget)
+    assert await names(connect, tools=("number_lookup_retrieve",)) == {"number_lookup_retrieve", "check_approval"}
 
 
 async def test_a_hidden_tool_cannot_be_called(sb: Sandbox, connect: Connect) -> None:

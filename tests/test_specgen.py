@@ -61,12 +61,63 @@ def test_readme_tool_table_is_generated_from_tool_specs() -> None:
     assert readme.render(text, TOOL_SPECS_DIR) == text, "README tool table is stale; run the generator"
 
 
+# issue #13: the opt-in toolsets, by official SDK method
+LIFECYCLE_SDK_METHODS = {
+    "requirements": {
+        "regulatory_requirements.retrieve",
+        "phone_numbers_regulatory_requirements.retrieve",
+        "requirement_types.list",
+        "requirement_types.retrieve",
+        "requirements.list",
+        "requirements.retrieve",
+        "requirement_groups.list",
+        "requirement_groups.create",
+        "requirement_groups.retrieve",
+        "requirement_groups.update",
+        "requirement_groups.delete",
+        "requirement_groups.submit_for_approval",
+        "number_order_phone_numbers.update_requirement_group",
+        "sub_number_orders.update_requirement_group",
+        "addresses.list",
+        "addresses.create",
+        "addresses.retrieve",
+        "addresses.delete",
+        "addresses.actions.validate",
+    },
+    "numbers": {
+        "phone_numbers.list",
+        "phone_numbers.slim_list",
+        "phone_numbers.retrieve",
+        "phone_numbers.update",
+        "phone_numbers.delete",
+        "phone_numbers.voice.retrieve",
+        "phone_numbers.voice.update",
+        "phone_numbers.messaging.retrieve",
+        "phone_numbers.messaging.update",
+    },
+    "lookup": {"number_lookup.retrieve"},
+}
+
+
 def test_every_seed_skill_operation_is_a_tool_and_every_tool_is_in_scope(catalog: list[ToolSpec]) -> None:
     ops = [f"{t.method} {t.path}" for t in catalog]
     assert len(skill_operations()) == 47
     assert skill_operations() <= set(ops)
     assert ops == [f"{e.method} {e.path}" for e in load_scope().entries]
     assert json.loads((TOOL_SPECS_DIR / "index.json").read_text())["tools"] == [t.name for t in catalog]
+
+
+def test_the_seed_skill_operations_are_exactly_the_default_tools(catalog: list[ToolSpec]) -> None:
+    assert {f"{t.method} {t.path}" for t in catalog if not t.opt_in} == skill_operations()
+
+
+def test_the_opt_in_toolsets_hold_exactly_the_lifecycle_operations(catalog: list[ToolSpec]) -> None:
+    opt_in: dict[str, set[str]] = {}
+    for tool in catalog:
+        if tool.opt_in:
+            opt_in.setdefault(tool.toolset, set()).add(tool.sdk_method)
+    assert opt_in == LIFECYCLE_SDK_METHODS
+    assert not {t.toolset for t in catalog if t.opt_in} & {t.toolset for t in catalog if not t.opt_in}
 
 
 def test_names_come_from_the_sdk_method_and_fit_client_limits(catalog: list[ToolSpec]) -> None:
@@ -90,6 +141,9 @@ def test_names_come_from_the_sdk_method_and_fit_client_limits(catalog: list[Tool
         "phone_number_blocks.jobs.delete_phone_number_block",
         "customer_service_records.verify_phone_number_coverage",
         "number_order_phone_numbers.update_requirements",
+        "phone_numbers_regulatory_requirements.retrieve",
+        "number_order_phone_numbers.update_requirement_group",
+        "sub_number_orders.update_requirement_group",
     }
 
 
@@ -192,7 +246,11 @@ def test_guard_metadata_marks_purchases_destructive_tools_and_e164_fields(catalo
     assert {t.sdk_method for t in catalog if t.kind == "destructive"} == {
         "phone_number_blocks.jobs.delete_phone_number_block",
         "sub_number_orders.cancel",
+        "phone_numbers.delete",
+        "requirement_groups.delete",
+        "addresses.delete",
     }
+    assert {t.sdk_method for t in catalog if t.kind == "billed"} == {"number_lookup.retrieve"}
     for tool in catalog:
         ann = tool.annotations
         assert set(ann) == {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}, tool.name
@@ -209,7 +267,12 @@ def test_guard_metadata_marks_purchases_destructive_tools_and_e164_fields(catalo
             "coverage",
             "comments",
             "reports",
+            "requirements",
+            "numbers",
+            "lookup",
         }
+        if tool.kind == "billed":  # costs money: not read-only, so clients do not run it unasked
+            assert ann["readOnlyHint"] is False and ann["destructiveHint"] is False
     order_item = by_name["number_orders_create"].input_schema["properties"]["phone_numbers"]["items"]
     assert order_item["properties"]["phone_number"]["pattern"] == r"^\+[1-9][0-9]{7,14}$"
     assert by_name["number_block_orders_create"].input_schema["properties"]["starting_number"]["pattern"]
@@ -217,6 +280,10 @@ def test_guard_metadata_marks_purchases_destructive_tools_and_e164_fields(catalo
     pattern_filter = by_name["available_phone_numbers_list"].input_schema["properties"]["filter"]["properties"]
     assert "pattern" not in pattern_filter["phone_number"]["properties"]["starts_with"]
     assert "filter.phone_numbers_phone_number" in by_name["number_reservations_list"].e164
+    joined = by_name["phone_numbers_regulatory_requirements"].input_schema["properties"]["filter"]["properties"]
+    assert joined["phone_number"]["pattern"] == r"^\+[1-9][0-9]{7,14}(,\+[1-9][0-9]{7,14})*$"
+    assert by_name["number_lookup_retrieve"].input_schema["properties"]["phone_number"]["pattern"]
+    assert by_name["phone_numbers_update"].args["phone_number_id"].name == "id"  # the SDK's keyword
 
 
 def test_spec_example_arguments_validate_and_map_to_the_sdk_request(catalog: list[ToolSpec]) -> None:
@@ -283,7 +350,7 @@ def test_loosened_output_schema_still_describes_the_shape() -> None:
 
 def test_operations_without_an_output_schema_are_the_documented_ones(catalog: list[ToolSpec]) -> None:
     without = {t.name for t in catalog if t.output_schema is None}
-    assert without == {"sub_number_orders_report_download"}
+    assert without == {"sub_number_orders_report_download", "requirement_groups_list"}
     text = (ROOT / "README.md").read_text()
     for name in without:
         assert f"`{name}`" in text.split("## Tool specs")[1]

@@ -114,8 +114,8 @@ def test_a_hand_edited_cut_is_refused_with_the_refresh_command(
 
 def test_an_operation_added_to_scope_but_not_cut_names_itself_and_the_refresh_command() -> None:
     scope = load_scope()
-    added = ScopeEntry(method="GET", path="/phone_numbers", toolset="numbers")
-    with pytest.raises(SpecError, match=r"GET /phone_numbers.*--upstream PATH_OR_URL"):
+    added = ScopeEntry(method="GET", path="/phone_numbers/jobs", toolset="numbers")
+    with pytest.raises(SpecError, match=r"GET /phone_numbers/jobs.*--upstream PATH_OR_URL"):
         generate_from_vendored(OPENAPI, dataclasses.replace(scope, entries=(*scope.entries, added)))
 
 

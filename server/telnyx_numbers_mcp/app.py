@@ -124,6 +124,7 @@ def build_app(
     async def discover(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, name: str, args: dict[str, Any]
     ) -> types.CallToolResult | types.InputRequiredResult:
+
         policy = rt.settings.purchase_policy
         if name == discovery.FIND:
             data, text = discovery.find(rt.offered(ctx), args, policy=policy)
@@ -139,6 +140,9 @@ def build_app(
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
+        # results (and the renderers, prices and phonenumbers behind it) load on the first call: start-up
+        # to tools/list stays near the floor; later calls find the module already imported
+
         name, args = params.name, dict(params.arguments or {})
         if name not in rt.callable_names(ctx):
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {shown(name)}")

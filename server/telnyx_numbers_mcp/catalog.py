@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     import jsonschema
 
 TOOL_SPECS_DIR = Path(__file__).with_name("tool_specs")
-Kind = Literal["read", "write", "purchase", "destructive"]
+Kind = Literal["read", "write", "purchase", "destructive", "billed"]
 GUARDED_KINDS = ("purchase", "destructive")
+ALL_TOOLSETS = "all"
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,16 @@ class ToolSpec:
     e164: tuple[str, ...]
     args: dict[str, WireArg]
     response_media_type: str
+    opt_in: bool = False  # offered only when --toolsets names its toolset (or `all`)
 
     @property
     def guarded(self) -> bool:
         return self.kind in GUARDED_KINDS
+
+    @property
+    def billed(self) -> bool:
+        """Telnyx charges per call: audited, and past the lookup budget each call needs approval."""
+        return self.kind == "billed"
 
     @property
     def read_only(self) -> bool:
@@ -99,6 +106,7 @@ class ToolSpec:
                 k: WireArg(location=v["in"], name=v["name"], renames=v.get("renames", {})) for k, v in x["args"].items()
             },
             response_media_type=x["response"]["media_type"],
+            opt_in=bool(x.get("opt_in", False)),
         )
 
 
@@ -125,12 +133,19 @@ def select(
 ) -> list[ToolSpec]:
     """Filters, in this order: --toolsets, then --tools (both: a tool must pass each given one),
     then --read-only, then the purchase policy (`deny` hides purchase and destructive tools).
+    Without --toolsets, opt-in toolsets are left out (a default install lists the number operations only);
+    `all` means every toolset. --tools may name an opt-in tool without naming its toolset.
     Unknown toolset or tool names are a ConfigError, so a typo never silently yields no tools."""
     wanted_sets, wanted_tools = set(toolsets_wanted), set(tools_wanted)
     known_sets, known_tools = set(toolsets(catalog)), {t.name for t in catalog}
+    if ALL_TOOLSETS in wanted_sets:
+        wanted_sets = known_sets
+    elif not wanted_sets:
+        wanted_sets = {t.toolset for t in catalog if not t.opt_in or t.name in wanted_tools}
     if wanted_sets - known_sets:
         raise ConfigError(
-            f"unknown toolset(s): {', '.join(sorted(wanted_sets - known_sets))}; known: {', '.join(sorted(known_sets))}"
+            f"unknown toolset(s): {', '.join(sorted(wanted_sets - known_sets))}; "
+            f"known: {', '.join(sorted(known_sets))} (or {ALL_TOOLSETS})"
         )
     if wanted_tools - known_tools:
         raise ConfigError(f"unknown tool(s): {', '.join(sorted(wanted_tools - known_tools))}")

@@ -36,7 +36,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="a Host name (or host:port) HTTP clients may use besides 127.0.0.1/localhost/[::1]; repeatable or "
         "comma-separated (env MCP_ALLOWED_HOSTS)",
     )
-    g.add_argument("--toolsets", default=S, help="comma-separated toolsets to offer (default: all)")
+    g.add_argument(
+        "--toolsets", default=S, help="comma-separated toolsets to offer, or `all` (default: the number operations)"
+    )
     g.add_argument("--tools", default=S, help="comma-separated tool names to offer (default: all)")
     g.add_argument("--read-only", action="store_true", default=S, help="offer only tools that change nothing")
     g.add_argument(
@@ -78,6 +80,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--confirmation-ttl", type=float, default=S, help="seconds a quote stays valid (default 600)")
     g.add_argument(
         "--elicitation-timeout", type=float, default=S, help="seconds to wait for the user's answer (default 300)"
+    )
+    g.add_argument(
+        "--lookup-budget", type=int, default=S, help="number lookups per run before each needs approval (default 25)"
     )
     g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
     g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
@@ -122,7 +127,7 @@ FLAG_KEYS = {
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
     "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "allowed_hosts",
     "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
-    "store", "state_secret", "state_secret_file", "shutdown_grace",
+    "lookup_budget", "store", "state_secret", "state_secret_file", "shutdown_grace",
 }  # fmt: skip
 
 
@@ -224,7 +229,7 @@ def print_tools(settings: Settings) -> int:
     rt = build_runtime(settings)
     for tool in rt.tools.values():
         print(f"{tool.name:<42} {tool.kind:<11} {tool.title}")
-    guarded = any(t.guarded for t in rt.tools.values())
+    guarded = any(t.guarded or t.billed for t in rt.tools.values())
     if guarded and settings.purchase_policy == "host-confirm":
         print(f"{'confirm_action':<42} {'confirm':<11} Confirm a quoted purchase or destructive action")
     if guarded and settings.purchase_policy in ("confirm", "elicit-only"):

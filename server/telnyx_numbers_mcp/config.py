@@ -59,6 +59,7 @@ class Settings(BaseModel):
     result_format: ResultFormat = "text"  # what the model reads; structuredContent is always Telnyx's JSON
     max_numbers_per_order: int = Field(default=10, ge=1)
     max_order_cost: float | None = Field(default=None, gt=0)
+    lookup_budget: int = Field(default=25, ge=0)  # billed lookups per server run before each needs approval
     audit_log: Path | None = None
     confirmation_ttl: float = Field(default=600.0, gt=0)
     elicitation_timeout: float = Field(default=300.0, gt=0)

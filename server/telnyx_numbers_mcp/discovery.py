@@ -4,7 +4,6 @@ the call back to app.py, which runs it exactly like the direct tool (validation,
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import mcp_types as types
 
 from telnyx_numbers_mcp.catalog import ToolSpec
-from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem
+from telnyx_numbers_mcp.errors import ECHO_LIMIT, ArgumentError, ArgumentProblem, shown
 
 FIND, DESCRIBE, CALL = "find_tools", "describe_tool", "call_tool"
 NAMES = (FIND, DESCRIBE, CALL)
@@ -113,7 +112,9 @@ def _unknown_args(args: Mapping[str, Any], allowed: Iterable[str], tool: str) ->
     extra = sorted(set(args) - set(allowed))
     if extra:
         allowed_text = ", ".join(sorted(allowed))
-        raise ArgumentError(tool, [ArgumentProblem(k, f"unknown argument; allowed: {allowed_text}") for k in extra])
+        raise ArgumentError(
+            tool, [ArgumentProblem(k[:ECHO_LIMIT], f"unknown argument; allowed: {allowed_text}") for k in extra]
+        )
 
 
 def lookup(offered: Mapping[str, ToolSpec], args: Mapping[str, Any], caller: str) -> ToolSpec:
@@ -122,9 +123,11 @@ def lookup(offered: Mapping[str, ToolSpec], args: Mapping[str, Any], caller: str
     assert name is not None
     tool = offered.get(name)
     if tool is None:
+        import difflib  # only for a misspelt name; ~10 ms at start-up otherwise
+
         close = difflib.get_close_matches(name, list(offered), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"use {FIND} to list the tools offered"
-        raise _problem("name", f"no tool {name!r} is offered here; {hint}", caller)
+        raise _problem("name", f"no tool {shown(name)} is offered here; {hint}", caller)
     return tool
 
 
@@ -136,7 +139,7 @@ def find(offered: list[ToolSpec], args: Mapping[str, Any], *, policy: str) -> tu
     toolset = _string(args, "toolset", FIND, required=False)
     known = sorted({t.toolset for t in offered})
     if toolset is not None and toolset not in known:
-        raise _problem("toolset", f"is {toolset!r}; expected one of {', '.join(known)}", FIND)
+        raise _problem("toolset", f"is {shown(toolset)}; expected one of {', '.join(known)}", FIND)
     words = _WORD.findall(query.lower())
     hits = []
     for tool in offered:
@@ -156,8 +159,8 @@ def find(offered: list[ToolSpec], args: Mapping[str, Any], *, policy: str) -> tu
         text = "\n".join(lines) + f"\n\nNext: {DESCRIBE} for a tool's arguments, then {CALL}."
     else:
         text = (
-            f"No offered tool matches {query!r}"
-            + (f" in toolset {toolset!r}" if toolset else "")
+            f"No offered tool matches {shown(query)}"
+            + (f" in toolset {shown(toolset)}" if toolset else "")
             + f". Toolsets offered: {', '.join(known)}. Try fewer words, or no arguments to list all."
         )
     return {"tools": rows}, text

@@ -16,7 +16,6 @@ from mcp.server import ServerRequestContext
 from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.approvals import channels as approval
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL, check_tool
-from telnyx_numbers_mcp.calls.costs import BLOCK_SEARCH, NUMBER_SEARCH, PriceCache
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
 from telnyx_numbers_mcp.config import Settings
@@ -28,6 +27,7 @@ from telnyx_numbers_mcp.store import Store, open_store
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.gate import Gate
+    from telnyx_numbers_mcp.calls.costs import PriceCache
 
 CONFIRM_TOOL = "confirm_action"
 SERVER_TOOLS = (CONFIRM_TOOL, CHECK_TOOL)  # tools of this server itself, not Telnyx operations
@@ -68,7 +68,7 @@ class Runtime:
     store: Store
     keys: Keyring
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
-    prices: PriceCache = field(default_factory=PriceCache)  # what searches returned, for quotes and the cost cap
+    _prices: PriceCache | None = field(default=None, repr=False)
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0
@@ -77,6 +77,7 @@ class Runtime:
     task_group: anyio.abc.TaskGroup | None = None  # where side work (the review page listener) runs
     _gate: Gate | None = field(default=None, repr=False)
     redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
+    lookups_used: int = 0  # billed calls sent without approval in this server run (--lookup-budget)
 
     _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
     _names: dict[bool, frozenset[str]] = field(default_factory=dict, repr=False)
@@ -86,6 +87,24 @@ class Runtime:
         every replica sharing the state secret."""
         digest = hmac.new(self.keys.reference, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
         return f"mcp-{digest.hexdigest()[:12]}"
+
+    def take_lookup(self) -> int | None:
+        """Use one unit of the lookup budget: its number (1-based), or None once it is spent. Taken when the
+        call is decided, not when it answers, so concurrent calls never overspend the budget."""
+        if self.lookups_used >= self.settings.lookup_budget:
+            return None
+        self.lookups_used += 1
+        return self.lookups_used
+
+    @property
+    def prices(self) -> PriceCache:
+        """What searches returned, for quotes and the cost cap. Made on first use: calls/costs.py (and
+        phonenumbers behind it) would otherwise load at start-up, before the first tools/list."""
+        if self._prices is None:
+            from telnyx_numbers_mcp.calls.costs import PriceCache
+
+            self._prices = PriceCache()
+        return self._prices
 
     def close(self) -> None:
         """At process exit: release the store's connections."""
@@ -131,9 +150,9 @@ class Runtime:
             offered = self.offered(ctx)
             listed = discovery.tools(offered) if self.discover else [t.mcp_tool for t in offered]
             policy = self.settings.purchase_policy
-            if any(t.guarded for t in offered) and policy == "host-confirm":
+            if any(t.guarded or t.billed for t in offered) and policy == "host-confirm":
                 listed.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
-            if any(t.guarded for t in offered) and policy in ("confirm", "elicit-only"):
+            if any(t.guarded or t.billed for t in offered) and policy in ("confirm", "elicit-only"):
                 listed.append(self.check)  # approval tools stay direct in every mode: clients gate them by name
             cached = self._listings[elicit] = listed
         return cached
@@ -200,7 +219,7 @@ def build_runtime(
         confirmations=ConfirmationStore(secret=keys.confirmation, ttl_seconds=settings.confirmation_ttl, book=store),
         store=store,
         keys=keys,
-        searches={t.name: t for t in full if t.name in (NUMBER_SEARCH, BLOCK_SEARCH)},
+        searches={t.name: t for t in full if t.toolset == "search"},  # costs.py picks its searches by name
         transport=transport,
         redactor=Redactor(hidden),
     )

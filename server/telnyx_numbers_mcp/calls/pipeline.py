@@ -44,7 +44,8 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
             "sandbox": rt.sandbox,
         })  # fmt: skip
     try:
-        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded)
+        # never repeated: purchases and destructive calls, and billed lookups (a retry would be billed again)
+        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded or tool.billed)
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
@@ -77,7 +78,14 @@ async def call(
     tool: ToolSpec,
     args: dict[str, Any],
 ) -> types.CallToolResult | types.InputRequiredResult:
-    """A validated call: guarded ones ask the gate (which calls `execute` once approved), others go out."""
+    """A validated call: guarded ones ask the gate (which calls `execute` once approved), others go out.
+    Billed lookups go out within --lookup-budget; past it a human approves each one, as for a purchase."""
     if tool.guarded:
         return await rt.gate.guarded_call(ctx, params, tool, args)
+    if tool.billed:
+        used = rt.take_lookup()
+        if used is None:  # the budget is spent: a human approves each further lookup
+            return await rt.gate.guarded_call(ctx, params, tool, args)
+        budget = f"lookup {used} of {rt.settings.lookup_budget} (--lookup-budget)"
+        return await execute(rt, tool, args, Decision(True, "lookup-budget", budget))
     return await execute(rt, tool, args, None)

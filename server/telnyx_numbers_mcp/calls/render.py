@@ -293,6 +293,9 @@ FOLLOW_UPS: dict[str, FollowUp] = {
         "customer_service_records_retrieve", "customer_service_record_id", frozenset({"pending"}),
         "in a few minutes (the carrier answers it)",
     ),
+    "requirement_groups": FollowUp(
+        "requirement_groups_retrieve", "id", frozenset({"pending-approval"}), "later (Telnyx reviews it)"
+    ),
     "sub_number_orders_report": FollowUp(
         "sub_number_orders_report_retrieve", "report_id", frozenset({"pending"}), "in about 30 seconds"
     ),
@@ -327,7 +330,8 @@ def hints(tool: str, items: list[Item]) -> list[str]:
                        f"({follow.id_arg}=...).")  # fmt: skip
         if any(i.get("requirements_met") is False for i in items):
             out.append("Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
-                       "number_order_phone_numbers_update (see the requirement ids above).")  # fmt: skip
+                       "number_order_phone_numbers_update (see the requirement ids above), or attach a requirement "
+                       "group with sub_number_orders_update_group (toolset requirements).")  # fmt: skip
         if follow.tool == "sub_number_orders_report_retrieve" and any("success" in _statuses(i) for i in items):
             out.append("Hint: the report is ready; download it with sub_number_orders_report_download (report_id=...).")
     expiries = [

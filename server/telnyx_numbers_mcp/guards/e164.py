@@ -29,20 +29,23 @@ __all__ = ["E164_PATTERN", "check_phone_fields", "check_phone_value", "require_e
 def check_phone_fields(args: Mapping[str, Any], paths: Iterable[str]) -> list[E164Problem]:
     """Check every string found at the given field paths; return one problem per bad value.
 
-    Paths look like ``phone_numbers[].phone_number`` or ``filter.phone_number.in[]``; a missing
+    Paths look like ``phone_numbers[].phone_number`` or ``filter.phone_number.in[]`` (a trailing ``[,]``
+    means a comma-joined list in one string, each number checked); a missing
     key or absent object along the way is not an error, and non-string values are left to the
     schema validator.
     """
     problems: list[E164Problem] = []
     for path in paths:
-        segments = _parse_path(path)
+        joined = path.endswith("[,]")  # one string holding comma-joined numbers: each is checked
+        segments = _parse_path(path.removesuffix("[,]"))
         for concrete, value, holder in _walk(args, segments, "", args):
             if not isinstance(value, str):
                 continue
             country = _country_hint(holder, args)
-            problem = check_phone_value(concrete, value, country=country)
-            if problem is not None:
-                problems.append(problem)
+            for item in value.split(",") if joined else [value]:
+                problem = check_phone_value(concrete, item.strip() if joined else item, country=country)
+                if problem is not None:
+                    problems.append(problem)
     return problems
 
 

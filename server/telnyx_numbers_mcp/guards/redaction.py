@@ -92,7 +92,11 @@ class RedactingLogFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.redactor.text(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call; the handler reports it, and a log line never crashes the server
+            message = f"{record.msg!s} (unformattable arguments)"
+        record.msg, record.args = self.redactor.text(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -39,7 +39,7 @@ _MAX_MARKS = 3  # combining marks in a row (more would let "Zalgo" text paint ov
 _LABEL = re.compile(r"(?i)(total|cost)( ?)([:\uff1a\ufe55\ufe13])")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _NOT_QUOTED = "cost: not quoted by Telnyx"
-_KINDS = ("purchase", "destructive")
+_KINDS = ("purchase", "destructive", "billed")
 
 
 def describe_action(
@@ -267,6 +267,21 @@ def _cancel_sub_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     ]
 
 
+def _release_number(args: Mapping[str, Any], costs: Costs) -> list[str]:
+    return [
+        f"RELEASE phone number {_text(args.get('id'))} from the account (it stops working and may not come back; "
+        "cannot be undone).",
+        *_others(args, {"id"}),
+    ]
+
+
+def _lookup(args: Mapping[str, Any], costs: Costs) -> list[str]:
+    return [
+        f"LOOK UP {_text(args.get('phone_number'))} ({_text(args.get('type') or 'carrier')}).",
+        "Telnyx bills each lookup, and this server's lookup budget (--lookup-budget) is used up.",
+    ]
+
+
 def _estimate_text(quote: Mapping[str, str] | None) -> str:
     if not quote:
         return "estimate: none (no search with the same filters returned a price)"
@@ -393,6 +408,8 @@ ACTIONS: dict[str, Action] = {
     ),
     "phone_number_blocks_jobs_delete_block": Action(_delete_block),
     "sub_number_orders_cancel": Action(_cancel_sub_order),
+    "phone_numbers_delete": Action(_release_number),
+    "number_lookup_retrieve": Action(_lookup),
 }
 
 
@@ -410,7 +427,7 @@ def _mark(lines: list[str], *, kind: str, sandbox: bool) -> str:
     """Put the real-or-simulated marker on the first line, where nobody can miss it."""
     first = lines[0]
     if sandbox:
-        changed = "bought" if kind == "purchase" else "changed"
+        changed = {"purchase": "bought", "billed": "billed"}.get(kind, "changed")
         first = f"SANDBOX (simulated, nothing is {changed}): {first}"
     elif kind == "purchase":
         first = first[:-1] + " (real charges):" if first.endswith(":") else first + " (real charges)"

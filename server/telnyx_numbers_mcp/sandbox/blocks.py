@@ -9,37 +9,16 @@ from datetime import timedelta
 from typing import Any
 
 from . import numbers as n
+from . import pool
 from .clock import iso, parse_iso
 from .core import ORDER_PROCESSING, Call, Sandbox
 from .errors import ApiError, invalid, missing
 from .query import as_str, body_object, in_window, opt_int, opt_str, paginate, req_str, sub
-from .search import block_numbers
 from .state import Doc
 
 Reply = tuple[int, Any]
 
-JOB_DURATION = timedelta(seconds=10)
 BLOCK_SIZES = (10, 100, 1000)
-
-
-def _job_status(sb: Sandbox, job: Doc) -> str:
-    age = sb.elapsed(job["created_at"])
-    if age >= JOB_DURATION.total_seconds():
-        return "completed"
-    return "in_progress" if age >= 2 else "pending"
-
-
-def _deleted(sb: Sandbox, block_id: str) -> bool:
-    return any(j["block_id"] == block_id and _job_status(sb, j) == "completed" for j in sb.store.all("block_jobs"))
-
-
-def active_block_numbers(sb: Sandbox) -> set[str]:
-    """Numbers held by block orders whose block has not been deleted."""
-    out: set[str] = set()
-    for b in sb.store.all("block_orders"):
-        if not _deleted(sb, b["id"]):
-            out.update(block_numbers(b["starting_number"], b["range"]))
-    return out
 
 
 def _block_status(sb: Sandbox, b: Doc) -> str:
@@ -86,9 +65,9 @@ def create_block_order(sb: Sandbox, call: Call) -> Reply:
     zeros = len(str(size)) - 1
     if not start.endswith("0" * zeros):
         raise invalid("/starting_number", f"A block of {size} must start on a number ending in {'0' * zeros}.")
-    numbers = block_numbers(start, size)
+    numbers = n.block_numbers(start, size)
     rng = n.find_range(start)
-    held = sb.held_numbers()
+    held = pool.held_numbers(sb)
     if rng is None or any(x in held for x in numbers) or n.find_range(numbers[-1]) != rng:
         raise invalid(
             "/starting_number",
@@ -134,22 +113,22 @@ def retrieve_block_order(sb: Sandbox, call: Call) -> Reply:
 
 
 def render_job(sb: Sandbox, job: Doc) -> dict[str, Any]:
-    status = _job_status(sb, job)
+    status = pool.job_status(sb, job)
     created = parse_iso(job["created_at"])
     if status == "completed":
-        updated = created + JOB_DURATION
+        updated = created + pool.JOB_DURATION
     elif status == "in_progress":
         updated = created + timedelta(seconds=2)
     else:
         updated = created
     block = sb.store.get("block_orders", job["block_id"])
-    numbers = block_numbers(block["starting_number"], block["range"]) if block else []
+    numbers = n.block_numbers(block["starting_number"], block["range"]) if block else []
     return {
         "id": job["id"],
         "record_type": "phone_numbers_job",
         "type": "delete_phone_number_block",
         "status": status,
-        "etc": iso(created + JOB_DURATION),
+        "etc": iso(created + pool.JOB_DURATION),
         "created_at": job["created_at"],
         "updated_at": iso(updated),
         "successful_operations": (
@@ -163,7 +142,7 @@ def create_deletion_job(sb: Sandbox, call: Call) -> Reply:
     body = body_object(call.body)
     block_id = req_str(body, "phone_number_block_id")
     block = sb.store.get("block_orders", block_id)
-    if block is None or _deleted(sb, block_id):
+    if block is None or pool.block_deleted(sb, block_id):
         raise invalid(
             "/phone_number_block_id",
             f"Phone number block '{block_id}' was not found.",

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import Clock, iso, parse_iso
+from .errors import not_found
 from .faults import Faults
 from .state import Doc, Store
 
@@ -82,28 +83,7 @@ class Sandbox:
         """Sandbox seconds since an ISO timestamp stored on a document."""
         return (self.clock.now() - parse_iso(since)).total_seconds()
 
-    def held_numbers(self, viewer: str | None = None) -> dict[str, str]:
-        """Numbers out of the available pool: e164 -> 'reserved', 'ordered', or 'own_reserved' for
-        numbers that `viewer`'s account reserved (Telnyx still offers those to that account)."""
-        now = self.clock.now()
-        held: dict[str, str] = {}
-        for res in self.store.all("reservations"):
-            own = viewer is not None and res.get("account", "anonymous") == viewer
-            for item in res["phone_numbers"]:
-                if parse_iso(item["expired_at"]) > now:
-                    held[item["phone_number"]] = "own_reserved" if own else "reserved"
-        for num in self.store.all("order_numbers"):
-            if not num.get("cancelled"):
-                held[num["phone_number"]] = "ordered"
-        from .blocks import active_block_numbers  # local import: blocks imports core
-
-        for e164 in active_block_numbers(self):
-            held[e164] = "ordered"
-        return held
-
     def get_or_404(self, collection: str, doc_id: str, what: str) -> Doc:
-        from .errors import not_found
-
         doc = self.store.get(collection, doc_id)
         if doc is None:
             raise not_found(what, doc_id)

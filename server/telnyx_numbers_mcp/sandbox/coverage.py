@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from . import numbers as n
+from . import pool
 from .core import Call, Sandbox
 from .errors import invalid_param, not_found
 from .query import as_bool, as_int, as_list, as_str, paginate, sub
@@ -116,7 +117,7 @@ def inventory_coverage(sb: Sandbox, call: Call) -> Reply:
         ranges = [r for r in ranges if r.ndc == str(npa)]
     if country is None or not features <= set(country.features):
         ranges = []
-    held = sb.held_numbers()
+    held = pool.held_numbers(sb)
     groups: dict[str, dict[str, Any]] = {}
     for r in ranges:
         key = r.locality if group_by == "locality" else r.ndc

@@ -444,3 +444,10 @@ def requested_number(item: Any, pointer: str) -> str:
             title="Phone number must be in +E.164 format",
         )
     return e164
+
+
+def block_numbers(start: str, size: int) -> list[str]:
+    """The E.164 numbers of a block, in order."""
+    width = len(start) - 1
+    first = int(start[1:])
+    return [f"+{first + i:0{width}d}" for i in range(size)]

@@ -6,12 +6,13 @@ requirements are met (immediately at creation for countries without document req
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
 from . import numbers as n
+from . import pool, regulatory, requirement_groups
 from .clock import iso, parse_iso
+from .comments import add_admin_comment
 from .core import ORDER_PROCESSING, USER_ID, Call, Sandbox
 from .errors import ApiError, invalid, missing, not_found
 from .query import (
@@ -28,20 +29,6 @@ from .query import (
 from .state import Doc
 
 Reply = tuple[int, Any]
-
-_REQ_NS = uuid.UUID("0f6a4d1e-6a53-4c1e-9d4b-2b1e6c1f7a00")
-
-REQUIREMENTS: dict[str, list[tuple[str, str]]] = {
-    "DE": [("address", "Address in Germany"), ("document", "Proof of address")],
-    "FR": [("address", "Address in France"), ("document", "Proof of identity")],
-    "AU": [("address", "Address in Australia"), ("textual", "Australian Business Number")],
-}
-"""Countries whose numbers stay pending until regulatory requirements are supplied."""
-
-
-def requirement_id(iso_code: str, field_type: str) -> str:
-    """Stable id per (country, requirement), like Telnyx's requirement catalogue."""
-    return str(uuid.uuid5(_REQ_NS, f"{iso_code}/{field_type}"))
 
 
 # ---- status derivation ------------------------------------------------------------------------------
@@ -202,7 +189,7 @@ def validate_orderable(
 ) -> list[n.NumberRange]:
     """Each item must name an in-inventory number that nobody has ordered or that another account
     reserved; the ordering account's own reservations are fine."""
-    held = sb.held_numbers(viewer=account)
+    held = pool.held_numbers(sb, viewer=account)
     seen: set[str] = set()
     out = []
     for i, item in enumerate(items):
@@ -219,6 +206,12 @@ def validate_orderable(
         for key in ("requirement_group_id", "bundle_id"):
             if item.get(key) is not None and not isinstance(item[key], str):
                 raise invalid(f"{pointer}/{i}/{key}", f"'{key}' must be a string.")
+        if item.get("requirement_group_id") is not None:
+            group_ptr = f"{pointer}/{i}/requirement_group_id"
+            group = requirement_groups.find(sb, item["requirement_group_id"], group_ptr)
+            problem = requirement_groups.fit_problem(sb, group, rng.iso, rng.phone_number_type)
+            if problem:
+                raise invalid(group_ptr, f"{e164}: {problem}.")
         seen.add(e164)
         out.append(rng)
     return out
@@ -251,15 +244,20 @@ def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.Number
                 "number_ids": [],
             }
             order["sub_order_ids"].append(subs[key]["id"])
-        covered = bool(item.get("requirement_group_id") or item.get("bundle_id"))
+        group = sb.store.get("requirement_groups", item.get("requirement_group_id") or "")
+        values = {v["requirement_id"]: v["field_value"] for v in group["values"]} if group else {}
+        bundle = item.get("bundle_id")  # bundles are not simulated: one counts as every document
         reqs = [
             {
-                "requirement_id": requirement_id(rng.iso, ft),
-                "field_type": ft,
-                "field_value": item.get("requirement_group_id") or item.get("bundle_id") if covered else None,
+                "requirement_id": r.id,
+                "field_type": r.field_type,
+                "field_value": values.get(r.id) or bundle,
             }
-            for ft, _label in REQUIREMENTS.get(rng.iso, [])
+            for r in regulatory.requirements_for(rng.iso, rng.phone_number_type)
         ]
+        met_at = now if not reqs or bundle else None
+        if group is not None:
+            met_at = max(now, requirement_groups.approved_at(group) or now)
         num: Doc = {
             "id": sb.new_id(),
             "phone_number": item["phone_number"],
@@ -271,7 +269,7 @@ def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.Number
             "bundle_id": item.get("bundle_id"),
             "requirement_group_id": item.get("requirement_group_id"),
             "requirements": reqs,
-            "met_at": now if (not reqs or covered) else None,
+            "met_at": met_at,
             "created_at": now,
             "updated_at": now,
         }
@@ -280,13 +278,15 @@ def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.Number
         order["number_ids"].append(num["id"])
     for so in subs.values():
         sb.store.put("sub_number_orders", so["id"], so)
-        if REQUIREMENTS.get(so["country_code"]) and any(
-            (x := sb.store.get("order_numbers", i)) and x["met_at"] is None for i in so["number_ids"]
-        ):
-            from .records import add_admin_comment
-
-            labels = ", ".join(label for _ft, label in REQUIREMENTS[so["country_code"]])
-            add_admin_comment(sb, so["id"], f"Please provide the regulatory requirements for this order: {labels}.")
+        needed = regulatory.requirements_for(so["country_code"], so["phone_number_type"])
+        if needed and any((x := sb.store.get("order_numbers", i)) and x["met_at"] is None for i in so["number_ids"]):
+            labels = ", ".join(r.name for r in needed)
+            add_admin_comment(
+                sb,
+                so["id"],
+                f"Please provide the regulatory requirements for this order: {labels}. Attach a requirement "
+                "group that holds them, or send their values.",
+            )
     sb.store.put("number_orders", order_id, order)
     return order
 
@@ -477,3 +477,43 @@ def find_sub_order(sb: Sandbox, sub_order_id: str) -> Doc:
     if so is None:
         raise not_found("sub number order", sub_order_id)
     return so
+
+
+# ---- requirement groups attached to ordered numbers ---------------------------------------------
+
+
+def _attach_group(sb: Sandbox, nums: list[Doc], body: Any) -> None:
+    """Check the group fits every (still pending) number first, then fill their requirements from it; the
+    numbers complete ORDER_PROCESSING after the group is approved."""
+    data = body_object(body)
+    if data.get("requirement_group_id") is None:
+        raise missing("/requirement_group_id")
+    group = requirement_groups.find(sb, data["requirement_group_id"], "/requirement_group_id")
+    open_nums = [x for x in nums if not x.get("cancelled") and not x.get("released")]
+    for x in open_nums:
+        problem = requirement_groups.fit_problem(sb, group, x["country_code"], x["phone_number_type"])
+        if problem:
+            raise invalid("/requirement_group_id", f"{x['phone_number']}: {problem}.")
+    now = sb.now_iso()
+    values = {v["requirement_id"]: v["field_value"] for v in group["values"]}
+    ready = max(now, requirement_groups.approved_at(group) or now)
+    for x in open_nums:
+        for r in x["requirements"]:
+            r["field_value"] = values.get(r["requirement_id"], r.get("field_value"))
+        x["requirement_group_id"] = group["id"]
+        if x.get("met_at") is None:
+            x["met_at"] = ready
+        x["updated_at"] = now
+        sb.store.put("order_numbers", x["id"], x)
+
+
+def attach_group_to_order_number(sb: Sandbox, call: Call) -> Reply:
+    num = sb.get_or_404("order_numbers", call.params["id"], "number order phone number")
+    _attach_group(sb, [num], call.body)
+    return 200, {"data": render_order_number(sb, num)}
+
+
+def attach_group_to_sub_order(sb: Sandbox, call: Call) -> Reply:
+    so = sb.get_or_404("sub_number_orders", call.params["id"], "sub number order")
+    _attach_group(sb, _numbers(sb, so["number_ids"]), call.body)
+    return 200, {"data": render_sub_order(sb, so, include_numbers=True)}

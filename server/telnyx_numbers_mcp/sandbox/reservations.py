@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import numbers as n
+from . import pool
 from .clock import iso, parse_iso
 from .core import RESERVATION_TTL, Call, Sandbox
 from .errors import ApiError, invalid
@@ -44,7 +45,7 @@ def create(sb: Sandbox, call: Call) -> Reply:
     body = body_object(call.body)
     items = req_list(body, "phone_numbers")
     ref = opt_str(body, "customer_reference")
-    held = sb.held_numbers()
+    held = pool.held_numbers(sb)
     now = sb.now()
     seen: set[str] = set()
     entries = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import numbers as n
+from . import pool
 from .core import Call, Sandbox
 from .errors import invalid, invalid_param
 from .query import as_bool, as_int, as_list, as_str, body_object, req_list, sub
@@ -92,7 +93,7 @@ def search_numbers(
         contains=_digits(as_str(pat_in.get("contains")), country.dial),
         ends_with=_digits(as_str(pat_in.get("ends_with")), country.dial),
     )
-    held = sb.held_numbers(viewer=account)
+    held = pool.held_numbers(sb, viewer=account)
 
     def accept(c: n.Candidate) -> bool:
         # a number this account reserved is still offered to it, unless exclude_held_numbers
@@ -135,11 +136,11 @@ def list_available_blocks(sb: Sandbox, call: Call) -> Reply:
         raise invalid_param("filter[phone_number_type]", f"'{number_type}' is not a phone number type.")
     ndc = as_str(flt.get("national_destination_code"))
     ranges = select_ranges(iso, number_type, ndc, as_str(flt.get("locality")))
-    held = sb.held_numbers()
+    held = pool.held_numbers(sb)
     data: list[dict[str, Any]] = []
 
     def free_block(c: n.Candidate) -> bool:
-        return all(e not in held for e in block_numbers(c.e164, 100)) and n.is_valid(block_numbers(c.e164, 100)[-1])
+        return all(e not in held for e in n.block_numbers(c.e164, 100)) and n.is_valid(n.block_numbers(c.e164, 100)[-1])
 
     for c in n.generate(sb.seed + 7, ranges, n.Pattern(ends_with="00"), False, free_block, 10):
         size = 100 if int(c.e164[-3]) % 2 == 0 else 10  # a start always begins the same block, whatever the query
@@ -159,13 +160,6 @@ def list_available_blocks(sb: Sandbox, call: Call) -> Reply:
             }
         )
     return 200, {"data": data, "meta": {"total_results": len(data), "best_effort_results": 0}}
-
-
-def block_numbers(start: str, size: int) -> list[str]:
-    """The E.164 numbers of a block, in order."""
-    width = len(start) - 1
-    first = int(start[1:])
-    return [f"+{first + i:0{width}d}" for i in range(size)]
 
 
 def numbers_features(sb: Sandbox, call: Call) -> Reply:

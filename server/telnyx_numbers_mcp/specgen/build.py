@@ -27,19 +27,24 @@ META_PREFIX = "telnyx-numbers-mcp"
 # `[0-9]`, not `\d`: a Python consumer's `\d` takes any Unicode digit. `$` is end of input in ECMA-262
 # regexes (what JSON Schema specifies); the server's own validator applies it so too (calls/validate.py).
 E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
+# a comma-joined list of E.164 numbers in one string (`filter[phone_number]=+4420...,+4420...`)
+E164_LIST_PATTERN = r"^\+[1-9][0-9]{7,14}(,\+[1-9][0-9]{7,14})*$"
+KINDS = ("read", "write", "purchase", "destructive", "billed")
 KIND_NOTES = {
     "purchase": "PURCHASE (real charges): runs only after a human approves it.",
     "destructive": "DESTRUCTIVE: runs only after a human approves it.",
+    "billed": "BILLED per call by Telnyx: audited; past the server's lookup budget a human must approve each.",
 }
 
 
 def tool_annotations(entry: ScopeEntry, kind: str) -> dict[str, bool]:
-    """Hints set explicitly for every tool: clients treat a missing destructiveHint as `true`."""
+    """Hints set explicitly for every tool: clients treat a missing destructiveHint as `true`.
+    A billed read is not `readOnlyHint`: clients must not run a call that costs money unasked."""
     read_only = kind == "read"
     destructive = kind in ("purchase", "destructive")
     if entry.destructive is not None:
         destructive = entry.destructive
-    idempotent = read_only or (entry.method in ("PUT", "PATCH", "DELETE") and kind != "purchase")
+    idempotent = read_only or kind == "billed" or (entry.method in ("PUT", "PATCH", "DELETE") and kind != "purchase")
     if entry.idempotent is not None:
         idempotent = entry.idempotent
     return {
@@ -74,8 +79,9 @@ def _rename_keys(schema: Schema, prefix: str, renames: dict[str, str]) -> Schema
 
 
 def _set_e164(schema: Schema, field_path: str, op: str) -> None:
+    joined = field_path.endswith("[,]")
     node = schema
-    for step in field_path.split("."):
+    for step in field_path.removesuffix("[,]").split("."):
         is_array = step.endswith("[]")
         key = step[:-2] if is_array else step
         props = node.get("properties", {})
@@ -89,9 +95,14 @@ def _set_e164(schema: Schema, field_path: str, op: str) -> None:
     if node.get("type") not in ("string", None):
         raise SpecError(f"{op}: E.164 field {field_path!r} is not a string")
     # a narrower pattern from the spec (e.g. US only) stays, spelled with ASCII digit classes
-    node["pattern"] = node["pattern"].replace("\\d", "[0-9]") if "pattern" in node else E164_PATTERN
+    if "pattern" in node:
+        node["pattern"] = node["pattern"].replace("\\d", "[0-9]")
+    else:
+        node["pattern"] = E164_LIST_PATTERN if joined else E164_PATTERN
     desc = node.get("description", "")
-    if desc == "e164_phone_number" or not desc:
+    if joined:
+        node["description"] = "E.164 numbers, comma-separated, e.g. +442071838750,+442071838751"
+    elif desc == "e164_phone_number" or not desc:
         node["description"] = "E.164, e.g. +13125550001"
     elif "E.164" not in desc and "E164" not in desc:
         node["description"] = desc.rstrip(". ") + " (E.164)."
@@ -137,6 +148,8 @@ def build_tool(
     op = path_item[entry.method.lower()]
     name = naming.tool_name(sdk_method, override=entry.name, max_length=scope.max_name_length)
     kind = entry.kind or ("read" if entry.method == "GET" else "write")
+    if kind not in KINDS:
+        raise SpecError(f"{op_id}: kind {kind!r} is not one of {', '.join(KINDS)}")
 
     properties: dict[str, Schema] = {}
     required: list[str] = []
@@ -161,7 +174,8 @@ def build_tool(
             if text and not redundant(text, wire_name, schema.get("enum") or ()):
                 schema["description"] = text
         if location == "path":
-            add(naming.arg_name(wire_name), schema, {"in": "path", "name": wire_name}, True)
+            arg = entry.path_args.get(wire_name) or naming.arg_name(wire_name)
+            add(arg, schema, {"in": "path", "name": wire_name}, True)
         elif wire_name in scope.flatten_query_objects and schema.get("type") == "object":
             for key, sub in schema.get("properties", {}).items():
                 arg = f"{naming.arg_name(wire_name)}_{naming.arg_name(key)}"
@@ -228,6 +242,8 @@ def build_tool(
             "response": {"status": status, "media_type": media_type},
         },
     }
+    if entry.toolset in scope.opt_in_toolsets:
+        tool["x-telnyx"]["opt_in"] = True  # only with --toolsets naming it (or `all`)
     if output_schema is not None:
         tool["outputSchema"] = output_schema
     return tool

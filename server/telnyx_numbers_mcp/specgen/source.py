@@ -30,6 +30,8 @@ class ScopeEntry:
     description: str = ""  # the curated first sentence: when an agent should use the tool
     title: str | None = None  # replaces a wrong or cut spec summary
     spec_text: bool = True  # false where the spec's description is wrong, cut or adds nothing
+    # path parameter wire name -> the SDK's keyword where it is not derivable (`id` -> `phone_number_id`)
+    path_args: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Scope:
     entries: tuple[ScopeEntry, ...]
     max_name_length: int
     flatten_query_objects: frozenset[str] = field(default_factory=frozenset)
+    opt_in_toolsets: frozenset[str] = field(default_factory=frozenset)
 
 
 def read_bytes(location: str) -> bytes:
@@ -103,6 +106,7 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
                 description=str(item.get("description", "")).strip(),
                 title=item.get("title"),
                 spec_text=bool(item.get("spec_text", True)),
+                path_args=dict(item.get("path_args", {})),
             )
         )
     gen = data.get("generator", {})
@@ -110,4 +114,5 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
         entries=tuple(entries),
         max_name_length=int(gen.get("max_name_length", 40)),
         flatten_query_objects=frozenset(gen.get("flatten_query_objects", ())),
+        opt_in_toolsets=frozenset(gen.get("opt_in_toolsets", ())),
     )
