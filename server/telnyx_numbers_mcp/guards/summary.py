@@ -538,6 +538,8 @@ def _plural(count: int, noun: str) -> str:
 def _text(value: Any) -> str:
     if value is None or value == "":
         return _NONE
+    if isinstance(value, str) and not value.strip():  # blanks shown quoted: a human sees they are there
+        return _inert(repr(value))
     if isinstance(value, str):
         return _inert(value)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
