@@ -4,6 +4,7 @@ Shared plain helpers live in helpers.py (and sandbox_helpers.py, sdk_oracle.py, 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,22 @@ sys.path.insert(0, str(Path(__file__).parent))  # helper modules (helpers, sandb
 
 from helpers import ALL_CATALOG
 from telnyx_numbers_mcp.catalog import ToolSpec
+
+
+@pytest.fixture(autouse=True)
+def _private_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default store (platformdirs' state folder) goes to a temporary folder, not the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[str]:
+    """A real PostgreSQL (the pgserver package) for the whole run; tests create their own databases."""
+    from replica_helpers import postgres
+
+    with postgres() as uri:
+        yield uri
 
 
 @pytest.fixture

@@ -63,13 +63,17 @@ def instructions(settings: Settings) -> str:
     return mode + INSTRUCTIONS + (DISCOVER_INSTRUCTIONS if settings.tool_mode == "discover" else "")
 
 
-def build_server(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Server[Any]:
-    return build_app(settings, transport=transport)[0]
+def build_server(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, runtime: Runtime | None = None
+) -> Server[Any]:
+    return build_app(settings, transport=transport, runtime=runtime)[0]
 
 
-def build_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> tuple[Server[Any], Runtime]:
+def build_app(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, runtime: Runtime | None = None
+) -> tuple[Server[Any], Runtime]:
     """The MCP server and its runtime (the HTTP transport mounts the review page from `runtime.gate`)."""
-    rt = build_runtime(settings, transport=transport)
+    rt = runtime if runtime is not None else build_runtime(settings, transport=transport)
     redact_logs(rt.redactor.secrets)
 
     @asynccontextmanager
@@ -168,7 +172,9 @@ def build_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None 
         on_call_tool=call_tool,
     )
     server.middleware.append(ToolListCache(can_elicit))  # the answer depends on it under elicit-only
-    server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=SERVER_NAME))
+    # from --state-secret (else random per process): a 2026 approval round trip may come back to another replica
+    security = RequestStateSecurity(keys=[rt.keys.request_state])
+    server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
     if settings.purchase_policy == "allow":
         log.warning("--purchase-policy allow: purchases and destructive calls run WITHOUT a human's approval")
     return server, rt

@@ -86,6 +86,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
     g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
+    g.add_argument("--store", default=S, help="postgresql://... or sqlite:///PATH (env TELNYX_MCP_STORE; "
+                   "default: SQLite in the user data folder)")  # fmt: skip
+    g.add_argument("--state-secret", default=S, help="secret shared by replicas, 32+ characters "
+                   "(env TELNYX_MCP_STATE_SECRET)")  # fmt: skip
+    g.add_argument("--state-secret-file", default=S, help="read the state secret from this file")
+    g.add_argument("--shutdown-grace", type=float, default=S,
+                   help="seconds calls in flight may take to finish on SIGTERM (HTTP; default 30)")  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -104,6 +111,9 @@ def parser() -> argparse.ArgumentParser:
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
     api = sub.add_parser("sandbox-api", parents=[common], help="serve the Telnyx simulator over HTTP under /v2")
     api.add_argument("--require-auth", action="store_true", help="answer 401 without a bearer key")
+    audit = sub.add_parser("audit", parents=[common], help="print the audit trail from the store (JSON Lines)")
+    audit.add_argument("--after", type=int, default=0, help="only records whose store_id is above this")
+    audit.add_argument("--limit", type=int, default=None, help="at most this many records")
     ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one")
     ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline"])
     ap.add_argument("approval_id", nargs="?", help="the approval to decide")
@@ -117,7 +127,7 @@ FLAG_KEYS = {
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
     "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "allowed_hosts",
     "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
-    "lookup_budget",
+    "lookup_budget", "store", "state_secret", "state_secret_file", "shutdown_grace",
 }  # fmt: skip
 
 
@@ -142,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(settings)
         if command == "tools":
             return print_tools(settings)
+        if command == "audit":
+            return print_audit(settings, after=ns.after, limit=ns.limit)
         if command == "call":
             return call_once(settings, ns.tool, ns.arguments)
         if command == "sandbox-api":
@@ -177,17 +189,37 @@ def serve(settings: Settings) -> int:
 
     from telnyx_numbers_mcp.app import build_app
     from telnyx_numbers_mcp.approvals.review import ReviewListener, routes
+    from telnyx_numbers_mcp.runtime import build_runtime
     from telnyx_numbers_mcp.transports import run_http, run_stdio
 
-    server, rt = build_app(settings)
-    if settings.transport == "http":
-        token = settings.http_token.get_secret_value() if settings.http_token else None
-        review = rt.gate.review = ReviewListener(rt.gate)
-        review.use_http_transport(settings.host, settings.port)  # review pages on the same listener
-        run_http(server, host=settings.host, port=settings.port, token=token, log_level=settings.log_level,
-                 allowed_hosts=settings.allowed_hosts, routes=routes(review))  # fmt: skip
-    else:
-        anyio.run(run_stdio, server)
+    rt = build_runtime(settings)
+    try:
+        server, rt = build_app(settings, runtime=rt)
+        if settings.transport == "http":
+            token = settings.http_token.get_secret_value() if settings.http_token else None
+            review = rt.gate.review = ReviewListener(rt.gate)
+            review.use_http_transport(settings.host, settings.port)  # review pages on the same listener
+            run_http(server, host=settings.host, port=settings.port, token=token, log_level=settings.log_level,
+                     allowed_hosts=settings.allowed_hosts, routes=routes(review), ready=rt.store.ping,
+                     shutdown_grace=settings.shutdown_grace)  # fmt: skip
+        else:
+            anyio.run(run_stdio, server)
+    finally:
+        rt.close()
+    return 0
+
+
+def print_audit(settings: Settings, *, after: int, limit: int | None) -> int:
+    """The trail as JSON Lines, oldest first, from whichever store is configured (every replica's records)."""
+    from telnyx_numbers_mcp.store import open_store
+
+    store = open_store(settings)
+    try:
+        for record in store.audit(after=after, limit=limit):
+            sys.stdout.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+    finally:
+        store.close()
+    sys.stdout.flush()
     return 0
 
 

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from telnyx_numbers_mcp.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "deny", "allow"]
 # never handed to an --approval-notify command
-SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN")
+SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN", "TELNYX_MCP_STATE_SECRET", "TELNYX_MCP_STORE")
 ResultFormat = Literal["text", "json"]
 ToolMode = Literal["all", "discover"]
 
@@ -28,10 +28,14 @@ ENV_VARS = {
     "log_level": "TELNYX_MCP_LOG_LEVEL",
     "audit_log": "TELNYX_MCP_AUDIT_LOG",
     "purchase_policy": "TELNYX_MCP_PURCHASE_POLICY",
+    "state_secret": "TELNYX_MCP_STATE_SECRET",
+    "store": "TELNYX_MCP_STORE",
     "state_dir": "TELNYX_MCP_STATE_DIR",
     "tool_mode": "TELNYX_MCP_TOOL_MODE",
     "allowed_hosts": "MCP_ALLOWED_HOSTS",
 }
+MIN_SECRET_CHARS = 32
+STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 
 
 class Settings(BaseModel):
@@ -63,6 +67,11 @@ class Settings(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=10)
     retry_backoff: float = Field(default=0.5, ge=0)
     retry_max_wait: float = Field(default=10.0, ge=0)
+    # several replicas: one secret for every key (keyring.py) and one store (store/)
+    state_secret: SecretStr | None = None
+    store: SecretStr | None = None  # a PostgreSQL URL may carry a password
+    shutdown_grace: float = Field(default=30.0, ge=0)
+
     # approvals (approvals/): where the store and key live, how long a call waits, how the human is reached
     state_dir: Path | None = None
     approval_wait: float = Field(default=60.0, ge=0)
@@ -105,6 +114,38 @@ class Settings(BaseModel):
             raise ValueError(f"not a host name, address or host:port: {', '.join(repr(b) for b in bad)}")
         return value
 
+    @field_validator("state_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_CHARS} characters of randomness "
+                "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(STORE_SCHEMES):
+            raise ValueError("must be postgresql://USER@HOST/DB (or postgres://...) or sqlite:///PATH")
+        return value
+
+    @model_validator(mode="after")
+    def _postgres_needs_a_secret(self) -> Settings:
+        if self.store_kind == "postgresql" and self.state_secret is None:
+            raise ValueError(
+                "a PostgreSQL store is shared by several replicas, so they need one --state-secret "
+                "(env TELNYX_MCP_STATE_SECRET, or --state-secret-file) to accept each other's quotes and "
+                "approval round trips; refusing to start without it"
+            )
+        return self
+
+    @property
+    def store_kind(self) -> Literal["sqlite", "postgresql"]:
+        url = self.store.get_secret_value() if self.store else ""
+        return "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
@@ -121,6 +162,16 @@ def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _read_secret(path: Path) -> str:
+    """The secret is the file's text without surrounding whitespace (a trailing newline is usual)."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"invalid configuration: state_secret_file: cannot read {str(path)!r} ({exc.__class__.__name__})"
+        ) from None
+
+
 def _desktop(env: Mapping[str, str]) -> bool:
     return sys.platform in ("darwin", "win32") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
@@ -129,6 +180,11 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None =
     """Flags win over environment variables; unset flags are absent from `flags` (or None)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    secret_file = values.pop("state_secret_file", None)
+    if secret_file is not None:
+        if "state_secret" in values:
+            raise ConfigError("invalid configuration: give --state-secret or --state-secret-file, not both")
+        values["state_secret"] = _read_secret(Path(secret_file))
     for field, var in ENV_VARS.items():
         if field not in values and env.get(var):
             values[field] = _truthy(env[var]) if field == "sandbox" else env[var]

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import hmac
-import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio.abc
 import httpx
@@ -19,9 +19,11 @@ from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL, check_tool
 from telnyx_numbers_mcp.calls.http import TelnyxClient
 from telnyx_numbers_mcp.catalog import ToolSpec, packaged_catalog, select
 from telnyx_numbers_mcp.config import Settings
-from telnyx_numbers_mcp.guards.audit import AuditLog, default_audit_path
+from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
 from telnyx_numbers_mcp.guards.redaction import Redactor
+from telnyx_numbers_mcp.keyring import Keyring
+from telnyx_numbers_mcp.store import Store, open_store
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.gate import Gate
@@ -63,6 +65,8 @@ class Runtime:
     tools: dict[str, ToolSpec]
     audit: AuditLog
     confirmations: ConfirmationStore
+    store: Store
+    keys: Keyring
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
     _prices: PriceCache | None = field(default=None, repr=False)
     transport: httpx.AsyncBaseTransport | None = None
@@ -75,13 +79,13 @@ class Runtime:
     redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
     lookups_used: int = 0  # billed calls sent without approval in this server run (--lookup-budget)
 
-    reference_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
     _names: dict[bool, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
-        """A customer_reference that stays the same across the rounds of one approval (2026 flow)."""
-        digest = hmac.new(self.reference_key, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
+        """A customer_reference that stays the same across the rounds of one approval (2026 flow), on
+        every replica sharing the state secret."""
+        digest = hmac.new(self.keys.reference, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
         return f"mcp-{digest.hexdigest()[:12]}"
 
     def take_lookup(self) -> int | None:
@@ -101,6 +105,10 @@ class Runtime:
 
             self._prices = PriceCache()
         return self._prices
+
+    def close(self) -> None:
+        """At process exit: release the store's connections."""
+        self.store.close()
 
     @property
     def gate(self) -> Gate:
@@ -185,7 +193,9 @@ class LazySandbox(httpx.AsyncBaseTransport):
         return await inner.handle_async_request(request)
 
 
-def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, store: Store | None = None
+) -> Runtime:
     full = list(packaged_catalog())
     catalog = select(
         full,
@@ -194,17 +204,24 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         read_only=settings.read_only,
         hide_guarded=settings.purchase_policy == "deny",
     )
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
     if transport is None and settings.sandbox:
         transport = LazySandbox(str(settings.sandbox_state) if settings.sandbox_state else None)
+    keys = Keyring.from_secret(settings.state_secret.get_secret_value() if settings.state_secret else None)
+    store = store if store is not None else open_store(settings)
+    # masked in everything the server writes: the key, the state secret, a password in the store URL
+    hidden = [v.get_secret_value() for v in (settings.api_key, settings.state_secret) if v]
+    if settings.store is not None and (password := urlsplit(settings.store.get_secret_value()).password):
+        hidden.append(password)
     return Runtime(
         settings=settings,
         tools={t.name: t for t in catalog},
-        audit=AuditLog(settings.audit_log or default_audit_path(), secrets=[api_key] if api_key else []),
-        confirmations=ConfirmationStore(ttl_seconds=settings.confirmation_ttl),
+        audit=AuditLog(settings.audit_log, secrets=hidden, store=store),
+        confirmations=ConfirmationStore(secret=keys.confirmation, ttl_seconds=settings.confirmation_ttl, book=store),
+        store=store,
+        keys=keys,
         searches={t.name: t for t in full if t.toolset == "search"},  # costs.py picks its searches by name
         transport=transport,
-        redactor=Redactor([api_key]),
+        redactor=Redactor(hidden),
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
 from telnyx_numbers_mcp.guards.redaction import bounded
+from telnyx_numbers_mcp.health import Drain, HealthMiddleware
 
 log = logging.getLogger("telnyx_numbers_mcp.transport")
 
@@ -175,16 +177,22 @@ def http_app(
     token: str | None,
     allowed_hosts: Iterable[str] = (),
     routes: list[Any] | None = None,
+    ready: Callable[[], bool] | None = None,
+    drain: Drain | None = None,
 ) -> Any:
     """Streamable HTTP at /mcp behind the Host/Origin guard, then the bearer token when one is set; `routes`
-    (the review pages) are served beside it without the token."""
+    (the review pages) are served beside it without the token. /healthz and /readyz come first: a load
+    balancer probes by address and without a token, and they reveal nothing."""
     # the SDK's prefix-matching check is replaced by HostOriginGuard, for every bind address
     off = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    app = server.streamable_http_app(
+    app: Any = server.streamable_http_app(
         streamable_http_path="/mcp", host=host, transport_security=off, custom_starlette_routes=routes
     )
-    guarded = BearerTokenMiddleware(app, token, open_prefix="/approvals/" if routes else None) if token else app
-    return HostOriginGuard(guarded, allowed_hosts)
+    if token:
+        app = BearerTokenMiddleware(app, token, open_prefix="/approvals/" if routes else None)
+    if drain is not None:
+        app = drain.middleware(app)
+    return HealthMiddleware(HostOriginGuard(app, allowed_hosts), ready or (lambda: True), drain)
 
 
 def run_http(
@@ -196,8 +204,14 @@ def run_http(
     log_level: str,
     allowed_hosts: Iterable[str] = (),
     routes: list[Any] | None = None,
+    ready: Callable[[], bool] | None = None,
+    shutdown_grace: float = 30.0,
 ) -> None:
+    """Serve until SIGINT/SIGTERM; then drain (health.py): calls in flight finish, up to `shutdown_grace`
+    seconds, before the listener and the open event streams close."""
     import uvicorn
+
+    from telnyx_numbers_mcp.health import DrainingServer
 
     allowed = list(allowed_hosts)
     if not token and host not in ("127.0.0.1", "localhost", "::1"):
@@ -208,6 +222,8 @@ def run_http(
             "are answered (e.g. through an SSH tunnel); add --allowed-host NAME for the name clients use",
             host,
         )
-    app = http_app(server, host=host, token=token, allowed_hosts=allowed, routes=routes)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on")
-    anyio.run(uvicorn.Server(config).serve)
+    drain = Drain()
+    app = http_app(server, host=host, token=token, allowed_hosts=allowed, routes=routes, ready=ready, drain=drain)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
+                            timeout_graceful_shutdown=math.ceil(shutdown_grace) + 5)  # fmt: skip
+    anyio.run(DrainingServer(config, drain, shutdown_grace).serve)

@@ -14,17 +14,15 @@ import time
 import webbrowser
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
-import platformdirs
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp.approvals import channels, keys
 from telnyx_numbers_mcp.approvals.channels import Decision
-from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore, SqliteApprovalStore
+from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
@@ -40,6 +38,7 @@ from telnyx_numbers_mcp.errors import (
 from telnyx_numbers_mcp.guards.confirmations import canonical_args_digest
 from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.guards.summary import Costs, count_numbers, describe_action, total_cost
+from telnyx_numbers_mcp.store import default_state_dir
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.review import ReviewListener
@@ -54,14 +53,6 @@ OUTCOME_WAIT = 60.0  # how long a caller that lost the race to execute waits for
 
 Send = Callable[[ToolSpec, dict[str, Any], Decision | None], Awaitable[types.CallToolResult]]
 Ctx = ServerRequestContext[Any]
-
-
-def default_state_dir() -> Path:
-    return Path(platformdirs.user_state_dir("telnyx-numbers-mcp", appauthor=False))
-
-
-def open_store(state_dir: Path | None) -> ApprovalStore:
-    return SqliteApprovalStore((state_dir or default_state_dir()) / "approvals.sqlite3")
 
 
 def when(timestamp: float) -> str:
@@ -98,13 +89,18 @@ class Gate:
     @property
     def store(self) -> ApprovalStore:
         if self._store is None:
-            self._store = open_store(self.rt.settings.state_dir)
+            self._store = self.rt.store.approvals()  # the server's store (--store): SQLite or PostgreSQL
         return self._store
 
     @property
     def key(self) -> bytes:
+        """From --state-secret when given (replicas on several machines honour each other's links), else
+        the key file in the state folder (processes sharing the folder share it)."""
         if self._key is None:
-            self._key = keys.load_or_create(self.rt.settings.state_dir or default_state_dir())
+            if self.rt.keys.shared:
+                self._key = self.rt.keys.derive("review-page")
+            else:
+                self._key = keys.load_or_create(self.rt.settings.state_dir or default_state_dir())
         return self._key
 
     def close(self) -> None:

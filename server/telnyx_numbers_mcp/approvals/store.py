@@ -142,7 +142,7 @@ class SqliteApprovalStore(ApprovalStore):
     def get(self, approval_id: str) -> Approval | None:
         with self._lock:
             row = self._db.execute(f"SELECT {COLUMNS} FROM approvals WHERE id = ?", (approval_id,)).fetchone()
-        return _row(row) if row else None
+        return row_to_approval(row) if row else None
 
     def transition(
         self,
@@ -196,14 +196,14 @@ class SqliteApprovalStore(ApprovalStore):
         query += " ORDER BY created_at DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(query, (*params, limit)).fetchall()
-        return [_row(r) for r in rows]
+        return [row_to_approval(r) for r in rows]
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
-def _row(row: tuple[Any, ...]) -> Approval:
+def row_to_approval(row: tuple[Any, ...]) -> Approval:
     (id_, tool, digest, args_json, summary, status, channel, decided_by, created, expires, decided, executed,
      outcome_json) = row  # fmt: skip
     return Approval(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import getpass
 import sys
 
-from telnyx_numbers_mcp.approvals.gate import ID_PATTERN, open_store, when
+from telnyx_numbers_mcp.approvals.gate import ID_PATTERN, when
 from telnyx_numbers_mcp.approvals.store import Approval
 from telnyx_numbers_mcp.config import Settings
-from telnyx_numbers_mcp.guards.audit import AuditLog, default_audit_path
+from telnyx_numbers_mcp.guards.audit import AuditLog
+from telnyx_numbers_mcp.store import Store, open_store
 
 
 def _line(a: Approval) -> str:
@@ -18,7 +19,9 @@ def _line(a: Approval) -> str:
 
 
 def run(settings: Settings, action: str, approval_id: str | None) -> int:
-    store = open_store(settings.state_dir)
+    """Works on whichever store --store names, so an operator can decide for any replica."""
+    server_store = open_store(settings)
+    store = server_store.approvals()
     try:
         if action == "list":
             pending = [a for a in store.list("pending") if not a.expired() and a.channel != "elicitation"]
@@ -31,12 +34,13 @@ def run(settings: Settings, action: str, approval_id: str | None) -> int:
             print(f"telnyx-numbers-mcp: approvals {action} needs an approval id like ap_0123... "
                   f"(see `telnyx-numbers-mcp approvals`); got {approval_id!r}", file=sys.stderr)  # fmt: skip
             return 2
-        return _decide(settings, store, action == "approve", approval_id)
+        return _decide(settings, store, action == "approve", approval_id, server_store)
     finally:
         store.close()
+        server_store.close()
 
 
-def _decide(settings: Settings, store: object, approve: bool, approval_id: str) -> int:
+def _decide(settings: Settings, store: object, approve: bool, approval_id: str, server_store: Store) -> int:
     from telnyx_numbers_mcp.approvals.store import ApprovalStore
 
     assert isinstance(store, ApprovalStore)
@@ -59,7 +63,7 @@ def _decide(settings: Settings, store: object, approve: bool, approval_id: str) 
         print(f"telnyx-numbers-mcp: {approval_id} was not changed: it is already {current.status}", file=sys.stderr)
         return 1
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    audit = AuditLog(settings.audit_log or default_audit_path(), secrets=[api_key] if api_key else [])
+    audit = AuditLog(settings.audit_log, secrets=[api_key] if api_key else [], store=server_store)
     audit.append({"event": "decided", "approval_id": approval_id, "tool": approval.tool, "approved": approve,
                   "channel": "terminal", "decided_by": who})  # fmt: skip
     if not approve:

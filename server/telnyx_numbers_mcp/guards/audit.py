@@ -1,7 +1,8 @@
-"""Append-only audit trail (JSON Lines) of what the server was asked to do and what it did.
+"""Append-only audit trail of what the server was asked to do and what it did.
 
-Every record is written with a single ``O_APPEND`` write and fsynced before ``append`` returns,
-so a purchase that reached Telnyx is on disk even if the process dies right after. Secrets are
+Every record is committed to the store (SQLite or PostgreSQL, shared by replicas) and, when an audit file
+is configured, written to it with a single ``O_APPEND`` write and fsynced, all before ``append`` returns,
+so a purchase that reached Telnyx is recorded even if the process dies right after. Secrets are
 redacted before anything is written.
 """
 
@@ -10,16 +11,20 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from telnyx_numbers_mcp.guards.redaction import REDACTED, Redactor
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.store.base import Store
 
 __all__ = ["REDACTED", "AuditLog", "default_audit_path", "looks_secret", "redact"]
 
@@ -72,28 +77,40 @@ def _redact_text(text: str, secrets: Redactor) -> str:
 
 
 class AuditLog:
-    """One JSON object per line; ``append`` is durable when it returns."""
+    """Records go to the store and/or one JSON object per line in a file; ``append`` is durable when it returns."""
 
-    def __init__(self, path: str | os.PathLike[str], *, secrets: Iterable[str] = ()) -> None:
-        self.path = Path(path)
+    def __init__(
+        self, path: str | os.PathLike[str] | None, *, secrets: Iterable[str] = (), store: Store | None = None
+    ) -> None:
+        if path is None and store is None:
+            raise ValueError("an audit log needs a file, a store, or both")
+        self.path = Path(path) if path is not None else None
+        self.store = store
         self._secrets = Redactor(secrets)
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
+        self._replica = f"{socket.gethostname()}:{os.getpid()}"  # which process, when replicas share a store
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Write ``record`` plus ``ts``, ``seq`` (per-process counter) and ``event_id``; fsync it."""
+        """Store ``record`` plus ``ts``, ``seq`` (per-process counter), ``replica`` and ``event_id``; the
+        store commit and the file's fsync both happen before this returns, and a failure raises."""
         with self._lock:
             entry = dict(_redact(record, self._secrets))
             entry["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             entry["seq"] = next(self._seq)
+            entry["replica"] = self._replica
             entry["event_id"] = uuid.uuid4().hex
-            line = json.dumps(entry, sort_keys=True, default=str, ensure_ascii=False) + "\n"
-            self._write(line.encode("utf-8"))
+            if self.store is not None:
+                self.store.append_audit(entry)
+            if self.path is not None:
+                line = json.dumps(entry, sort_keys=True, default=str, ensure_ascii=False) + "\n"
+                self._write(self.path, line.encode("utf-8"))
 
-    def _write(self, data: bytes) -> None:
-        created = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        created = not path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             view = memoryview(data)
             while view:
@@ -103,7 +120,7 @@ class AuditLog:
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.path.parent)
+            _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -15,13 +15,14 @@ import secrets as _secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from telnyx_numbers_mcp.errors import ApprovalError
+from telnyx_numbers_mcp.store.base import QuoteRecord
 
-__all__ = ["ConfirmationStore", "Quote", "canonical_args_digest", "canonical_json"]
+__all__ = ["ConfirmationStore", "MemoryQuoteBook", "Quote", "QuoteBook", "canonical_args_digest", "canonical_json"]
 
 _PREFIX = "cf_"
 _NOTHING_SENT = "nothing was sent to Telnyx"
@@ -47,12 +48,42 @@ class Quote:
     tool: str
 
 
-@dataclass
-class _Pending:
-    quote: Quote
-    nonce: str
-    args_json: str
-    used: bool = False
+class QuoteBook(Protocol):
+    """Where pending quotes live: in memory (one process) or in the store (every replica)."""
+
+    def put_quote(self, record: QuoteRecord) -> None: ...
+    def get_quote(self, nonce: str) -> QuoteRecord | None: ...
+    def claim_quote(self, nonce: str, now: float) -> bool: ...
+    def prune_quotes(self, before: float) -> None: ...
+
+
+class MemoryQuoteBook:
+    """The per-process book (tests, `call`); `claim_quote` is atomic under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._quotes: dict[str, QuoteRecord] = {}
+
+    def put_quote(self, record: QuoteRecord) -> None:
+        with self._lock:
+            self._quotes[record.nonce] = record
+
+    def get_quote(self, nonce: str) -> QuoteRecord | None:
+        with self._lock:
+            return self._quotes.get(nonce)
+
+    def claim_quote(self, nonce: str, now: float) -> bool:
+        with self._lock:
+            record = self._quotes.get(nonce)
+            if record is None or record.used:
+                return False
+            self._quotes[nonce] = replace(record, used=True)
+            return True
+
+    def prune_quotes(self, before: float) -> None:
+        with self._lock:
+            for nonce in [n for n, r in self._quotes.items() if r.expires_at < before]:
+                del self._quotes[nonce]
 
 
 def _b64(data: bytes) -> str:
@@ -73,7 +104,8 @@ def _when(timestamp: float) -> str:
 
 
 class ConfirmationStore:
-    """In-memory pending quotes; thread-safe, so concurrent redeems of one id cannot both win."""
+    """Signs quotes and redeems each once. The book may be shared by several processes (the store): any of
+    them redeems a quote another issued when they share the secret, and the claim is atomic in the book."""
 
     def __init__(
         self,
@@ -81,14 +113,14 @@ class ConfirmationStore:
         secret: bytes | None = None,
         ttl_seconds: float = 600,
         clock: Callable[[], float] = time.time,
+        book: QuoteBook | None = None,
     ) -> None:
         if ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive")
         self._secret = secret if secret is not None else _secrets.token_bytes(32)
         self._ttl = float(ttl_seconds)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._pending: dict[str, _Pending] = {}
+        self._book: QuoteBook = book if book is not None else MemoryQuoteBook()
 
     def issue(self, tool: str, args: Mapping[str, Any], summary: str) -> Quote:
         """Remember ``args`` for ``tool`` and return a quote the human must approve."""
@@ -98,80 +130,66 @@ class ConfirmationStore:
         expires_at = now + self._ttl
         tag = self._tag(nonce, tool, args_json, _summary_digest(summary), expires_at)
         quote = Quote(confirmation_id=f"{_PREFIX}{nonce}.{tag}", summary=summary, expires_at=expires_at, tool=tool)
-        with self._lock:
-            self._prune(now)
-            self._pending[nonce] = _Pending(quote=quote, nonce=nonce, args_json=args_json)
+        self._book.prune_quotes(now - self._ttl)  # forget quotes one TTL after they expired
+        self._book.put_quote(QuoteRecord(nonce, tool, args_json, summary, expires_at))
         return quote
 
     def redeem(self, confirmation_id: str, summary: str) -> tuple[str, dict[str, Any]]:
         """Return (tool, a fresh copy of the quoted args) and mark the id used; else ApprovalError."""
-        with self._lock:
-            entry = self._verified(confirmation_id)
-            if entry.used:
-                raise ApprovalError(
-                    f"Confirmation {confirmation_id!r} was already used; {_NOTHING_SENT} by this call. "
-                    "Each confirmation works once: start over to get a new quote."
-                )
-            now = self._clock()
-            if now >= entry.quote.expires_at:
-                raise ApprovalError(
-                    f"Confirmation {confirmation_id!r} expired at {_when(entry.quote.expires_at)} "
-                    f"({now - entry.quote.expires_at:.0f} s ago); {_NOTHING_SENT}. "
-                    "Start over to get a new quote."
-                )
-            if not hmac.compare_digest(_summary_digest(summary), _summary_digest(entry.quote.summary)):
-                raise ApprovalError(
-                    f"The summary passed with confirmation {confirmation_id!r} differs from the quote; "
-                    f"{_NOTHING_SENT}. Pass the quote's summary exactly as it was shown."
-                )
-            entry.used = True
-            return entry.quote.tool, json.loads(entry.args_json)
+        entry = self._verified(confirmation_id)
+        used = ApprovalError(
+            f"Confirmation {confirmation_id!r} was already used; {_NOTHING_SENT} by this call. "
+            "Each confirmation works once: start over to get a new quote."
+        )
+        if entry.used:
+            raise used
+        now = self._clock()
+        if now >= entry.expires_at:
+            raise ApprovalError(
+                f"Confirmation {confirmation_id!r} expired at {_when(entry.expires_at)} "
+                f"({now - entry.expires_at:.0f} s ago); {_NOTHING_SENT}. "
+                "Start over to get a new quote."
+            )
+        if not hmac.compare_digest(_summary_digest(summary), _summary_digest(entry.summary)):
+            raise ApprovalError(
+                f"The summary passed with confirmation {confirmation_id!r} differs from the quote; "
+                f"{_NOTHING_SENT}. Pass the quote's summary exactly as it was shown."
+            )
+        if not self._book.claim_quote(entry.nonce, now):  # lost a race with another call or replica
+            raise used
+        return entry.tool, json.loads(entry.args_json)
 
     def peek(self, confirmation_id: str) -> Quote | None:
         """The quote behind a genuine, unused, unexpired id; None otherwise."""
-        with self._lock:
-            try:
-                entry = self._verified(confirmation_id)
-            except ApprovalError:
-                return None
-            if entry.used or self._clock() >= entry.quote.expires_at:
-                return None
-            return entry.quote
+        try:
+            entry = self._verified(confirmation_id)
+        except ApprovalError:
+            return None
+        if entry.used or self._clock() >= entry.expires_at:
+            return None
+        return Quote(confirmation_id, entry.summary, entry.expires_at, entry.tool)
 
-    def _verified(self, confirmation_id: str) -> _Pending:
-        """Find the entry and check its tag; the caller holds the lock."""
+    def _verified(self, confirmation_id: str) -> QuoteRecord:
+        """Find the quote and check its tag."""
         if not isinstance(confirmation_id, str) or not confirmation_id.startswith(_PREFIX):
             raise ApprovalError(
                 f"{confirmation_id!r} is not a confirmation id (they start with {_PREFIX!r}); {_NOTHING_SENT}."
             )
         nonce, _, tag = confirmation_id[len(_PREFIX) :].partition(".")
-        entry = self._pending.get(nonce)
+        entry = self._book.get_quote(nonce)
         if entry is None:
             raise ApprovalError(
-                f"Unknown confirmation id {confirmation_id!r}: it was not issued by this server process "
-                f"(or expired long ago, or the server restarted); {_NOTHING_SENT}. "
-                "Start over to get a new quote."
+                f"Unknown confirmation id {confirmation_id!r}: this server (and the replicas sharing its store) "
+                f"never issued it, or it expired long ago; {_NOTHING_SENT}. Start over to get a new quote."
             )
-        expected = self._tag(
-            entry.nonce,
-            entry.quote.tool,
-            entry.args_json,
-            _summary_digest(entry.quote.summary),
-            entry.quote.expires_at,
-        )
+        expected = self._tag(entry.nonce, entry.tool, entry.args_json, _summary_digest(entry.summary), entry.expires_at)
         if not hmac.compare_digest(tag.encode("ascii", "replace"), expected.encode("ascii")):
             raise ApprovalError(
-                f"Confirmation id {confirmation_id!r} does not match its signature (altered or forged); "
-                f"{_NOTHING_SENT}."
+                f"Confirmation id {confirmation_id!r} does not match its signature (altered or forged, or "
+                f"not issued by this server: replicas must share one --state-secret); {_NOTHING_SENT}."
             )
         return entry
 
     def _tag(self, nonce: str, tool: str, args_json: str, summary_digest: str, expires_at: float) -> str:
         message = json.dumps([nonce, tool, args_json, summary_digest, repr(expires_at)], separators=(",", ":"))
         return _b64(hmac.new(self._secret, message.encode("utf-8"), hashlib.sha256).digest())
-
-    def _prune(self, now: float) -> None:
-        """Forget entries one TTL after they expired, so memory stays bounded."""
-        stale = [n for n, e in self._pending.items() if now >= e.quote.expires_at + self._ttl]
-        for nonce in stale:
-            del self._pending[nonce]

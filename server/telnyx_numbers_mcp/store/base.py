@@ -1,0 +1,113 @@
+"""What the server keeps beyond one call and beyond one process: the audit trail and the pending quotes
+(single-use confirmations). One interface, two backends: SQLite (one machine) and PostgreSQL (replicas).
+
+Every method is synchronous and durable when it returns: a record handed to `append_audit` is committed
+before the caller goes on (the pipeline sends a purchase only after that), and `claim_quote` is one
+conditional UPDATE, so of many concurrent claims on one quote, in any number of processes, exactly one wins."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.approvals.store import ApprovalStore
+
+__all__ = ["MIGRATIONS", "QuoteRecord", "Store"]
+
+
+@dataclass(frozen=True)
+class QuoteRecord:
+    """A quote waiting for `confirm_action`; `args_json` is the canonical JSON of the quoted arguments."""
+
+    nonce: str
+    tool: str
+    args_json: str
+    summary: str
+    expires_at: float
+    used: bool = False
+
+
+# (version, statements); the SQL is the common subset of SQLite and PostgreSQL, with {serial} and {real}
+# filled per backend. Append only: a released migration never changes.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            "CREATE TABLE IF NOT EXISTS audit_events ("
+            " id {serial} PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, ts TEXT NOT NULL, record TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS quotes ("
+            " nonce TEXT PRIMARY KEY, tool TEXT NOT NULL, args_json TEXT NOT NULL, summary TEXT NOT NULL,"
+            " expires_at {real} NOT NULL, used_at {real})",
+            "CREATE INDEX IF NOT EXISTS quotes_expires ON quotes (expires_at)",
+        ],
+    ),
+    (
+        2,  # approvals/store.py: the same table as SqliteApprovalStore creates
+        [
+            "CREATE TABLE IF NOT EXISTS approvals ("
+            " id TEXT PRIMARY KEY, tool TEXT NOT NULL, args_digest TEXT NOT NULL, args_json TEXT NOT NULL,"
+            " summary TEXT NOT NULL,"
+            " status TEXT NOT NULL CHECK (status IN ('pending','approved','declined','expired','executed')),"
+            " channel TEXT NOT NULL, decided_by TEXT, created_at {real} NOT NULL, expires_at {real} NOT NULL,"
+            " decided_at {real}, executed_at {real}, outcome_json TEXT)",
+            "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created_at)",
+        ],
+    ),
+]
+
+
+class Store(ABC):
+    """The backend-neutral interface; `describe()` names the store without any password."""
+
+    kind: str
+
+    @abstractmethod
+    def describe(self) -> str: ...
+
+    @abstractmethod
+    def ping(self) -> bool:
+        """True if the store answers now (for /readyz); never raises."""
+
+    @abstractmethod
+    def append_audit(self, entry: Mapping[str, Any]) -> int:
+        """Commit one audit record (already redacted, with `event_id` and `ts`); returns its store id."""
+
+    @abstractmethod
+    def audit_rows(self, after: int = 0, limit: int | None = None) -> Iterator[tuple[int, str]]:
+        """(store id, record JSON) in commit order, ids above `after`."""
+
+    @abstractmethod
+    def put_quote(self, record: QuoteRecord) -> None: ...
+
+    @abstractmethod
+    def get_quote(self, nonce: str) -> QuoteRecord | None: ...
+
+    @abstractmethod
+    def claim_quote(self, nonce: str, now: float) -> bool:
+        """Mark the quote used if, and only if, nobody did before; True if this caller won."""
+
+    @abstractmethod
+    def prune_quotes(self, before: float) -> None:
+        """Forget quotes that expired before `before`."""
+
+    @abstractmethod
+    def approvals(self) -> ApprovalStore:
+        """The approvals kept in this store (approvals/); closing it leaves this store open."""
+
+    def close(self) -> None:  # noqa: B027 - backends without resources need nothing
+        """Release connections."""
+
+    def audit(self, after: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Audit records as dicts, each with its `store_id`, oldest first."""
+        for store_id, text in self.audit_rows(after, limit):
+            record = json.loads(text)
+            record["store_id"] = store_id
+            yield record
+
+
+def audit_json(entry: Mapping[str, Any]) -> str:
+    return json.dumps(entry, sort_keys=True, default=str, ensure_ascii=False)

@@ -1,0 +1,231 @@
+"""The shared store for replicas: PostgreSQL through psycopg 3 and a connection pool. Migrations run at
+start under an advisory lock, so replicas starting together apply each one once. Every write is its own
+committed statement; `claim_quote` is a conditional UPDATE, never a read followed by a write."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from telnyx_numbers_mcp.approvals.store import (
+    COLUMNS,
+    STATUSES,
+    Approval,
+    ApprovalStore,
+    Status,
+    new_id,
+    row_to_approval,
+)
+from telnyx_numbers_mcp.errors import ConfigError
+from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_json
+
+__all__ = ["PostgresApprovalStore", "PostgresStore", "redact_url"]
+
+log = logging.getLogger("telnyx_numbers_mcp.store")
+_MIGRATION_LOCK = 0x7E1E_0015  # pg_advisory_xact_lock key: one migrating replica at a time
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+class PostgresStore(Store):
+    kind = "postgresql"
+
+    def __init__(self, url: str, *, max_size: int = 8, connect_timeout: float = 10.0) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise ConfigError(
+                "a postgresql:// store needs psycopg 3 and psycopg-pool: pip install 'telnyx-numbers-mcp[postgres]'"
+            ) from None
+        self._url_shown = redact_url(url)
+        self._errors: tuple[type[BaseException], ...] = (psycopg.Error, OSError)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            check=ConnectionPool.check_connection,  # a connection broken by a database restart is replaced
+            open=False,
+            timeout=connect_timeout,
+            name="telnyx-numbers-mcp",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+            self._migrate()
+        except Exception as exc:
+            self._pool.close()
+            raise ConfigError(
+                f"cannot use the store {self._url_shown}: {exc.__class__.__name__}: "
+                f"{str(exc).replace(url, self._url_shown)[:300]}"
+            ) from None
+
+    def _migrate(self) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for version, statements in MIGRATIONS:
+                if version in done:
+                    continue
+                for sql in statements:
+                    conn.execute(sql.format(serial="BIGSERIAL", real="DOUBLE PRECISION").encode())
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                log.info("store %s: applied migration %d", self._url_shown, version)
+
+    def describe(self) -> str:
+        return self._url_shown
+
+    def ping(self) -> bool:
+        try:
+            with self._pool.connection(timeout=3.0) as conn:
+                conn.execute("SELECT 1 FROM audit_events LIMIT 1").fetchall()
+            return True
+        except Exception:  # any failure means "not ready"; /readyz must answer, not raise
+            return False
+
+    def append_audit(self, entry: Mapping[str, Any]) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO audit_events (event_id, ts, record) VALUES (%s, %s, %s) RETURNING id",
+                (str(entry["event_id"]), str(entry["ts"]), audit_json(entry)),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def audit_rows(self, after: int = 0, limit: int | None = None) -> Iterator[tuple[int, str]]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, record FROM audit_events WHERE id > %s ORDER BY id LIMIT %s", (after, limit)
+            ).fetchall()
+        for store_id, record in rows:
+            yield int(store_id), str(record)
+
+    def put_quote(self, record: QuoteRecord) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO quotes (nonce, tool, args_json, summary, expires_at) VALUES (%s, %s, %s, %s, %s)",
+                (record.nonce, record.tool, record.args_json, record.summary, record.expires_at),
+            )
+
+    def get_quote(self, nonce: str) -> QuoteRecord | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT nonce, tool, args_json, summary, expires_at, used_at FROM quotes WHERE nonce = %s", (nonce,)
+            ).fetchone()
+        if row is None:
+            return None
+        return QuoteRecord(row[0], row[1], row[2], row[3], float(row[4]), used=row[5] is not None)
+
+    def claim_quote(self, nonce: str, now: float) -> bool:
+        with self._pool.connection() as conn:
+            cursor = conn.execute("UPDATE quotes SET used_at = %s WHERE nonce = %s AND used_at IS NULL", (now, nonce))
+            return cursor.rowcount == 1
+
+    def prune_quotes(self, before: float) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("DELETE FROM quotes WHERE expires_at < %s", (before,))
+
+    def approvals(self) -> ApprovalStore:
+        return PostgresApprovalStore(self._pool)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class PostgresApprovalStore(ApprovalStore):
+    """Approvals in PostgreSQL. Every status change is one conditional UPDATE (`WHERE status = <from>`): under
+    PostgreSQL's row locking, of concurrent transitions from one status exactly one matches the row."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def create(
+        self, *, tool: str, args: dict[str, Any], args_digest: str, summary: str, channel: str, ttl: float
+    ) -> Approval:
+        now = time.time()
+        approval = Approval(
+            id=new_id(), tool=tool, args_digest=args_digest, args=args, summary=summary, status="pending",
+            channel=channel, created_at=now, expires_at=now + ttl,
+        )  # fmt: skip
+        with self._pool.connection() as conn:
+            conn.execute(
+                f"INSERT INTO approvals ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)".encode(),
+                (approval.id, tool, args_digest, json.dumps(args, sort_keys=True), summary, "pending", channel,
+                 None, now, approval.expires_at, None, None, None),
+            )  # fmt: skip
+        return approval
+
+    def get(self, approval_id: str) -> Approval | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT {COLUMNS} FROM approvals WHERE id = %s".encode(), (approval_id,)).fetchone()
+        return row_to_approval(tuple(row)) if row else None
+
+    def transition(
+        self,
+        approval_id: str,
+        *,
+        from_status: Status,
+        to_status: Status,
+        channel: str | None = None,
+        decided_by: str | None = None,
+    ) -> bool:
+        if from_status not in STATUSES or to_status not in STATUSES:
+            raise ValueError(f"unknown status {from_status!r} -> {to_status!r}")
+        now = time.time()
+        sets = ["status = %s"]
+        values: builtins.list[Any] = [to_status]
+        if to_status in ("approved", "declined", "expired"):
+            sets.append("decided_at = %s")
+            values.append(now)
+        if to_status == "executed":
+            sets.append("executed_at = %s")
+            values.append(now)
+        if channel is not None:
+            sets.append("channel = %s")
+            values.append(channel)
+        if decided_by is not None:
+            sets.append("decided_by = %s")
+            values.append(decided_by)
+        where = "id = %s AND status = %s"
+        values += [approval_id, from_status]
+        if from_status == "pending":  # a decision after the expiry is no decision
+            where += " AND expires_at > %s" if to_status != "expired" else " AND expires_at <= %s"
+            values.append(now)
+        with self._pool.connection() as conn:
+            cursor = conn.execute(f"UPDATE approvals SET {', '.join(sets)} WHERE {where}".encode(), values)
+            return bool(cursor.rowcount == 1)
+
+    def record_outcome(self, approval_id: str, outcome: dict[str, Any]) -> bool:
+        with self._pool.connection() as conn:
+            cursor = conn.execute(
+                "UPDATE approvals SET outcome_json = %s WHERE id = %s AND status = 'executed' AND outcome_json IS NULL",
+                (json.dumps(outcome, sort_keys=True), approval_id),
+            )
+            return bool(cursor.rowcount == 1)
+
+    def list(self, status: Status | None = None, limit: int = 100) -> builtins.list[Approval]:
+        query = f"SELECT {COLUMNS} FROM approvals"
+        params: builtins.list[Any] = []
+        if status is not None:
+            query += " WHERE status = %s"
+            params.append(status)
+        query += " ORDER BY created_at DESC LIMIT %s"
+        with self._pool.connection() as conn:
+            rows = conn.execute(query.encode(), (*params, limit)).fetchall()
+        return [row_to_approval(tuple(r)) for r in rows]
+
+    def close(self) -> None:
+        """The pool belongs to PostgresStore, which closes it."""

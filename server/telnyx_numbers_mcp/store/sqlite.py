@@ -1,0 +1,113 @@
+"""The embedded store: one SQLite file (WAL, synchronous=FULL, busy timeout) that several processes on one
+machine can share; a commit is on disk when a call returns."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_json
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.approvals.store import ApprovalStore
+
+__all__ = ["SqliteStore"]
+
+
+class SqliteStore(Store):
+    kind = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # one connection, shared by the event loop and helper threads
+        self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        if str(path) != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")  # an audit record or a claim survives a crash
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Apply what is missing, once, even when several processes start together (BEGIN IMMEDIATE)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+                done = {v for (v,) in self._db.execute("SELECT version FROM schema_migrations")}
+                for version, statements in MIGRATIONS:
+                    if version in done:
+                        continue
+                    for sql in statements:
+                        self._db.execute(sql.format(serial="INTEGER", real="REAL"))
+                    self._db.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def describe(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1 FROM audit_events LIMIT 1").fetchall()
+            return True
+        except sqlite3.Error:
+            return False
+
+    def append_audit(self, entry: Mapping[str, Any]) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO audit_events (event_id, ts, record) VALUES (?, ?, ?)",
+                (str(entry["event_id"]), str(entry["ts"]), audit_json(entry)),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def audit_rows(self, after: int = 0, limit: int | None = None) -> Iterator[tuple[int, str]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, record FROM audit_events WHERE id > ? ORDER BY id LIMIT ?",
+                (after, -1 if limit is None else limit),
+            ).fetchall()
+        for store_id, record in rows:
+            yield int(store_id), str(record)
+
+    def put_quote(self, record: QuoteRecord) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO quotes (nonce, tool, args_json, summary, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (record.nonce, record.tool, record.args_json, record.summary, record.expires_at),
+            )
+
+    def get_quote(self, nonce: str) -> QuoteRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT nonce, tool, args_json, summary, expires_at, used_at FROM quotes WHERE nonce = ?", (nonce,)
+            ).fetchone()
+        if row is None:
+            return None
+        return QuoteRecord(row[0], row[1], row[2], row[3], float(row[4]), used=row[5] is not None)
+
+    def claim_quote(self, nonce: str, now: float) -> bool:
+        with self._lock:
+            cursor = self._db.execute("UPDATE quotes SET used_at = ? WHERE nonce = ? AND used_at IS NULL", (now, nonce))
+        return cursor.rowcount == 1
+
+    def prune_quotes(self, before: float) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM quotes WHERE expires_at < ?", (before,))
+
+    def approvals(self) -> ApprovalStore:
+        from telnyx_numbers_mcp.approvals.store import SqliteApprovalStore
+
+        return SqliteApprovalStore(self.path)  # its own connection to the same file
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,118 @@
+"""The store's contract, for both backends (SQLite and a real PostgreSQL): many connections, as many
+processes would hold, claim a quote concurrently and exactly one wins; migrations run once however many
+replicas start together; the audit trail keeps its order; readiness follows the database."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from replica_helpers import new_database
+from telnyx_numbers_mcp.config import build_settings
+from telnyx_numbers_mcp.errors import ConfigError
+from telnyx_numbers_mcp.store import QuoteRecord, Store, open_store
+
+pytestmark = pytest.mark.slow  # starts PostgreSQL
+SECRET = "Zq8vK2pWx7LmN4rT9yB3cH6jD1fG5sQ0aE"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """Opens a new connection (pool) to one fresh store per test, as another replica would."""
+    url = new_database(request.getfixturevalue("pg_admin")) if request.param == "postgresql" else (
+        f"sqlite://{tmp_path / 'state.sqlite3'}")  # fmt: skip
+    settings = build_settings({"store": url, "state_secret": SECRET}, {})
+    opened: list[Store] = []
+
+    def open_one() -> Store:
+        store = open_store(settings)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+def quote(nonce: str = "n1") -> QuoteRecord:
+    return QuoteRecord(nonce, "number_orders_create", '{"a":1}', "Buy 1 number", 4_000_000_000.0)
+
+
+def test_of_twenty_concurrent_claims_from_separate_connections_exactly_one_wins(
+    opener: Callable[[], Store],
+) -> None:
+    stores = [opener() for _ in range(20)]
+    stores[0].put_quote(quote())
+    start = threading.Barrier(20)
+    wins: list[bool] = []
+
+    def claim(store: Store) -> None:
+        start.wait()
+        wins.append(store.claim_quote("n1", 1.0))
+
+    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 19 + [True]
+    got = stores[5].get_quote("n1")
+    assert got is not None and got.used and got.args_json == '{"a":1}'
+
+
+def test_a_quote_put_by_one_connection_is_read_by_another_exactly(opener: Callable[[], Store]) -> None:
+    first, second = opener(), opener()
+    first.put_quote(quote("n2"))
+    assert second.get_quote("n2") == quote("n2")
+    assert second.get_quote("unknown") is None
+    second.prune_quotes(before=4_000_000_001.0)
+    assert first.get_quote("n2") is None
+
+
+def test_migrations_run_once_when_replicas_start_together(opener: Callable[[], Store]) -> None:
+    errors: list[BaseException] = []
+    opened: list[Store] = []
+
+    def start() -> None:
+        try:
+            opened.append(opener())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(opened) == 6
+    opened[0].append_audit({"event_id": "e1", "ts": "t", "event": "x"})
+    assert [r["event"] for r in opener().audit()] == ["x"]
+
+
+def test_the_audit_trail_keeps_commit_order_across_connections(opener: Callable[[], Store]) -> None:
+    a, b = opener(), opener()
+    for i in range(6):
+        (a if i % 2 else b).append_audit({"event_id": f"e{i}", "ts": "t", "event": "x", "i": i})
+    records = list(opener().audit())
+    assert [r["i"] for r in records] == list(range(6))
+    assert [r["i"] for r in a.audit(after=records[3]["store_id"])] == [4, 5]
+    assert [r["i"] for r in a.audit(limit=2)] == [0, 1]
+
+
+def test_ping_is_true_for_an_open_store_and_false_once_it_is_closed(opener: Callable[[], Store]) -> None:
+    store = opener()
+    assert store.ping() is True
+    store.close()
+    assert store.ping() is False
+
+
+def test_an_unreachable_postgresql_store_is_a_clear_error_without_the_password() -> None:
+    from telnyx_numbers_mcp.store.postgres import PostgresStore
+
+    url = "postgresql://mcp:hunter2-password@127.0.0.1:1/numbers"
+    with pytest.raises(ConfigError, match="cannot use the store") as caught:
+        PostgresStore(url, connect_timeout=1)
+    assert "hunter2" not in str(caught.value) and "mcp:***@127.0.0.1:1" in str(caught.value)
