@@ -22,7 +22,8 @@ from sandbox_helpers import child_env, sandbox_api_process
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # server subprocesses
+# One xdist worker runs this file, so the module-scoped sandbox process starts once.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("audit_crash")]  # server subprocesses
 
 API_KEY = "KEY_crash_0123456789"
 NUMBER = "+13123709222"

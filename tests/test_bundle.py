@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((ROOT / "manifest.json").read_text())
 RESOLVER = Path(__file__).with_name("mcpb_resolve.mjs")
 BIN = Path(sys.executable).parent
+# One xdist worker runs this file, so the module-scoped bundle is built once.
+pytestmark = pytest.mark.xdist_group("bundle")
 
 
 def _build_module() -> ModuleType:

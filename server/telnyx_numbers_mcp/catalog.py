@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -117,6 +117,13 @@ def load_catalog(directory: Path = TOOL_SPECS_DIR) -> list[ToolSpec]:
         return [ToolSpec.from_json(json.loads((directory / f"{n}.json").read_text())) for n in index["tools"]]
     except (OSError, KeyError, ValueError) as exc:
         raise SpecError(f"cannot load tool specs from {directory}: {exc}") from exc
+
+
+@cache
+def packaged_catalog() -> tuple[ToolSpec, ...]:
+    """The installed tool_specs/, read once per process: they never change while it runs, and every server
+    built in it (one per HTTP session, or per test) then shares the parsed specs and their compiled validators."""
+    return tuple(load_catalog())
 
 
 def toolsets(catalog: Iterable[ToolSpec]) -> list[str]:

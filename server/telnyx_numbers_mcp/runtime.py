@@ -17,7 +17,7 @@ from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.approvals import channels as approval
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL, check_tool
 from telnyx_numbers_mcp.calls.http import TelnyxClient
-from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog, select
+from telnyx_numbers_mcp.catalog import ToolSpec, packaged_catalog, select
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
@@ -196,7 +196,7 @@ class LazySandbox(httpx.AsyncBaseTransport):
 def build_runtime(
     settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, store: Store | None = None
 ) -> Runtime:
-    full = load_catalog()
+    full = list(packaged_catalog())
     catalog = select(
         full,
         toolsets_wanted=settings.toolsets,
