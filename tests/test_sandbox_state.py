@@ -461,6 +461,27 @@ async def test_requests_are_recorded_verbatim() -> None:
     assert sb.requests == []
 
 
+async def test_owned_number_tags_are_deduplicated_and_a_bad_tags_value_changes_nothing() -> None:
+    sb = Sandbox()
+    async with client_for(sb) as client:
+        pool = await sandbox_numbers(client, country_code="US", limit="1")
+        await client.post("/number_orders", json={"phone_numbers": [{"phone_number": pool[0]}]})
+        sb.clock.advance(40)
+        owned = (await client.get("/phone_numbers")).json()["data"][0]["id"]
+        number = f"/phone_numbers/{owned}"
+        for path, tags in ((number, ["b", "a", "b"]), (f"{number}/messaging", ["c", "c", "d"])):
+            ok = await client.patch(path, json={"tags": tags})
+            assert ok.status_code == 200
+            kept = (await client.get(number)).json()["data"]
+            assert kept["tags"] == list(dict.fromkeys(tags))
+            for bad in ("a", ["a", 1]):
+                r = await client.patch(path, json={"tags": bad, "customer_reference": "changed"})
+                assert r.status_code == 422
+                assert r.json()["errors"][0]["source"]["pointer"] == "/tags"
+                assert "array of strings" in r.json()["errors"][0]["detail"]
+            assert (await client.get(number)).json()["data"] == kept
+
+
 # ---- persistence ----------------------------------------------------------------------------------
 
 

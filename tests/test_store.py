@@ -116,3 +116,24 @@ def test_an_unreachable_postgresql_store_is_a_clear_error_without_the_password()
     with pytest.raises(ConfigError, match="cannot use the store") as caught:
         PostgresStore(url, connect_timeout=1)
     assert "hunter2" not in str(caught.value) and "mcp:***@127.0.0.1:1" in str(caught.value)
+
+
+def test_each_backends_approvals_decide_once_execute_once_and_list(opener: Callable[[], Store]) -> None:
+    a, b = opener().approvals(), opener().approvals()  # as two replicas would
+    made = a.create(tool="number_orders_create", args={"n": 1}, args_digest="d", summary="BUY", channel="chat", ttl=60)
+    other = a.create(tool="number_orders_create", args={}, args_digest="e", summary="BUY", channel="chat", ttl=0)
+    assert b.get(made.id) == made and b.get("ap_missing") is None
+    assert not b.transition(made.id, from_status="approved", to_status="executed")  # not approved yet
+    assert b.transition(made.id, from_status="pending", to_status="approved", channel="terminal", decided_by="ops")
+    assert not a.transition(made.id, from_status="pending", to_status="declined")
+    assert not a.transition(other.id, from_status="pending", to_status="approved")  # past its expiry
+    assert a.transition(other.id, from_status="pending", to_status="expired")
+    assert a.transition(made.id, from_status="approved", to_status="executed")
+    assert not b.transition(made.id, from_status="approved", to_status="executed")
+    assert b.record_outcome(made.id, {"ok": True}) and not a.record_outcome(made.id, {"ok": False})
+    got = a.get(made.id)
+    assert got is not None and (got.status, got.channel, got.decided_by, got.outcome) == (
+        "executed", "terminal", "ops", {"ok": True})  # fmt: skip
+    assert got.decided_at is not None and got.executed_at is not None and got.args == {"n": 1}
+    assert [x.id for x in b.list("expired")] == [other.id] and len(b.list(limit=1)) == 1
+    assert {x.id for x in b.list()} == {made.id, other.id} and b.list("pending") == []

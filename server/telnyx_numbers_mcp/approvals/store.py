@@ -1,8 +1,8 @@
 """The approvals store: one row per approval, moved between statuses only by conditional updates, so an
 approval is decided once and executed at most once across concurrent calls and server processes.
 
-The interface (ApprovalStore) takes and returns plain values so another backend (e.g. PostgreSQL) can sit
-behind it; SqliteApprovalStore is the embedded default, a file in the state folder."""
+ApprovalStore holds the logic and the SQL text once; a backend (SqliteApprovalStore, the embedded default, a
+file in the state folder; PostgresApprovalStore in store/postgres.py) only runs statements."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -49,17 +50,42 @@ def new_id() -> str:
 
 
 class ApprovalStore(ABC):
-    """Backend-neutral interface; every state change goes through `transition`, which must be atomic."""
+    """The approvals logic over any SQL database, written once: a backend supplies only its placeholder style
+    and how to run one statement. Every state change is one conditional UPDATE, so it is atomic."""
+
+    placeholder = "?"  # the DB-API paramstyle marker ("?" for sqlite3, "%s" for psycopg)
 
     @abstractmethod
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        """Run one statement, committed on return; the number of rows it changed."""
+
+    @abstractmethod
+    def _read(self, sql: str, params: Sequence[Any]) -> builtins.list[tuple[Any, ...]]:
+        """Run one query; its rows as tuples."""
+
+    def _sql(self, text: str) -> str:
+        """`text` written with `?` markers, in this backend's placeholder style."""
+        return text.replace("?", self.placeholder)
+
     def create(
         self, *, tool: str, args: dict[str, Any], args_digest: str, summary: str, channel: str, ttl: float
-    ) -> Approval: ...
+    ) -> Approval:
+        now = time.time()
+        approval = Approval(
+            id=new_id(), tool=tool, args_digest=args_digest, args=args, summary=summary, status="pending",
+            channel=channel, created_at=now, expires_at=now + ttl,
+        )  # fmt: skip
+        self._write(
+            self._sql(f"INSERT INTO approvals ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+            (approval.id, tool, args_digest, json.dumps(args, sort_keys=True), summary, "pending", channel,
+             None, now, approval.expires_at, None, None, None),
+        )  # fmt: skip
+        return approval
 
-    @abstractmethod
-    def get(self, approval_id: str) -> Approval | None: ...
+    def get(self, approval_id: str) -> Approval | None:
+        rows = self._read(self._sql(f"SELECT {COLUMNS} FROM approvals WHERE id = ?"), (approval_id,))
+        return row_to_approval(rows[0]) if rows else None
 
-    @abstractmethod
     def transition(
         self,
         approval_id: str,
@@ -71,13 +97,48 @@ class ApprovalStore(ABC):
     ) -> bool:
         """Move from `from_status` to `to_status` if, and only if, the approval is in `from_status` now
         (and, leaving `pending`, not past its expiry unless the target is `expired`). True if this caller won."""
+        if from_status not in STATUSES or to_status not in STATUSES:
+            raise ValueError(f"unknown status {from_status!r} -> {to_status!r}")
+        now = time.time()
+        sets = ["status = ?"]
+        values: builtins.list[Any] = [to_status]
+        if to_status in ("approved", "declined", "expired"):
+            sets += ["decided_at = ?"]
+            values += [now]
+        if to_status == "executed":
+            sets += ["executed_at = ?"]
+            values += [now]
+        if channel is not None:
+            sets += ["channel = ?"]
+            values += [channel]
+        if decided_by is not None:
+            sets += ["decided_by = ?"]
+            values += [decided_by]
+        where = "id = ? AND status = ?"
+        values += [approval_id, from_status]
+        if from_status == "pending":  # a decision after the expiry is no decision
+            where += " AND expires_at > ?" if to_status != "expired" else " AND expires_at <= ?"
+            values += [now]
+        return self._write(self._sql(f"UPDATE approvals SET {', '.join(sets)} WHERE {where}"), values) == 1
 
-    @abstractmethod
     def record_outcome(self, approval_id: str, outcome: dict[str, Any]) -> bool:
         """Store the result of an executed approval, once; True if it was stored by this call."""
+        changed = self._write(
+            self._sql(
+                "UPDATE approvals SET outcome_json = ? WHERE id = ? AND status = 'executed' AND outcome_json IS NULL"
+            ),
+            (json.dumps(outcome, sort_keys=True), approval_id),
+        )
+        return changed == 1
 
-    @abstractmethod
-    def list(self, status: Status | None = None, limit: int = 100) -> builtins.list[Approval]: ...
+    def list(self, status: Status | None = None, limit: int = 100) -> builtins.list[Approval]:
+        query = f"SELECT {COLUMNS} FROM approvals"
+        params: builtins.list[Any] = []
+        if status is not None:
+            query += " WHERE status = ?"
+            params.append(status)
+        query += " ORDER BY created_at DESC LIMIT ?"
+        return [row_to_approval(r) for r in self._read(self._sql(query), (*params, limit))]
 
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release the backend's resources."""
@@ -123,80 +184,13 @@ class SqliteApprovalStore(ApprovalStore):
         with self._lock:
             self._db.executescript(SCHEMA)
 
-    def create(
-        self, *, tool: str, args: dict[str, Any], args_digest: str, summary: str, channel: str, ttl: float
-    ) -> Approval:
-        now = time.time()
-        approval = Approval(
-            id=new_id(), tool=tool, args_digest=args_digest, args=args, summary=summary, status="pending",
-            channel=channel, created_at=now, expires_at=now + ttl,
-        )  # fmt: skip
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
         with self._lock:
-            self._db.execute(
-                f"INSERT INTO approvals ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (approval.id, tool, args_digest, json.dumps(args, sort_keys=True), summary, "pending", channel,
-                 None, now, approval.expires_at, None, None, None),
-            )  # fmt: skip
-        return approval
+            return self._db.execute(sql, params).rowcount
 
-    def get(self, approval_id: str) -> Approval | None:
+    def _read(self, sql: str, params: Sequence[Any]) -> builtins.list[tuple[Any, ...]]:
         with self._lock:
-            row = self._db.execute(f"SELECT {COLUMNS} FROM approvals WHERE id = ?", (approval_id,)).fetchone()
-        return row_to_approval(row) if row else None
-
-    def transition(
-        self,
-        approval_id: str,
-        *,
-        from_status: Status,
-        to_status: Status,
-        channel: str | None = None,
-        decided_by: str | None = None,
-    ) -> bool:
-        if from_status not in STATUSES or to_status not in STATUSES:
-            raise ValueError(f"unknown status {from_status!r} -> {to_status!r}")
-        now = time.time()
-        sets = ["status = ?"]
-        values: builtins.list[Any] = [to_status]
-        if to_status in ("approved", "declined", "expired"):
-            sets += ["decided_at = ?"]
-            values += [now]
-        if to_status == "executed":
-            sets += ["executed_at = ?"]
-            values += [now]
-        if channel is not None:
-            sets += ["channel = ?"]
-            values += [channel]
-        if decided_by is not None:
-            sets += ["decided_by = ?"]
-            values += [decided_by]
-        where = "id = ? AND status = ?"
-        values += [approval_id, from_status]
-        if from_status == "pending":  # a decision after the expiry is no decision
-            where += " AND expires_at > ?" if to_status != "expired" else " AND expires_at <= ?"
-            values += [now]
-        with self._lock:
-            cursor = self._db.execute(f"UPDATE approvals SET {', '.join(sets)} WHERE {where}", values)
-        return cursor.rowcount == 1
-
-    def record_outcome(self, approval_id: str, outcome: dict[str, Any]) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE approvals SET outcome_json = ? WHERE id = ? AND status = 'executed' AND outcome_json IS NULL",
-                (json.dumps(outcome, sort_keys=True), approval_id),
-            )
-        return cursor.rowcount == 1
-
-    def list(self, status: Status | None = None, limit: int = 100) -> builtins.list[Approval]:
-        query = f"SELECT {COLUMNS} FROM approvals"
-        params: tuple[Any, ...] = ()
-        if status is not None:
-            query += " WHERE status = ?"
-            params = (status,)
-        query += " ORDER BY created_at DESC LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(query, (*params, limit)).fetchall()
-        return [row_to_approval(r) for r in rows]
+            return [tuple(row) for row in self._db.execute(sql, params).fetchall()]
 
     def close(self) -> None:
         with self._lock:

@@ -214,6 +214,13 @@ def _opt_str_or_null(body: dict[str, Any], key: str) -> tuple[bool, str | None]:
     return True, opt_str(body, key)
 
 
+def _tags(tags: Any) -> list[str]:
+    """A tags array as given, duplicates dropped in order; anything but an array of strings is refused."""
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise invalid("/tags", "'tags' must be an array of strings.")
+    return list(dict.fromkeys(tags))
+
+
 def update(sb: Sandbox, call: Call) -> Reply:
     num = _find(sb, call.params["id"])
     body = body_object(call.body)
@@ -228,10 +235,7 @@ def update(sb: Sandbox, call: Call) -> Reply:
     if hd is not None:
         s["hd_voice_enabled"] = hd
     if "tags" in body:
-        tags = body["tags"]
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise invalid("/tags", "'tags' must be an array of strings.")
-        s["tags"] = list(dict.fromkeys(tags))
+        s["tags"] = _tags(body["tags"])
     _save(sb, s)
     return 200, {"data": render(sb, num)}
 
@@ -400,9 +404,6 @@ def messaging_update(sb: Sandbox, call: Call) -> Reply:
             )
         s["messaging_product"] = product
     if "tags" in body:
-        tags = body["tags"]
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise invalid("/tags", "'tags' must be an array of strings.")
-        s["tags"] = list(dict.fromkeys(tags))
+        s["tags"] = _tags(body["tags"])
     _save(sb, s)
     return 200, {"data": _render_messaging(sb, num)}

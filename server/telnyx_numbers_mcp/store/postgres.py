@@ -5,22 +5,12 @@ committed statement; `claim_quote` is a conditional UPDATE, never a read followe
 from __future__ import annotations
 
 import builtins
-import json
 import logging
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from telnyx_numbers_mcp.approvals.store import (
-    COLUMNS,
-    STATUSES,
-    Approval,
-    ApprovalStore,
-    Status,
-    new_id,
-    row_to_approval,
-)
+from telnyx_numbers_mcp.approvals.store import ApprovalStore
 from telnyx_numbers_mcp.errors import ConfigError
 from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_json
 
@@ -149,83 +139,18 @@ class PostgresApprovalStore(ApprovalStore):
     """Approvals in PostgreSQL. Every status change is one conditional UPDATE (`WHERE status = <from>`): under
     PostgreSQL's row locking, of concurrent transitions from one status exactly one matches the row."""
 
+    placeholder = "%s"
+
     def __init__(self, pool: Any) -> None:
         self._pool = pool
 
-    def create(
-        self, *, tool: str, args: dict[str, Any], args_digest: str, summary: str, channel: str, ttl: float
-    ) -> Approval:
-        now = time.time()
-        approval = Approval(
-            id=new_id(), tool=tool, args_digest=args_digest, args=args, summary=summary, status="pending",
-            channel=channel, created_at=now, expires_at=now + ttl,
-        )  # fmt: skip
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
         with self._pool.connection() as conn:
-            conn.execute(
-                f"INSERT INTO approvals ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)".encode(),
-                (approval.id, tool, args_digest, json.dumps(args, sort_keys=True), summary, "pending", channel,
-                 None, now, approval.expires_at, None, None, None),
-            )  # fmt: skip
-        return approval
+            return int(conn.execute(sql.encode(), params).rowcount)
 
-    def get(self, approval_id: str) -> Approval | None:
+    def _read(self, sql: str, params: Sequence[Any]) -> builtins.list[tuple[Any, ...]]:
         with self._pool.connection() as conn:
-            row = conn.execute(f"SELECT {COLUMNS} FROM approvals WHERE id = %s".encode(), (approval_id,)).fetchone()
-        return row_to_approval(tuple(row)) if row else None
-
-    def transition(
-        self,
-        approval_id: str,
-        *,
-        from_status: Status,
-        to_status: Status,
-        channel: str | None = None,
-        decided_by: str | None = None,
-    ) -> bool:
-        if from_status not in STATUSES or to_status not in STATUSES:
-            raise ValueError(f"unknown status {from_status!r} -> {to_status!r}")
-        now = time.time()
-        sets = ["status = %s"]
-        values: builtins.list[Any] = [to_status]
-        if to_status in ("approved", "declined", "expired"):
-            sets.append("decided_at = %s")
-            values.append(now)
-        if to_status == "executed":
-            sets.append("executed_at = %s")
-            values.append(now)
-        if channel is not None:
-            sets.append("channel = %s")
-            values.append(channel)
-        if decided_by is not None:
-            sets.append("decided_by = %s")
-            values.append(decided_by)
-        where = "id = %s AND status = %s"
-        values += [approval_id, from_status]
-        if from_status == "pending":  # a decision after the expiry is no decision
-            where += " AND expires_at > %s" if to_status != "expired" else " AND expires_at <= %s"
-            values.append(now)
-        with self._pool.connection() as conn:
-            cursor = conn.execute(f"UPDATE approvals SET {', '.join(sets)} WHERE {where}".encode(), values)
-            return bool(cursor.rowcount == 1)
-
-    def record_outcome(self, approval_id: str, outcome: dict[str, Any]) -> bool:
-        with self._pool.connection() as conn:
-            cursor = conn.execute(
-                "UPDATE approvals SET outcome_json = %s WHERE id = %s AND status = 'executed' AND outcome_json IS NULL",
-                (json.dumps(outcome, sort_keys=True), approval_id),
-            )
-            return bool(cursor.rowcount == 1)
-
-    def list(self, status: Status | None = None, limit: int = 100) -> builtins.list[Approval]:
-        query = f"SELECT {COLUMNS} FROM approvals"
-        params: builtins.list[Any] = []
-        if status is not None:
-            query += " WHERE status = %s"
-            params.append(status)
-        query += " ORDER BY created_at DESC LIMIT %s"
-        with self._pool.connection() as conn:
-            rows = conn.execute(query.encode(), (*params, limit)).fetchall()
-        return [row_to_approval(tuple(r)) for r in rows]
+            return [tuple(row) for row in conn.execute(sql.encode(), params).fetchall()]
 
     def close(self) -> None:
         """The pool belongs to PostgresStore, which closes it."""
