@@ -106,8 +106,9 @@ def served(sb: Sandbox) -> Iterator[str]:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """A minimal environment for subprocesses (as MCP clients give servers): no TELNYX_* leaks in."""
-    keep = ("HOME", "PATH", "LANG", "TMPDIR", "SYSTEMROOT")
+    """A minimal environment for subprocesses (as MCP clients give servers): no TELNYX_* leaks in. The test's
+    own state and data folders (conftest) go along, so no server a test starts writes into the user's."""
+    keep = ("HOME", "PATH", "LANG", "TMPDIR", "SYSTEMROOT", "XDG_STATE_HOME", "XDG_DATA_HOME")
     return {**{k: os.environ[k] for k in keep if k in os.environ}, **extra}
 
 
