@@ -137,3 +137,29 @@ def test_each_backends_approvals_decide_once_execute_once_and_list(opener: Calla
     assert got.decided_at is not None and got.executed_at is not None and got.args == {"n": 1}
     assert [x.id for x in b.list("expired")] == [other.id] and len(b.list(limit=1)) == 1
     assert {x.id for x in b.list()} == {made.id, other.id} and b.list("pending") == []
+
+
+def test_processes_opening_a_new_sqlite_state_folder_together_all_start(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs it to itself and SQLite refuses at once (no busy wait) while another
+    opener holds it: two servers started together on a fresh state folder must both come up (30 fresh folders,
+    6 openers each, the audit store and the approvals store)."""
+    from telnyx_numbers_mcp.approvals.store import SqliteApprovalStore
+    from telnyx_numbers_mcp.store.sqlite import SqliteStore
+
+    errors: list[BaseException] = []
+    for i in range(30):
+        folder = tmp_path / f"state-{i}"
+
+        def start(folder: Path = folder) -> None:
+            try:
+                SqliteStore(folder / "state.sqlite3")
+                SqliteApprovalStore(folder / "approvals.sqlite3")
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []

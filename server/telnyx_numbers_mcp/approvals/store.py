@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from telnyx_numbers_mcp.store.sqlite import enable_wal
+
 Status = Literal["pending", "approved", "declined", "expired", "executed"]
 STATUSES: tuple[Status, ...] = ("pending", "approved", "declined", "expired", "executed")
 
@@ -179,7 +181,7 @@ class SqliteApprovalStore(ApprovalStore):
         self._db = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 10000")
         if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
+            enable_wal(self._db)
         self._db.execute("PRAGMA synchronous = FULL")  # a decision or an execution claim survives a crash
         with self._lock:
             self._db.executescript(SCHEMA)

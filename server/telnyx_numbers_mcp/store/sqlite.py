@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,21 @@ from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.store import ApprovalStore
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "enable_wal"]
+
+
+def enable_wal(db: sqlite3.Connection) -> None:
+    """Switch a file to WAL. The switch needs the file to itself, and SQLite answers "database is locked" at once,
+    without waiting on the busy timeout, while another process is opening it too: retry for a while."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class SqliteStore(Store):
@@ -28,7 +43,7 @@ class SqliteStore(Store):
         self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 30000")
         if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
+            enable_wal(self._db)
         self._db.execute("PRAGMA synchronous = FULL")  # an audit record or a claim survives a crash
         self._migrate()
 
