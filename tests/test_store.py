@@ -37,6 +37,24 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[
         store.close()
 
 
+def together(start: Callable[[], object], count: int = 6) -> list[BaseException]:
+    """Run `start` in `count` threads at once, as replicas starting together; what they raised."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def quote(nonce: str = "n1") -> QuoteRecord:
     return QuoteRecord(nonce, "number_orders_create", '{"a":1}', "Buy 1 number", 4_000_000_000.0)
 
@@ -73,21 +91,8 @@ def test_a_quote_put_by_one_connection_is_read_by_another_exactly(opener: Callab
 
 
 def test_migrations_run_once_when_replicas_start_together(opener: Callable[[], Store]) -> None:
-    errors: list[BaseException] = []
     opened: list[Store] = []
-
-    def start() -> None:
-        try:
-            opened.append(opener())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(opened) == 6
+    assert together(lambda: opened.append(opener())) == [] and len(opened) == 6
     opened[0].append_audit({"event_id": "e1", "ts": "t", "event": "x"})
     assert [r["event"] for r in opener().audit()] == ["x"]
 
@@ -146,20 +151,11 @@ def test_processes_opening_a_new_sqlite_state_folder_together_all_start(tmp_path
     from telnyx_numbers_mcp.approvals.store import SqliteApprovalStore
     from telnyx_numbers_mcp.store.sqlite import SqliteStore
 
-    errors: list[BaseException] = []
     for i in range(30):
         folder = tmp_path / f"state-{i}"
 
         def start(folder: Path = folder) -> None:
-            try:
-                SqliteStore(folder / "state.sqlite3")
-                SqliteApprovalStore(folder / "approvals.sqlite3")
-            except BaseException as exc:
-                errors.append(exc)
+            SqliteStore(folder / "state.sqlite3")
+            SqliteApprovalStore(folder / "approvals.sqlite3")
 
-        threads = [threading.Thread(target=start) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert errors == []
+        assert together(start) == [], folder
