@@ -30,6 +30,15 @@ GUARDED: list[str] = [t.name for t in CATALOG if t.guarded]  # purchases and des
 # What a server with the default policy (confirm) lists: every default operation plus check_approval.
 DEFAULT_TOOL_NAMES: frozenset[str] = frozenset({*TOOLS, CHECK_TOOL})
 VALID_E164 = "+13125550001"
+# an address the sandbox accepts (addresses_create), for the tests of the requirements toolset
+ADDRESS = {
+    "business_name": "Example Ltd",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "street_address": "10 Downing Street",
+    "locality": "London",
+    "country_code": "GB",
+}
 
 
 @dataclass

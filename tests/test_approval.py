@@ -18,7 +18,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from helpers import ALL_CATALOG, GUARDED, Human, audit_records, text_of, tool_data
+from helpers import ADDRESS, ALL_CATALOG, GUARDED, Human, audit_records, text_of, tool_data
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
@@ -35,14 +35,6 @@ VALID = {
     "FR": "+33148667357",
     "AU": "+61292456734",
     "NL": "+31205943382",
-}
-ADDRESS = {
-    "business_name": "Example Ltd",
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "street_address": "10 Downing Street",
-    "locality": "London",
-    "country_code": "GB",
 }
 BAD = ["312-555-0001", "+1 312 555 0001", "13125550001", "+999123", "+0123456789"]
 

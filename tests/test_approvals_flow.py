@@ -336,6 +336,21 @@ async def answer(c: Client, args: dict[str, Any], state: str) -> types.CallToolR
     return result
 
 
+async def answer_together(
+    c: Client, args: dict[str, Any], state: str, count: int = 20
+) -> list[types.CallToolResult | None]:
+    """The same 2026 answer sent `count` times at once, as a replaying client would."""
+    replies: list[types.CallToolResult | None] = []
+
+    async def one() -> None:
+        replies.append(await answer(c, args, state))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(count):
+            tg.start_soon(one)
+    return replies
+
+
 async def human(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
     return types.ElicitResult(action="accept", content={"approve": True})
 
@@ -353,14 +368,7 @@ async def test_a_replayed_2026_approval_is_refused_sequentially_concurrently_and
         for _ in range(5):
             replay = await answer(c, args, state)
             assert replay is not None and replay.is_error and "replay" in text(replay), replay
-        replies: list[types.CallToolResult | None] = []
-
-        async def one() -> None:
-            replies.append(await answer(c, args, state))
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(20):
-                tg.start_soon(one)
+        replies = await answer_together(c, args, state)
         assert all(r is None or r.is_error for r in replies)
     assert flow.sent(ORDER) == 1
     async with flow.client("auto", server=server, elicitation_callback=human) as fresh:  # a new session
@@ -373,13 +381,6 @@ async def test_twenty_concurrent_answers_to_one_2026_question_send_one_order(flo
     async with flow.client("auto", elicitation_callback=human) as c:
         args = {"phone_numbers": [{"phone_number": (await us_number(c))["phone_number"]}]}
         state = await ask(c, args)
-        replies: list[types.CallToolResult | None] = []
-
-        async def one() -> None:
-            replies.append(await answer(c, args, state))
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(20):
-                tg.start_soon(one)
+        replies = await answer_together(c, args, state)
     assert flow.sent(ORDER) == 1
     assert sum(1 for r in replies if r is not None and not r.is_error) == 1

@@ -17,7 +17,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from helpers import Human, text_of
+from helpers import ADDRESS, Human, text_of
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
@@ -27,15 +27,7 @@ pytestmark = pytest.mark.anyio
 API_KEY = "KEY_lifecycle"
 NO_ID = "00000000-0000-0000-0000-000000000000"
 SANDBOX_DIR = Path(__file__).resolve().parents[1] / "server" / "telnyx_numbers_mcp" / "sandbox"
-UK_ADDRESS = {
-    "business_name": "Example Ltd",
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "street_address": "10 Downing Street",
-    "locality": "London",
-    "postal_code": "SW1A 2AA",
-    "country_code": "GB",
-}
+UK_ADDRESS = {**ADDRESS, "postal_code": "SW1A 2AA"}
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers import ALL_CATALOG, sandbox_numbers
+from helpers import ADDRESS, ALL_CATALOG, sandbox_numbers
 from sandbox_helpers import ResponseValidator, client_for
 from telnyx_numbers_mcp.sandbox import Sandbox
 from telnyx_numbers_mcp.sandbox.app import ROUTES
@@ -185,14 +185,6 @@ async def build_lifecycle(w: World) -> None:
 
 
 Case = tuple[str, dict[str, Any]]
-ADDRESS = {
-    "business_name": "Example Ltd",
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "street_address": "10 Downing Street",
-    "locality": "London",
-    "country_code": "GB",
-}
 
 
 def cases(op: tuple[str, str], w: World) -> list[Case]:
