@@ -93,13 +93,13 @@ class PriceCache:
 
     def remember(self, tool: str, args: Mapping[str, Any], answer: Any) -> int:
         """Keep every priced row of a number or block search answer; returns how many were kept."""
-        if tool not in (NUMBER_SEARCH, BLOCK_SEARCH) or not isinstance(answer, Mapping):
+        if tool not in (NUMBER_SEARCH, BLOCK_SEARCH) or not isinstance(answer, dict):
             return 0
         raw = args.get("filter")
-        flt: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        flt: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         kept = 0
         for item in answer.get("data") or []:
-            if not isinstance(item, Mapping) or not isinstance(item.get("phone_number"), str):
+            if not isinstance(item, dict) or not isinstance(item.get("phone_number"), str):
                 continue
             e164 = item["phone_number"]
             quote = _quote(item, str(flt.get("phone_number_type") or number_type(e164)))
@@ -116,12 +116,12 @@ def _block_key(start: str, size: Any) -> str:
 
 def _quote(item: Mapping[str, Any], kind: str) -> dict[str, str] | None:
     info = item.get("cost_information")
-    if not isinstance(info, Mapping) or info.get("upfront_cost") is None or info.get("monthly_cost") is None:
+    if not isinstance(info, dict) or info.get("upfront_cost") is None or info.get("monthly_cost") is None:
         return None
     e164 = str(item.get("phone_number", ""))
     region = region_code(e164)
     feats = item.get("features")
-    names = [str(f.get("name")) if isinstance(f, Mapping) else str(f) for f in feats] if isinstance(feats, list) else []
+    names = [str(f.get("name")) if isinstance(f, dict) else str(f) for f in feats] if isinstance(feats, list) else []
     return {
         "upfront_cost": str(info.get("upfront_cost")),
         "monthly_cost": str(info.get("monthly_cost")),

@@ -5,12 +5,15 @@ The model reads this text; programs read structuredContent, which keeps Telnyx's
 price, status and id of an answer stays in the text; what goes is JSON syntax, repeated keys and
 timestamps nobody acts on. Unknown shapes fall back to a generic `key=value` line, so nothing is lost
 when Telnyx adds fields or record types.
+
+Answers are parsed JSON, so objects are checked as `dict` (an ABC `Mapping` check costs several times more,
+and a search answer makes hundreds of them per call).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telnyx_numbers_mcp.calls.costs import number_type
@@ -28,17 +31,27 @@ def render(tool: str, args: Mapping[str, Any], answer: Mapping[str, Any]) -> str
     if ctx.header:
         lines.append(f"Every row: {ctx.header} (rows show only what differs)")
     for item in items:
-        lines.extend(_item(ctx, item) if isinstance(item, Mapping) else [_value(item)])
+        lines.extend(_item(ctx, item) if isinstance(item, dict) else [_value(item)])
     if not items:
         lines.append("No results." if isinstance(data, list) else "Done (Telnyx returned no data).")
     meta = answer.get("meta")
-    if isinstance(meta, Mapping):
+    if isinstance(meta, dict):
         lines.append(_pagination(meta, len(items)))
-    lines.extend(hints(tool, [i for i in items if isinstance(i, Mapping)]))
+    lines.extend(hints(tool, [i for i in items if isinstance(i, dict)]))
     return "\n".join(lines)
 
 
 # --- one item ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facts:
+    """A search row's columns, read once per answer: the header and the row both use them."""
+
+    region: str
+    kind: str
+    price: str
+    features: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,7 @@ class Ctx:
     common: frozenset[str] = frozenset()  # features every row has
     same: frozenset[str] = frozenset()  # columns (region, type, price) equal on every row
     header: str = ""  # what every row shares, said once
+    facts: Mapping[int, Facts] = field(default_factory=dict)  # id(row) -> its columns, for search rows
 
 
 def _item(ctx: Ctx, item: Item) -> list[str]:
@@ -57,33 +71,43 @@ def _item(ctx: Ctx, item: Item) -> list[str]:
     return renderer(ctx, item) if renderer else [_generic(item)]
 
 
-def _feature_names(item: Item) -> list[str]:
+def _feature_names(item: Item) -> tuple[str, ...]:
     feats = item.get("features")
     if not isinstance(feats, list):
-        return []
-    return [str(f.get("name")) if isinstance(f, Mapping) else str(f) for f in feats]
+        return ()
+    return tuple([str(f.get("name")) if isinstance(f, dict) else str(f) for f in feats])
+
+
+def _facts(ctx: Ctx, item: Item) -> Facts:
+    found = ctx.facts.get(id(item))
+    if found is not None:
+        return found
+    return Facts(_region(item), _kind(ctx, item), _row_price(item), _feature_names(item))
+
+
+_SEARCHED = ("available_phone_number", "available_phone_number_block")
 
 
 def _shared(args: Mapping[str, Any], items: list[Any]) -> Ctx:
     """What every row of a search answer has in common (place, type, price, features), said once in a
     header instead of on every row."""
-    searched = ("available_phone_number", "available_phone_number_block")
-    rows = [i for i in items if isinstance(i, Mapping) and i.get("record_type") in searched]
+    rows = [i for i in items if isinstance(i, dict) and i.get("record_type") in _SEARCHED]
     if len(rows) < 2 or len(rows) != len(items):
         return Ctx(args)
     plain = Ctx(args)
-    columns = {"region": _region, "type": lambda r: _kind(plain, r), "price": _row_price}
+    facts = {id(r): _facts(plain, r) for r in rows}
+    every = list(facts.values())
     same, header = set(), []
-    for name, column in columns.items():
-        values = {column(r) for r in rows}
+    for name in ("region", "type", "price"):
+        values = {getattr(f, "kind" if name == "type" else name) for f in every}
         if len(values) == 1 and "" not in values:
             same.add(name)
             header.append(values.pop())
-    shared = set(_feature_names(rows[0])).intersection(*(_feature_names(r) for r in rows[1:]))
-    common = [f for f in _feature_names(rows[0]) if f in shared]
+    shared = set(every[0].features).intersection(*(f.features for f in every[1:]))
+    common = [f for f in every[0].features if f in shared]
     if common:
         header.append("features " + ",".join(common))
-    return Ctx(args, frozenset(common), frozenset(same), " · ".join(header))
+    return Ctx(args, frozenset(common), frozenset(same), " · ".join(header), facts)
 
 
 def _kind(ctx: Ctx, item: Item) -> str:
@@ -91,7 +115,7 @@ def _kind(ctx: Ctx, item: Item) -> str:
     if item.get("record_type") != "available_phone_number":
         return ""
     raw = ctx.args.get("filter")
-    flt: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    flt: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
     return str(flt.get("phone_number_type") or number_type(str(item.get("phone_number"))) or "type unknown")
 
 
@@ -105,14 +129,14 @@ def _unless(ctx: Ctx, column: str, value: str) -> str:
 
 
 def _number(ctx: Ctx, item: Item) -> list[str]:
-    e164 = str(item.get("phone_number"))
+    facts = _facts(ctx, item)
     flags = [f for f in ("reservable", "quickship", "best_effort") if item.get(f)]
     parts = [
-        e164,
-        _unless(ctx, "region", _region(item)),
-        "" if "type" in ctx.same else _kind(ctx, item),
-        _features(ctx, item),
-        _unless(ctx, "price", _row_price(item)),
+        str(item.get("phone_number")),
+        _unless(ctx, "region", facts.region),
+        _unless(ctx, "type", facts.kind),
+        _features(ctx, facts.features),
+        _unless(ctx, "price", facts.price),
     ]
     if item.get("vanity_format"):
         parts.append(f"vanity {item['vanity_format']}")
@@ -121,11 +145,13 @@ def _number(ctx: Ctx, item: Item) -> list[str]:
 
 
 def _block(ctx: Ctx, item: Item) -> list[str]:
+    facts = _facts(ctx, item)
     start, size = str(item.get("phone_number")), item.get("range")
     span = f"{start} +{size}" if size is not None else start
     if isinstance(size, int) and start[1:].isdigit() and size > 0:
         span += f" (to +{int(start[1:]) + size - 1:0{len(start) - 1}d})"
-    parts = [span, _unless(ctx, "region", _region(item)), _features(ctx, item), _unless(ctx, "price", _row_price(item))]
+    parts = [span, _unless(ctx, "region", facts.region), _features(ctx, facts.features),
+             _unless(ctx, "price", facts.price)]  # fmt: skip
     return [" · ".join(p for p in parts if p)]
 
 
@@ -134,7 +160,7 @@ def _reservation(ctx: Ctx, item: Item) -> list[str]:
     rest = _generic(item, skip={"id", "status", "phone_numbers", "created_at"})
     lines = [f"{head} · {rest}" if rest else head]
     for n in item.get("phone_numbers") or []:
-        if isinstance(n, Mapping):
+        if isinstance(n, dict):
             lines.append(
                 f"  {n.get('phone_number')} · {n.get('status')} · expires {n.get('expired_at')} · id {n.get('id')}"
             )
@@ -152,7 +178,7 @@ def _order(ctx: Ctx, item: Item) -> list[str]:
     rest = _generic(item, skip=known)
     lines = [" · ".join(p for p in [*parts, rest] if p)]
     for n in item.get("phone_numbers") or []:
-        if isinstance(n, Mapping):
+        if isinstance(n, dict):
             lines.append("  " + _generic(n, skip={"phone_number", "id", "country_iso_alpha2"}, lead=_lead(n)))
     subs = item.get("sub_number_orders_ids")
     if subs:
@@ -190,11 +216,10 @@ def _region(item: Item) -> str:
     regions = item.get("region_information")
     if not isinstance(regions, list):
         return ""
-    return ", ".join(str(r.get("region_name")) for r in regions if isinstance(r, Mapping) and r.get("region_name"))
+    return ", ".join(str(r.get("region_name")) for r in regions if isinstance(r, dict) and r.get("region_name"))
 
 
-def _features(ctx: Ctx, item: Item) -> str:
-    names = _feature_names(item)
+def _features(ctx: Ctx, names: tuple[str, ...]) -> str:
     if not ctx.common:
         return ",".join(names)
     extra = [n for n in names if n not in ctx.common]
@@ -202,7 +227,7 @@ def _features(ctx: Ctx, item: Item) -> str:
 
 
 def _price(info: Any) -> str:
-    if not isinstance(info, Mapping) or not info:
+    if not isinstance(info, dict) or not info:
         return "price not given"
     cur = info.get("currency") or ""
     return f"{info.get('upfront_cost')} upfront, {info.get('monthly_cost')}/mo {cur}".strip()
@@ -212,7 +237,7 @@ def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ",".join(_value(v) for v in value) if all(not isinstance(v, Mapping) for v in value) else str(value)
+        return ",".join(_value(v) for v in value) if all(not isinstance(v, dict) for v in value) else str(value)
     return str(value)
 
 
@@ -224,15 +249,15 @@ def _generic(item: Item, *, skip: set[str] | frozenset[str] = frozenset(), lead:
         for key, value in obj.items():
             if key in _SKIP or (not prefix and key in skip) or value in (None, "", [], {}):
                 continue
-            if isinstance(value, Mapping) and not prefix:
+            if isinstance(value, dict) and not prefix:
                 inner = _generic(value)
                 if inner:
                     parts.append(f"{key}: ({inner.replace(' · ', ', ')})")
-            elif isinstance(value, Mapping):
+            elif isinstance(value, dict):
                 walk(value, f"{prefix}{key}.")
-            elif isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
+            elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
                 for i, v in enumerate(value):
-                    if isinstance(v, Mapping):
+                    if isinstance(v, dict):
                         walk(v, f"{prefix}{key}[{i}].")
                     else:
                         parts.append(f"{prefix}{key}[{i}]={_value(v)}")
@@ -339,7 +364,7 @@ def hints(tool: str, items: list[Item]) -> list[str]:
         for i in items
         if i.get("record_type") == "number_reservation"
         for n in i.get("phone_numbers") or []
-        if isinstance(n, Mapping) and n.get("expired_at")
+        if isinstance(n, dict) and n.get("expired_at")
     ]
     if expiries:
         out.append(f"Hint: reserved numbers are held until {min(expiries)} (30 minutes from reserving); "
