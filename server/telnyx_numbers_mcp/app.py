@@ -169,8 +169,15 @@ def build_app(
         instructions=instructions(settings),
         lifespan=lifespan,
         on_list_tools=list_tools,
-        on_call_tool=call_tool,
     )
+
+    async def call_tool_wire(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> dict[str, Any] | types.CallToolResult | types.InputRequiredResult:
+        return results.wire(await call_tool(ctx, params))
+
+    # registered as a plain request handler, which may answer in wire form (see results.wire)
+    server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool_wire)
     server.middleware.append(ToolListCache(can_elicit))  # the answer depends on it under elicit-only
     # from --state-secret (else random per process): a 2026 approval round trip may come back to another replica
     security = RequestStateSecurity(keys=[rt.keys.request_state])

@@ -57,5 +57,18 @@ def structured(data: dict[str, Any], text: str, *, sandbox: bool) -> types.CallT
     return types.CallToolResult(content=_content(text, sandbox), structured_content=data, _meta=meta)
 
 
+def wire(
+    result: types.CallToolResult | types.InputRequiredResult,
+) -> dict[str, Any] | types.CallToolResult | types.InputRequiredResult:
+    """A tool result in its wire form with structuredContent put in as it is: it is parsed JSON (Telnyx's
+    answer) or our own plain data, which pydantic would otherwise walk twice per call, here and again in
+    the SDK's per-version check of every result (that check still validates and serializes it once)."""
+    if not isinstance(result, types.CallToolResult) or result.structured_content is None:
+        return result
+    out = result.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"structured_content"})
+    out["structuredContent"] = result.structured_content
+    return out
+
+
 def error(exc: ToolCallError | str, *, sandbox: bool = False) -> types.CallToolResult:
     return types.CallToolResult(content=_content(str(exc), sandbox), is_error=True)
