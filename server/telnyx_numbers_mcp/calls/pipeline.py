@@ -34,7 +34,7 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
     wire = build(tool, args)
     request = rt.client.prepare(wire, tool=tool.name)  # refuses a bad request before it is audited
     audited = not tool.read_only
-    event_id = uuid.uuid4().hex
+    event_id = uuid.uuid4().hex if audited else ""
     if audited:
         rt.audit.append({
             "event": "request", "id": event_id, "tool": tool.name, "kind": tool.kind, "args": args,
