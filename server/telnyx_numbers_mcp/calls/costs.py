@@ -58,6 +58,21 @@ def number_type(e164: str) -> str:
     return _parsed(e164)[0]
 
 
+def searched_type(args: Mapping[str, Any], e164: str) -> str:
+    """A searched number's type: the one the search asked for, else the numbering plan's ("" if neither)."""
+    raw = args.get("filter")
+    flt: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    return str(flt.get("phone_number_type") or number_type(e164))
+
+
+def feature_names(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of a search row's features (Telnyx sends them as objects, older answers as strings)."""
+    feats = item.get("features")
+    if not isinstance(feats, list):
+        return ()
+    return tuple([str(f.get("name")) if isinstance(f, dict) else str(f) for f in feats])
+
+
 def region_code(e164: str) -> str:
     """The number's ISO country ("" when the numbering plan does not know it)."""
     return _parsed(e164)[1]
@@ -95,14 +110,12 @@ class PriceCache:
         """Keep every priced row of a number or block search answer; returns how many were kept."""
         if tool not in (NUMBER_SEARCH, BLOCK_SEARCH) or not isinstance(answer, dict):
             return 0
-        raw = args.get("filter")
-        flt: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         kept = 0
         for item in answer.get("data") or []:
             if not isinstance(item, dict) or not isinstance(item.get("phone_number"), str):
                 continue
             e164 = item["phone_number"]
-            quote = _quote(item, str(flt.get("phone_number_type") or number_type(e164)))
+            quote = _quote(item, searched_type(args, e164))
             if quote is None:
                 continue
             self.put(_block_key(e164, item.get("range")) if tool == BLOCK_SEARCH else e164, quote)
@@ -120,15 +133,13 @@ def _quote(item: Mapping[str, Any], kind: str) -> dict[str, str] | None:
         return None
     e164 = str(item.get("phone_number", ""))
     region = region_code(e164)
-    feats = item.get("features")
-    names = [str(f.get("name")) if isinstance(f, dict) else str(f) for f in feats] if isinstance(feats, list) else []
     return {
         "upfront_cost": str(info.get("upfront_cost")),
         "monthly_cost": str(info.get("monthly_cost")),
         "currency": str(info.get("currency") or ""),
         "country_code": region,
         "phone_number_type": kind,
-        "features": ",".join(names),
+        "features": ",".join(feature_names(item)),
     }
 
 

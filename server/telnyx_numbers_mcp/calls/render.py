@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from telnyx_numbers_mcp.calls.costs import number_type
+from telnyx_numbers_mcp.calls.costs import feature_names, searched_type
 
 Item = Mapping[str, Any]
 _SKIP = {"record_type", "updated_at"}  # noise for the model: every item has them
@@ -49,7 +49,7 @@ class Facts:
     """A search row's columns, read once per answer: the header and the row both use them."""
 
     region: str
-    kind: str
+    type: str
     price: str
     features: tuple[str, ...]
 
@@ -71,18 +71,11 @@ def _item(ctx: Ctx, item: Item) -> list[str]:
     return renderer(ctx, item) if renderer else [_generic(item)]
 
 
-def _feature_names(item: Item) -> tuple[str, ...]:
-    feats = item.get("features")
-    if not isinstance(feats, list):
-        return ()
-    return tuple([str(f.get("name")) if isinstance(f, dict) else str(f) for f in feats])
-
-
 def _facts(ctx: Ctx, item: Item) -> Facts:
     found = ctx.facts.get(id(item))
     if found is not None:
         return found
-    return Facts(_region(item), _kind(ctx, item), _row_price(item), _feature_names(item))
+    return Facts(_region(item), _kind(ctx, item), _row_price(item), feature_names(item))
 
 
 _SEARCHED = ("available_phone_number", "available_phone_number_block")
@@ -99,7 +92,7 @@ def _shared(args: Mapping[str, Any], items: list[Any]) -> Ctx:
     every = list(facts.values())
     same, header = set(), []
     for name in ("region", "type", "price"):
-        values = {getattr(f, "kind" if name == "type" else name) for f in every}
+        values = {getattr(f, name) for f in every}
         if len(values) == 1 and "" not in values:
             same.add(name)
             header.append(values.pop())
@@ -114,9 +107,7 @@ def _kind(ctx: Ctx, item: Item) -> str:
     """A number's type: as searched for, else from the numbering plan; a block's is not shown."""
     if item.get("record_type") != "available_phone_number":
         return ""
-    raw = ctx.args.get("filter")
-    flt: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
-    return str(flt.get("phone_number_type") or number_type(str(item.get("phone_number"))) or "type unknown")
+    return searched_type(ctx.args, str(item.get("phone_number"))) or "type unknown"
 
 
 def _row_price(item: Item) -> str:
@@ -134,7 +125,7 @@ def _number(ctx: Ctx, item: Item) -> list[str]:
     parts = [
         str(item.get("phone_number")),
         _unless(ctx, "region", facts.region),
-        _unless(ctx, "type", facts.kind),
+        _unless(ctx, "type", facts.type),
         _features(ctx, facts.features),
         _unless(ctx, "price", facts.price),
     ]
