@@ -54,6 +54,11 @@ BASELINE: dict[str, str] = {}  # {"ref": ..., "dir": ...} when --baseline is giv
 BURSTS = 10  # throughput: alternating bursts of 8-in-flight calls per target
 
 
+def burst_size(ncalls: int) -> int:
+    """Calls per throughput burst for a run of `ncalls` sequential calls."""
+    return max(ncalls // 5, 20)
+
+
 def baseline_cmd(*argv: str) -> list[str]:
     """Our server as it was at the baseline ref: the same interpreter with the old package first on the path."""
     return ["env", f"PYTHONPATH={BASELINE['dir']}/server", PY, *argv]
@@ -312,7 +317,7 @@ async def bench_interleaved_calls(
         # many short bursts, alternating targets and rotating who goes first: a load spike on this shared box
         # then lands on every target alike instead of on whichever ran during it
         spent = {k: 0.0 for k in names}
-        per_burst = max(n // 5, 20)
+        per_burst = burst_size(n)
         c1 = {k: proc_cpu(r.pid) for k, r in rpcs.items()}
         for b in range(BURSTS):
             for name in names[b % len(names) :] + names[: b % len(names)]:
@@ -676,7 +681,7 @@ def write(report: dict[str, Any]) -> None:
         f"`available_phone_numbers_list` with `{json.dumps(CALL_ARGS)}` against the local simulator, "
         f"`{ccmds['sandbox']}`. Every target is started first; 20 warm-up calls each, then {report['ncalls']}",
         "sequential calls each, interleaved one per target per round (p50/p95; server CPU per call from",
-        f"/proc/PID/stat), then {BURSTS} rounds of {max(report['ncalls'] // 5, 20)} calls each with 8 in flight, "
+        f"/proc/PID/stat), then {BURSTS} rounds of {burst_size(report['ncalls'])} calls each with 8 in flight, "
         "targets alternating and the first rotating (throughput; server CPU per call in those bursts too).",
         "MCP servers are driven over stdio by the raw driver; sandbox CPU/call is over all targets.",
         "",
