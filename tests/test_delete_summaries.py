@@ -7,83 +7,41 @@ human approves, and exactly once after."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import mcp_types as types
 import pytest
-from mcp import Client
 
-from helpers import ADDRESS, ALL_CATALOG, text_of
+from approval_helpers import API_KEY, Flow
+from helpers import ADDRESS, ALL_CATALOG, Human, text_of
 from sandbox_helpers import client_for
-from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.catalog import ToolSpec
-from telnyx_numbers_mcp.config import build_settings
-from telnyx_numbers_mcp.sandbox import Sandbox, create_app
+from telnyx_numbers_mcp.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
 
-API_KEY = "KEY_delete_summaries"
-UK_ADDRESS = {**ADDRESS, "postal_code": "SW1A 2AA", "extended_address": "Flat 1"}
+UK_ADDRESS = {**ADDRESS, "postal_code": "SW1A 2AA", "extended_address": "Flat 1", "phone_number": "+442071838750"}
 TOOLS: dict[str, ToolSpec] = {t.name: t for t in ALL_CATALOG}
 
 
 @dataclass
-class Person:
-    """Records each question and how many requests of the tool under test had reached Telnyx when it was asked."""
+class Env(Flow):
+    """The recording sandbox (Flow counts what reached it per tool) and the resources the account has."""
 
-    env: Env
-    tool: str
-    approve: bool = True
-    asked: list[str] = field(default_factory=list)
-    sent_when_asked: list[int] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        assert isinstance(params, types.ElicitRequestFormParams)
-        self.asked.append(params.message)
-        self.sent_when_asked.append(self.env.sent(self.tool))
-        if self.approve:
-            return types.ElicitResult(action="accept", content={"approve": True})
-        return types.ElicitResult(action="decline")
-
-
-@dataclass
-class Env:
-    sb: Sandbox
-    tmp: Path
     ids: dict[str, str] = field(default_factory=dict)
 
-    def sent(self, tool: str) -> int:
-        """Requests of `tool`'s own operation (its method and path) that reached the sandbox."""
-        spec = TOOLS[tool]
-        prefix = "/v2" + spec.path.split("{")[0]
-        return sum(1 for r in self.sb.requests if r["method"] == spec.method and r["path"].startswith(prefix))
-
-    def gets(self, path: str) -> int:
-        return sum(1 for r in self.sb.requests if r["method"] == "GET" and r["path"] == "/v2" + path)
-
-    @asynccontextmanager
-    async def client(self, person: Person | None, mode: str = "legacy", **flags: Any) -> AsyncIterator[Client]:
-        settings = build_settings(
-            {"base_url": "http://sandbox.invalid/v2", "api_key": API_KEY, "toolsets": "all",
-             "audit_log": str(self.tmp / "audit.jsonl"), **flags},
-            {},
-        )  # fmt: skip
-        server = build_server(settings, transport=httpx.ASGITransport(app=create_app(self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=person) as c:
-            yield c
+    def flags(self, **overrides: Any) -> dict[str, Any]:
+        return super().flags(**{"toolsets": "all", **overrides})
 
     async def ask(self, mode: str, tool: str, args: dict[str, Any], **flags: Any) -> tuple[str, types.CallToolResult]:
-        """Call `tool` as an agent would; the person approves. Returns the question and the result."""
-        person = Person(self, tool)
-        async with self.client(person, mode, **flags) as c:
+        """Call `tool` as an agent would; the human approves. Returns the question and the result."""
+        person = Human(count=lambda: self.sent(tool))
+        async with self.client(mode, elicitation_callback=person, **flags) as c:
             result = await c.call_tool(tool, args)
         [question] = person.asked
-        assert person.sent_when_asked == [0], f"{tool} reached Telnyx before the human answered"
+        assert person.counted == [0], f"{tool} reached Telnyx before the human answered"
         assert self.sent(tool) == 1, f"{tool} was not sent exactly once after approval"
         return question, result
 
@@ -122,7 +80,7 @@ async def env(tmp_path: Path) -> Env:
         owned = await ok("GET", "/phone_numbers")
     ids["pid"] = next(o["id"] for o in owned if o["phone_number"] == ids["number"])
     sb.reset_requests()
-    return Env(sb, tmp_path, ids)
+    return Env(sb, tmp_path, ids=ids)
 
 
 def test_every_destructive_tool_looks_up_what_it_acts_on() -> None:
@@ -139,12 +97,12 @@ async def test_releasing_a_number_shows_it_in_e164_with_type_and_monthly_cost(en
     assert not result.is_error, text_of(result)
     assert f"RELEASE phone number {number} (US local, id {pid}) from the account" in question
     assert "Monthly cost: 1.00 USD (Telnyx's price for a US local number;" in question
-    assert env.gets(f"/phone_numbers/{pid}") == 1
+    assert env.sent("phone_numbers_retrieve") == 1
 
 
 async def test_a_declined_release_sends_only_the_look_up(env: Env, mode: str) -> None:
-    person = Person(env, "phone_numbers_delete", approve=False)
-    async with env.client(person, mode) as c:
+    person = Human(action="decline", content=None)
+    async with env.client(mode, elicitation_callback=person) as c:
         result = await c.call_tool("phone_numbers_delete", {"id": env.ids["pid"]})
     assert result.is_error and "Not approved" in text_of(result)
     assert env.ids["number"] in person.asked[0] and env.sent("phone_numbers_delete") == 0
@@ -161,6 +119,7 @@ async def test_deleting_an_address_shows_its_lines(env: Env, mode: str) -> None:
     assert "  Example Ltd, Ada Lovelace" in lines
     assert "  10 Downing Street, Flat 1" in lines
     assert "  London, SW1A 2AA, GB" in lines
+    assert env.sent("addresses_retrieve") == 1 and env.sent("available_phone_numbers_list") == 0  # one read
 
 
 async def test_deleting_a_requirement_group_shows_country_and_type(env: Env, mode: str) -> None:
@@ -212,7 +171,7 @@ async def test_a_failed_look_up_says_so_and_the_approval_still_works(
 
 
 async def test_under_host_confirm_the_quote_names_the_number_and_confirm_action_releases_it(env: Env) -> None:
-    async with env.client(None, "legacy", purchase_policy="host-confirm") as c:
+    async with env.client("legacy", purchase_policy="host-confirm") as c:
         quote = await c.call_tool("phone_numbers_delete", {"id": env.ids["pid"]})
         assert isinstance(quote.structured_content, dict), text_of(quote)
         summary = quote.structured_content["summary"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import anyio
 
@@ -53,13 +53,18 @@ async def look_up(rt: Runtime, tool: ToolSpec, args: Mapping[str, Any]) -> dict[
     query = lookup.query(dict(args))
     facts = {"subject": await _read(rt, lookup.tool, query)}
     record = facts["subject"].record
-    if tool.kind == "destructive" and record is not None and isinstance(record.get("phone_number"), str):
+    if tool.kind == "destructive" and _is_number(record):
         facts["price"] = await _price(rt, record)
     forward = tool.billed_settings.forward(args) if tool.billed_settings else None
     if forward is not None and forward.to is None and forward.billed.current:
         own = {read_arg: args.get(arg) for read_arg, arg in lookup.args.items()}  # the same resource's settings
         facts["current"] = await _read(rt, forward.billed.current, own)
     return facts
+
+
+def _is_number(record: Mapping[str, Any] | None) -> TypeGuard[Mapping[str, Any]]:
+    """A phone number's record (an address has a phone_number too, but no phone_number_type)."""
+    return record is not None and isinstance(record.get("phone_number"), str) and "phone_number_type" in record
 
 
 async def _read(rt: Runtime, name: str, query: dict[str, Any]) -> Found:
