@@ -6,27 +6,20 @@ with nothing sent at all."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import mcp_types as types
 import pytest
-from mcp import Client
 
-from helpers import ALL_CATALOG, text_of
+from approval_helpers import API_KEY, Flow
+from helpers import ALL_CATALOG, Human, text_of
 from sandbox_helpers import client_for
-from telnyx_numbers_mcp.app import build_server
-from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.guards.settings import Billed
-from telnyx_numbers_mcp.sandbox import Sandbox, create_app
+from telnyx_numbers_mcp.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
 
-API_KEY = "KEY_billed_settings"
 VOICE = "phone_numbers_voice_update"
 BILLED: list[Billed] = list(next(t for t in ALL_CATALOG if t.name == VOICE).billed_settings.billed)  # type: ignore[union-attr]
 SATELLITE = "+881612345678"  # +881: global mobile satellite system
@@ -37,44 +30,19 @@ CHICAGO = "+13125550123"
 
 
 @dataclass
-class Person:
-    """The human at the client: records each question and how many PATCH requests had reached Telnyx when it
-    was asked, then gives the same answer every time."""
+class Env(Flow):
+    """The recording sandbox (Flow counts what reached it per tool) and the number the account owns."""
 
-    env: Env
-    approve: bool = True
-    asked: list[str] = field(default_factory=list)
-    patches_when_asked: list[int] = field(default_factory=list)
-
-    async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        assert isinstance(params, types.ElicitRequestFormParams)
-        self.asked.append(params.message)
-        self.patches_when_asked.append(self.env.sent("PATCH"))
-        if self.approve:
-            return types.ElicitResult(action="accept", content={"approve": True})
-        return types.ElicitResult(action="decline")
-
-
-@dataclass
-class Env:
-    sb: Sandbox
-    tmp: Path
     pid: str = ""
     number: str = ""
 
-    def sent(self, method: str, path: str = "/v2/phone_numbers") -> int:
-        return sum(1 for r in self.sb.requests if r["method"] == method and r["path"].startswith(path))
+    def flags(self, **overrides: Any) -> dict[str, Any]:
+        return super().flags(**{"toolsets": "numbers", **overrides})
 
-    @asynccontextmanager
-    async def client(self, person: Person | None, mode: str = "legacy", **flags: Any) -> AsyncIterator[Client]:
-        settings = build_settings(
-            {"base_url": "http://sandbox.invalid/v2", "api_key": API_KEY, "toolsets": "numbers",
-             "audit_log": str(self.tmp / "audit.jsonl"), **flags},
-            {},
-        )  # fmt: skip
-        server = build_server(settings, transport=httpx.ASGITransport(app=create_app(self.sb)))
-        async with Client(server, mode=mode, elicitation_callback=person) as c:
-            yield c
+    def person(self, approve: bool = True) -> Human:
+        """The human at the client, who also notes how many voice PATCHes had gone out when asked."""
+        answer = {} if approve else {"action": "decline", "content": None}
+        return Human(**answer, count=lambda: self.sent(VOICE))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -90,7 +58,7 @@ async def env(tmp_path: Path) -> Env:
         owned = (await http.get("/phone_numbers")).json()["data"]
     assert [o["phone_number"] for o in owned] == [number]
     sb.reset_requests()
-    return Env(sb, tmp_path, owned[0]["id"], number)
+    return Env(sb, tmp_path, pid=owned[0]["id"], number=number)
 
 
 def turning_on(billed: Billed, pid: str) -> dict[str, Any]:
@@ -127,17 +95,17 @@ def test_the_billed_settings_are_the_researched_ones() -> None:
 
 @pytest.mark.parametrize("billed", BILLED, ids=[b.name for b in BILLED])
 async def test_turning_on_a_billed_setting_waits_for_approval(env: Env, mode: str, billed: Billed) -> None:
-    person = Person(env)
+    person = env.person()
     args = turning_on(billed, env.pid)
-    async with env.client(person, mode) as c:
+    async with env.client(mode, elicitation_callback=person) as c:
         result = await c.call_tool(VOICE, args)
     assert not result.is_error, text_of(result)
     [question] = person.asked
-    assert person.patches_when_asked == [0]  # nothing was changed before the human said yes
-    assert env.sent("PATCH") == 1  # and exactly once after
+    assert person.counted == [0]  # nothing was changed before the human said yes
+    assert env.sent(VOICE) == 1  # and exactly once after
     assert f"CHANGE the settings of phone number {env.number} (US local, id {env.pid})" in question
     assert f"Starts costing: {billed.name}: {billed.price}" in question
-    assert env.sent("GET", f"/v2/phone_numbers/{env.pid}") >= 1  # the number was looked up to name it
+    assert env.sent("phone_numbers_retrieve") >= 1  # the number was looked up to name it
 
 
 @pytest.mark.parametrize(
@@ -153,13 +121,13 @@ async def test_turning_on_a_billed_setting_waits_for_approval(env: Env, mode: st
 async def test_forwarding_says_where_calls_will_go_and_waits_for_approval(
     env: Env, mode: str, destination: str, where: str
 ) -> None:
-    person = Person(env)
+    person = env.person()
     args = {"id": env.pid, "call_forwarding": {"forwards_to": destination, "forwarding_type": "always"}}
-    async with env.client(person, mode) as c:
+    async with env.client(mode, elicitation_callback=person) as c:
         result = await c.call_tool(VOICE, args)
     assert not result.is_error, text_of(result)
     [question] = person.asked
-    assert person.patches_when_asked == [0] and env.sent("PATCH") == 1
+    assert person.counted == [0] and env.sent(VOICE) == 1
     assert f"Calls will go (always) to {destination}: " in question and where in question, question
     assert "Starts costing: call forwarding: billed by Telnyx" in question
     assert isinstance(result.structured_content, dict)
@@ -167,28 +135,28 @@ async def test_forwarding_says_where_calls_will_go_and_waits_for_approval(
 
 
 async def test_a_declined_billed_change_sends_nothing(env: Env, mode: str) -> None:
-    person = Person(env, approve=False)
-    async with env.client(person, mode) as c:
+    person = env.person(approve=False)
+    async with env.client(mode, elicitation_callback=person) as c:
         result = await c.call_tool(VOICE, {"id": env.pid, "call_forwarding": {"forwards_to": NETWORKS}})
     assert result.is_error and "Not approved" in text_of(result)
-    assert len(person.asked) == 1 and env.sent("PATCH") == 0
+    assert len(person.asked) == 1 and env.sent(VOICE) == 0
 
 
 async def test_switching_forwarding_on_names_the_destination_already_set(env: Env, mode: str) -> None:
     """A destination stored while forwarding is off costs nothing yet; switching it on later is billed, and the
     human sees where calls would go although the call itself names no destination."""
-    person = Person(env)
-    async with env.client(person, mode) as c:
+    person = env.person()
+    async with env.client(mode, elicitation_callback=person) as c:
         stored = await c.call_tool(
             VOICE, {"id": env.pid, "call_forwarding": {"forwards_to": NETWORKS, "call_forwarding_enabled": False}}
         )
-        assert not stored.is_error and person.asked == [] and env.sent("PATCH") == 1
+        assert not stored.is_error and person.asked == [] and env.sent(VOICE) == 1
         switched = await c.call_tool(VOICE, {"id": env.pid, "call_forwarding": {"call_forwarding_enabled": True}})
     assert not switched.is_error, text_of(switched)
     [question] = person.asked
-    assert person.patches_when_asked == [1] and env.sent("PATCH") == 2
+    assert person.counted == [1] and env.sent(VOICE) == 2
     assert f"to {NETWORKS}, the destination already set on it: an international number (+882" in question
-    assert env.sent("GET", f"/v2/phone_numbers/{env.pid}/voice") == 1
+    assert env.sent("phone_numbers_voice_retrieve") == 1
 
 
 @pytest.mark.parametrize(
@@ -206,13 +174,13 @@ async def test_switching_forwarding_on_names_the_destination_already_set(env: En
 async def test_a_plain_settings_change_goes_out_without_approval(
     env: Env, mode: str, tool: str, change: dict[str, Any]
 ) -> None:
-    person = Person(env)
+    person = env.person()
     key = "phone_number_id" if tool == "phone_numbers_update" else "id"
-    async with env.client(person, mode) as c:
+    async with env.client(mode, elicitation_callback=person) as c:
         result = await c.call_tool(tool, {key: env.pid, **change})
     assert not result.is_error, text_of(result)
     assert person.asked == []
-    assert env.sent("PATCH") == 1 and env.sent("GET") == 0  # no look-up either: nothing to approve
+    assert env.sent(tool) == 1 and {r["method"] for r in env.sb.requests} == {"PATCH"}  # no look-up either
 
 
 @pytest.mark.parametrize(
@@ -226,8 +194,8 @@ async def test_a_plain_settings_change_goes_out_without_approval(
     ],
 )
 async def test_a_bad_forwarding_number_is_refused_naming_the_field(env: Env, mode: str, bad: str, why: str) -> None:
-    person = Person(env)
-    async with env.client(person, mode) as c:
+    person = env.person()
+    async with env.client(mode, elicitation_callback=person) as c:
         result = await c.call_tool(
             VOICE,
             {"id": env.pid, "call_forwarding": {"forwards_to": bad}, "cnam_listing": {"cnam_listing_enabled": True}},
@@ -239,46 +207,46 @@ async def test_a_bad_forwarding_number_is_refused_naming_the_field(env: Env, mod
 
 
 async def test_under_host_confirm_a_billed_change_is_quoted_and_confirm_action_sends_it_once(env: Env) -> None:
-    async with env.client(None, "legacy", purchase_policy="host-confirm", tools=VOICE) as c:
+    async with env.client("legacy", purchase_policy="host-confirm", tools=VOICE) as c:
         names = {t.name for t in (await c.list_tools()).tools}
         assert names == {VOICE, "confirm_action"}  # the only tool can ask, so the confirming tool is offered
         quote = await c.call_tool(VOICE, {"id": env.pid, "caller_id_name_enabled": True})
-        assert isinstance(quote.structured_content, dict) and env.sent("PATCH") == 0, text_of(quote)
+        assert isinstance(quote.structured_content, dict) and env.sent(VOICE) == 0, text_of(quote)
         summary = quote.structured_content["summary"]
         assert "caller ID name on inbound calls: 0.40 USD per month" in summary
         done = await c.call_tool(
             "confirm_action", {"confirmation_id": quote.structured_content["confirmation_id"], "summary": summary}
         )
     assert not done.is_error, text_of(done)
-    assert env.sent("PATCH") == 1
+    assert env.sent(VOICE) == 1
 
 
 async def test_with_only_the_settings_tool_check_approval_is_offered(env: Env) -> None:
-    async with env.client(None, "legacy", tools=VOICE, approval_wait=0) as c:
+    async with env.client("legacy", tools=VOICE, approval_wait=0) as c:
         names = {t.name for t in (await c.list_tools()).tools}
         assert names == {VOICE, "check_approval"}
         pending = await c.call_tool(VOICE, {"id": env.pid, "call_recording": {"inbound_call_recording_enabled": True}})
     assert isinstance(pending.structured_content, dict), text_of(pending)
     assert pending.structured_content["status"] == "awaiting_approval"
-    assert "check_approval" in text_of(pending) and env.sent("PATCH") == 0
+    assert "check_approval" in text_of(pending) and env.sent(VOICE) == 0
 
 
 async def test_deny_refuses_a_billed_change_but_keeps_plain_ones(env: Env) -> None:
-    async with env.client(None, "legacy", purchase_policy="deny") as c:
+    async with env.client("legacy", purchase_policy="deny") as c:
         refused = await c.call_tool(VOICE, {"id": env.pid, "inbound_call_screening": "reject_calls"})
         plain = await c.call_tool(VOICE, {"id": env.pid, "tech_prefix_enabled": True})
     assert refused.is_error and "turns on what Telnyx bills" in text_of(refused), text_of(refused)
-    assert not plain.is_error and env.sent("PATCH") == 1
+    assert not plain.is_error and env.sent(VOICE) == 1
 
 
 async def test_the_tool_says_when_it_needs_approval(env: Env) -> None:
-    async with env.client(None) as c:
+    async with env.client() as c:
         tool = next(t for t in (await c.list_tools()).tools if t.name == VOICE)
     assert tool.description is not None
     assert "BILLED when it turns on call forwarding, CNAM listing" in tool.description
     assert "needs human approval" in tool.description
     assert tool.annotations is not None and tool.annotations.destructive_hint is False  # it destroys nothing
-    async with env.client(None, tool_mode="discover") as c:
+    async with env.client(tool_mode="discover") as c:
         described = await c.call_tool("describe_tool", {"name": VOICE})
     assert isinstance(described.structured_content, dict)
     assert described.structured_content["needs_approval"].startswith("when it turns on call forwarding")

@@ -280,33 +280,19 @@ def _advanced_order(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list
     return lines
 
 
-def _delete_block(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
-    ident = args.get("phone_number_block_id")
-    lines = [f"DELETE all numbers in phone number block {_text(ident)} (cannot be undone)."]
-    block = _subject(facts, lines, "phone number block", ident)
-    if block is not None:
-        start, size = block.get("starting_number"), plain_count(block.get("range")) or 0
-        last = _block_end(start, size)
-        span = f"{_text(start)} to {last}" if last else f"starting at {_text(start)}"
-        lines.append(_facts_line(span, f"{_plural(size, 'number')}" if size else None,
-                                 _labelled("status", block.get("status"))))  # fmt: skip
-    return [*lines, *_others(args, {"phone_number_block_id"})]
+def _named(
+    noun: str, arg: str, head: str, details: Callable[[Mapping[str, Any]], list[str]]
+) -> Callable[[Mapping[str, Any], Costs, Facts], list[str]]:
+    """The text of a call that acts on the resource named by `arg`: `head` (with the id), then what the look-up
+    found about it (or that it could not be looked up), then any other argument."""
 
+    def lines(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
+        ident = args.get(arg)
+        found = [head.format(_text(ident))]
+        record = _subject(facts, found, noun, ident)
+        return [*found, *(details(record) if record is not None else []), *_others(args, {arg})]
 
-def _cancel_sub_order(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
-    ident = args.get("sub_number_order_id")
-    lines = [f"CANCEL sub number order {_text(ident)}."]
-    order = _subject(facts, lines, "sub number order", ident)
-    if order is not None:
-        count = order.get("phone_numbers_count")
-        what = " ".join(_inert(str(order[k]), 20) for k in ("country_code", "phone_number_type") if order.get(k))
-        numbers = [n.get("phone_number") for n in order.get("phone_numbers") or [] if isinstance(n, Mapping)]
-        shown_numbers = f": {_text([n for n in numbers if isinstance(n, str)])}" if numbers else ""
-        noun = f"{what} number".strip()
-        amount = _plural(count, noun) if isinstance(count, int) and not isinstance(count, bool) else noun + "s"
-        lines.append(_facts_line(f"{amount}{shown_numbers}", _labelled("status", order.get("status")),
-                                 _labelled("requirements met", order.get("requirements_met"))))  # fmt: skip
-    return [*lines, *_others(args, {"sub_number_order_id"})]
+    return lines
 
 
 def _release_number(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
@@ -321,39 +307,46 @@ def _release_number(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list
     return [head, f"  Monthly cost: {_monthly(facts.get('price'), kind)}", *_others(args, {"id"})]
 
 
-def _delete_address(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
-    ident = args.get("id")
-    lines = [f"DELETE address {_text(ident)} (cannot be undone)."]
-    address = _subject(facts, lines, "address", ident)
-    if address is not None:
-        name = " ".join(_parts(address, "first_name", "last_name"))
-        for parts in (
-            [*_parts(address, "business_name"), *([name] if name else [])],
-            _parts(address, "street_address", "extended_address"),
-            [*_parts(address, "locality", "administrative_area", "postal_code"), *_parts(address, "country_code")],
-        ):
-            if parts:
-                lines.append("  " + ", ".join(parts))
-    return [*lines, *_others(args, {"id"})]
-
-
-def _delete_requirement_group(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
-    ident = args.get("id")
-    lines = [f"DELETE requirement group {_text(ident)} (cannot be undone)."]
-    group = _subject(facts, lines, "requirement group", ident)
-    if group is not None:
-        values = group.get("regulatory_requirements")
-        kind = _kind_text(group.get("country_code"), group.get("phone_number_type"))
-        lines.append(_facts_line(
-            f"for {kind} numbers" + (f" ({_text(group['action'])})" if group.get("action") else ""),
-            _labelled("status", group.get("status")),
-            _plural(len(values), "value") if isinstance(values, list) else None,
-            _labelled("customer reference", group.get("customer_reference")),
-        ))  # fmt: skip
-    return [*lines, *_others(args, {"id"})]
-
-
 # --- what a look-up found, in words --------------------------------------------------------------
+
+
+def _block_facts(block: Mapping[str, Any]) -> list[str]:
+    start, size = block.get("starting_number"), plain_count(block.get("range")) or 0
+    last = _block_end(start, size)
+    span = f"{_text(start)} to {last}" if last else f"starting at {_text(start)}"
+    return [_facts_line(span, _plural(size, "number") if size else None, _labelled("status", block.get("status")))]
+
+
+def _sub_order_facts(order: Mapping[str, Any]) -> list[str]:
+    count = order.get("phone_numbers_count")
+    what = " ".join(_inert(str(order[k]), 20) for k in ("country_code", "phone_number_type") if order.get(k))
+    numbers = [n.get("phone_number") for n in order.get("phone_numbers") or [] if isinstance(n, Mapping)]
+    shown_numbers = f": {_text([n for n in numbers if isinstance(n, str)])}" if numbers else ""
+    noun = f"{what} number".strip()
+    amount = _plural(count, noun) if isinstance(count, int) and not isinstance(count, bool) else noun + "s"
+    return [_facts_line(f"{amount}{shown_numbers}", _labelled("status", order.get("status")),
+                        _labelled("requirements met", order.get("requirements_met")))]  # fmt: skip
+
+
+def _address_lines(address: Mapping[str, Any]) -> list[str]:
+    name = " ".join(_parts(address, "first_name", "last_name"))
+    lines = (
+        [*_parts(address, "business_name"), *([name] if name else [])],
+        _parts(address, "street_address", "extended_address"),
+        [*_parts(address, "locality", "administrative_area", "postal_code"), *_parts(address, "country_code")],
+    )
+    return ["  " + ", ".join(parts) for parts in lines if parts]
+
+
+def _group_facts(group: Mapping[str, Any]) -> list[str]:
+    values = group.get("regulatory_requirements")
+    kind = _kind_text(group.get("country_code"), group.get("phone_number_type"))
+    return [_facts_line(
+        f"for {kind} numbers" + (f" ({_text(group['action'])})" if group.get("action") else ""),
+        _labelled("status", group.get("status")),
+        _plural(len(values), "value") if isinstance(values, list) else None,
+        _labelled("customer reference", group.get("customer_reference")),
+    )]  # fmt: skip
 
 
 def _subject(facts: Facts, lines: list[str], noun: str, ident: Any) -> Mapping[str, Any] | None:
@@ -585,6 +578,7 @@ def _advanced_prices(args: Mapping[str, Any]) -> list[Priced]:
     return [Priced("advanced", "estimate", size=plain_count(args.get("quantity", 1)) or 0, filters=filters)]
 
 
+_BLOCK_HEAD = "DELETE all numbers in phone number block {} (cannot be undone)."
 ACTIONS: dict[str, Action] = {
     "number_orders_create": Action(_number_order, listed=_listed, prices=_order_prices),
     "number_block_orders_create": Action(
@@ -594,11 +588,17 @@ ACTIONS: dict[str, Action] = {
     "advanced_orders_create": Action(
         _advanced_order, count_fields=lambda args: [("quantity", args.get("quantity", 1))], prices=_advanced_prices
     ),
-    "phone_number_blocks_jobs_delete_block": Action(_delete_block),
-    "sub_number_orders_cancel": Action(_cancel_sub_order),
+    "phone_number_blocks_jobs_delete_block": Action(
+        _named("phone number block", "phone_number_block_id", _BLOCK_HEAD, _block_facts)
+    ),
+    "sub_number_orders_cancel": Action(
+        _named("sub number order", "sub_number_order_id", "CANCEL sub number order {}.", _sub_order_facts)
+    ),
     "phone_numbers_delete": Action(_release_number),
-    "addresses_delete": Action(_delete_address),
-    "requirement_groups_delete": Action(_delete_requirement_group),
+    "addresses_delete": Action(_named("address", "id", "DELETE address {} (cannot be undone).", _address_lines)),
+    "requirement_groups_delete": Action(
+        _named("requirement group", "id", "DELETE requirement group {} (cannot be undone).", _group_facts)
+    ),
     "number_lookup_retrieve": Action(_lookup),
 }
 
