@@ -10,7 +10,7 @@ import http.server
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,15 +44,20 @@ ADDRESS = {
 @dataclass
 class Human:
     """An elicitation callback (the person at the client) that gives every question the same answer, by
-    default an explicit approval, and remembers the questions."""
+    default an explicit approval, and remembers the questions; `count`, if given, is called as each question
+    is asked (e.g. how many requests had reached the upstream by then) and its answers kept in `counted`."""
 
     action: str = "accept"
     content: dict[str, Any] | None = field(default_factory=lambda: {"approve": True})
     asked: list[str] = field(default_factory=list)
+    count: Callable[[], int] | None = None
+    counted: list[int] = field(default_factory=list)
 
     async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         assert isinstance(params, types.ElicitRequestFormParams)
         self.asked.append(params.message)
+        if self.count is not None:
+            self.counted.append(self.count())
         return types.ElicitResult(action=self.action, content=self.content)  # type: ignore[arg-type]
 
 

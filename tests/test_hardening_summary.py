@@ -23,8 +23,9 @@ from mcp import Client
 from helpers import Human
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.approvals.channels import QUESTION_FOOTER
+from telnyx_numbers_mcp.catalog import packaged_catalog
 from telnyx_numbers_mcp.config import build_settings
-from telnyx_numbers_mcp.guards.summary import VALUE_LIMIT, describe_action
+from telnyx_numbers_mcp.guards.summary import VALUE_LIMIT, Found, describe_action
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
 pytestmark = pytest.mark.anyio
@@ -137,12 +138,45 @@ TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "advanced_orders_create": ("purchase", {"quantity": 2, "country_code": "US"}),
     "phone_number_blocks_jobs_delete_block": ("destructive", {"phone_number_block_id": "blk-1"}),
     "sub_number_orders_cancel": ("destructive", {"sub_number_order_id": "so-1"}),
+    "phone_numbers_delete": ("destructive", {"id": "pn-1"}),
+    "addresses_delete": ("destructive", {"id": "ad-1"}),
+    "requirement_groups_delete": ("destructive", {"id": "rg-1"}),
     "some_other_tool": ("destructive", {}),
-}
+    # a settings change that turns on everything Telnyx bills (issue #21 item 6), with a destination ...
+    "phone_numbers_voice_update": ("settings", {
+        "id": "pn-1", "call_forwarding": {"forwards_to": "+8823421234", "forwarding_type": "always"},
+        "cnam_listing": {"cnam_listing_enabled": True}, "caller_id_name_enabled": True,
+        "call_recording": {"inbound_call_recording_enabled": True}, "inbound_call_screening": "flag_calls"}),
+    # ... and one that switches forwarding on to the destination Telnyx already has (shown from a look-up)
+    "voice_switch_on": ("settings", {"id": "pn-1", "call_forwarding": {"call_forwarding_enabled": True}}),
+}  # fmt: skip
+TOOL_OF = {"voice_switch_on": "phone_numbers_voice_update"}
+GUARD = {t.name: t for t in packaged_catalog()}["phone_numbers_voice_update"].billed_settings
 FREE_TEXT = [
     "customer_reference", "connection_id", "messaging_profile_id", "billing_group_id", "comments", "area_code",
     "requirement_group_id", "phone_number_block_id", "sub_number_order_id", "phone_number_type", "country_code",
+    "id",
 ]  # fmt: skip
+# what Telnyx answers a look-up is shown too, and the model wrote some of it (an address, a reference)
+RECORD_TEXT = [
+    "phone_number", "phone_number_type", "country_iso_alpha2", "business_name", "first_name", "last_name",
+    "street_address", "extended_address", "locality", "administrative_area", "postal_code", "country_code",
+    "action", "status", "customer_reference", "starting_number",
+]  # fmt: skip
+
+
+def facts(value: str, failed: bool) -> dict[str, Found]:
+    """Look-up results carrying `value` in every field the summaries show, or failures whose reason is `value`."""
+    if failed:
+        return {name: Found(error=value) for name in ("subject", "price", "current")}
+    record: dict[str, Any] = {k: value for k in RECORD_TEXT}
+    record.update(phone_numbers=[{"phone_number": value}], regulatory_requirements=[], range=10,
+                  phone_numbers_count=1, requirements_met=False)  # fmt: skip
+    return {
+        "subject": Found(record=record),
+        "price": Found(record={"monthly_cost": "1.00", "currency": value}),
+        "current": Found(record={"call_forwarding": {"forwards_to": value}}),
+    }
 
 
 def fill(tool: str, value: str, key: str) -> dict[str, Any]:
@@ -165,16 +199,23 @@ def fill(tool: str, value: str, key: str) -> dict[str, Any]:
         st.builds(lambda a, b: f"{a}\n{FORGED_TOTAL}{b}", st.text(max_size=80), st.text(max_size=80)),
     ),
     key=st.text(st.characters(codec=None), min_size=1, max_size=60),
+    failed=st.booleans(),
 )
-def test_property_no_unicode_argument_can_add_a_line_or_move_the_total(tool: str, value: str, key: str) -> None:
+def test_property_no_unicode_argument_can_add_a_line_or_move_the_total(
+    tool: str, value: str, key: str, failed: bool
+) -> None:
     kind = TEMPLATES[tool][0]
-    plain = describe_action(tool, fill(tool, "x", "k"), kind=kind, costs=COSTS)
-    hostile = describe_action(tool, fill(tool, value, key), kind=kind, costs=COSTS)
+    name = TOOL_OF.get(tool, tool)
+    plain = describe_action(name, fill(tool, "x", "k"), kind=kind, costs=COSTS, facts=facts("x", failed), guard=GUARD)
+    hostile = describe_action(
+        name, fill(tool, value, key), kind=kind, costs=COSTS, facts=facts(value, failed), guard=GUARD
+    )
     inert(hostile)
     labels = re.compile(r"(?i)(total|cost) ?[:\uff1a\ufe55\ufe13]")  # the labels of the last line
     assert len(labels.findall(hostile)) == len(labels.findall(plain)), hostile
     # an empty value may leave its line out; nothing may add one
     assert len(hostile.splitlines()) == len(hostile.split("\n")) <= len(plain.split("\n")), hostile
     assert hostile.split("\n")[-1] == plain.split("\n")[-1] or kind == "destructive", hostile
-    # every value is cut to VALUE_LIMIT characters, each escaped in at most 10
-    assert len(hostile) <= len(plain) + 2 * (len(FREE_TEXT) + 2) * (10 * VALUE_LIMIT + 20)
+    # every value (arguments and looked-up fields) is cut to VALUE_LIMIT characters, each escaped in at most 10
+    values = 2 * (len(FREE_TEXT) + 2) + len(RECORD_TEXT) + 4
+    assert len(hostile) <= len(plain) + values * (10 * VALUE_LIMIT + 20)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import mcp_types as types
 
 from telnyx_numbers_mcp.errors import ConfigError, SpecError
+from telnyx_numbers_mcp.guards.settings import SettingsGuard
 
 if TYPE_CHECKING:
     import jsonschema
@@ -27,6 +28,25 @@ class WireArg:
     location: Literal["path", "query", "body"]
     name: str
     renames: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The read that names what a guarded call acts on, sent before the human is asked (calls/lookups.py):
+    `tool` is a read tool, `args` maps its arguments to this tool's ones, `fixed` adds constant ones (e.g. a
+    filter that includes the numbers), `what` names the resource."""
+
+    tool: str
+    args: dict[str, str]
+    what: str
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lookup:
+        return cls(tool=data["tool"], args=dict(data["args"]), what=data["what"], fixed=dict(data.get("fixed", {})))
+
+    def query(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {**self.fixed, **{read_arg: args.get(own) for read_arg, own in self.args.items()}}
 
 
 @dataclass(frozen=True)
@@ -49,6 +69,8 @@ class ToolSpec:
     args: dict[str, WireArg]
     response_media_type: str
     opt_in: bool = False  # offered only when --toolsets names its toolset (or `all`)
+    lookup: Lookup | None = None  # read before asking a human, so the approval names the resource
+    billed_settings: SettingsGuard | None = None  # settings that start a charge: turning one on needs approval
 
     @property
     def guarded(self) -> bool:
@@ -58,6 +80,12 @@ class ToolSpec:
     def billed(self) -> bool:
         """Telnyx charges per call: audited, and past the lookup budget each call needs approval."""
         return self.kind == "billed"
+
+    @property
+    def may_ask(self) -> bool:
+        """Some of its calls need a human's approval: purchases, destructive calls, billed lookups (past the
+        budget) and settings changes that turn on something Telnyx bills."""
+        return self.guarded or self.billed or self.billed_settings is not None
 
     @property
     def read_only(self) -> bool:
@@ -107,6 +135,8 @@ class ToolSpec:
             },
             response_media_type=x["response"]["media_type"],
             opt_in=bool(x.get("opt_in", False)),
+            lookup=Lookup.from_json(x["lookup"]) if "lookup" in x else None,
+            billed_settings=SettingsGuard.from_json(x["billed_settings"]) if x.get("billed_settings") else None,
         )
 
 

@@ -229,7 +229,7 @@ def print_tools(settings: Settings) -> int:
     rt = build_runtime(settings)
     for tool in rt.tools.values():
         print(f"{tool.name:<42} {tool.kind:<11} {tool.title}")
-    guarded = any(t.guarded or t.billed for t in rt.tools.values())
+    guarded = any(t.may_ask for t in rt.tools.values())
     if guarded and settings.purchase_policy == "host-confirm":
         print(f"{'confirm_action':<42} {'confirm':<11} Confirm a quoted purchase or destructive action")
     if guarded and settings.purchase_policy in ("confirm", "elicit-only"):

@@ -29,12 +29,14 @@ def one_line(tool: ToolSpec) -> str:
 
 
 def needs_approval(tool: ToolSpec, policy: str, lookup_budget: int) -> bool | str:
-    """True for purchases and destructive calls; for billed lookups a phrase, since only the calls past
-    --lookup-budget ask a human (a bare false would tell the model a lookup never needs approval)."""
+    """True for purchases and destructive calls; for billed lookups and billed settings a phrase, since only
+    some of their calls ask a human (a bare false would tell the model they never need approval)."""
     if policy == "allow":
         return False
     if tool.billed:
         return f"beyond the lookup budget ({lookup_budget} per server run)" if lookup_budget else True
+    if tool.billed_settings is not None and not tool.guarded:
+        return f"when it turns on {', '.join(tool.billed_settings.names)}"
     return tool.guarded
 
 

@@ -68,6 +68,7 @@ class Runtime:
     store: Store
     keys: Keyring
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
+    reads: dict[str, ToolSpec] = field(default_factory=dict)  # look-ups before an approval, even if not offered
     _prices: PriceCache | None = field(default=None, repr=False)
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
@@ -150,9 +151,9 @@ class Runtime:
             offered = self.offered(ctx)
             listed = discovery.tools(offered) if self.discover else [t.mcp_tool for t in offered]
             policy = self.settings.purchase_policy
-            if any(t.guarded or t.billed for t in offered) and policy == "host-confirm":
+            if any(t.may_ask for t in offered) and policy == "host-confirm":
                 listed.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
-            if any(t.guarded or t.billed for t in offered) and policy in ("confirm", "elicit-only"):
+            if any(t.may_ask for t in offered) and policy in ("confirm", "elicit-only"):
                 listed.append(self.check)  # approval tools stay direct in every mode: clients gate them by name
             cached = self._listings[elicit] = listed
         return cached
@@ -220,6 +221,7 @@ def build_runtime(
         store=store,
         keys=keys,
         searches={t.name: t for t in full if t.toolset == "search"},  # costs.py picks its searches by name
+        reads={t.name: t for t in full if t.kind == "read"},  # calls/lookups.py picks its reads by name
         transport=transport,
         redactor=Redactor(hidden),
     )

@@ -26,6 +26,7 @@ from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
+from telnyx_numbers_mcp.calls.lookups import summarize
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import (
     ApprovalError,
@@ -37,7 +38,7 @@ from telnyx_numbers_mcp.errors import (
 )
 from telnyx_numbers_mcp.guards.confirmations import canonical_args_digest
 from telnyx_numbers_mcp.guards.redaction import bounded
-from telnyx_numbers_mcp.guards.summary import Costs, count_numbers, describe_action, total_cost
+from telnyx_numbers_mcp.guards.summary import Costs, count_numbers, total_cost
 from telnyx_numbers_mcp.store import default_state_dir
 
 if TYPE_CHECKING:
@@ -116,13 +117,16 @@ class Gate:
         """Policy and caps, then the human's decision through the first channel that works, then the call."""
         s = self.rt.settings
         if s.purchase_policy == "deny":
+            if tool.billed_settings is not None and not tool.guarded:  # the tool stays; its billed changes do not
+                raise PolicyError(f"{tool.name}: this change turns on what Telnyx bills, which --purchase-policy "
+                                  "deny forbids; nothing was sent. Leave the billed settings out.")  # fmt: skip
             raise PolicyError(f"{tool.name} is disabled by --purchase-policy deny; nothing was sent.")
         if channels.modern(ctx) and (answer := channels.answered(params)) is not None:
             return await self._answer(ctx, tool, args, *answer)  # caps and summary were checked when asked
         costs = await self._caps(tool, args)
         if s.purchase_policy == "allow":
             return await self.send(tool, args, Decision(True, "policy-allow", "--purchase-policy allow"))
-        summary = describe_action(tool.name, args, kind=tool.kind, costs=costs, sandbox=self.rt.sandbox)
+        summary = await summarize(self.rt, tool, args, costs)  # after look-ups naming what the call acts on
         if channels.can_form(ctx):
             return await self._form(ctx, tool, args, summary)
         if s.purchase_policy == "host-confirm":

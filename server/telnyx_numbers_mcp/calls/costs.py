@@ -166,6 +166,35 @@ def _block_query(start: str) -> dict[str, Any]:
     return {"filter": flt}
 
 
+async def similar_price(
+    client: TelnyxClient,
+    searches: Mapping[str, ToolSpec],
+    cache: PriceCache,
+    e164: str,
+    *,
+    country: Any,
+    kind: Any,
+) -> dict[str, str] | None:
+    """What Telnyx charges for a number like `e164` (same country and type), for a release's summary: its API
+    has no price for an owned number. The price this server's searches showed for the number itself comes
+    first; else one search row of the same country and type. None when no search finds one."""
+    known = cache.get(e164)
+    if known is not None:
+        return known
+    country = country if isinstance(country, str) and country else region_code(e164)
+    kind = kind if isinstance(kind, str) and kind else number_type(e164)
+    if not country or NUMBER_SEARCH not in searches:
+        return None
+    flt: dict[str, Any] = {"country_code": country, "limit": 1}
+    if kind:
+        flt["phone_number_type"] = kind
+    with anyio.fail_after(LOOKUP_TIMEOUT):
+        answer = await client.send(build(searches[NUMBER_SEARCH], {"filter": flt}), tool=NUMBER_SEARCH)
+    rows = answer.json.get("data") if isinstance(answer.json, Mapping) else None
+    first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
+    return _quote(first, kind or "local") if first is not None else None
+
+
 async def lookup_costs(
     client: TelnyxClient,
     searches: Mapping[str, ToolSpec],

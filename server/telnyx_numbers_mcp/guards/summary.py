@@ -1,9 +1,12 @@
-"""Plain-words summaries of purchases and destructive calls, for a human to approve.
+"""Plain-words summaries of purchases, destructive calls and billed settings changes, for a human to approve.
 
 The summary is what the human actually reads before money is spent, so it names every number,
-every cost Telnyx quoted, the totals, and every setting that will be sent; nothing is hidden.
-The model writes the arguments, so every value is shown inert: on one line after one of our labels,
-control, format and separator characters escaped, length bounded; the real total is the last line.
+every cost Telnyx quoted, the totals, and every setting that will be sent; nothing is hidden. What a call
+acts on is named as Telnyx knows it (a look-up before asking: the number, its type and price, an address's
+lines), or the summary says plainly that the look-up failed.
+The model writes the arguments (and, through earlier calls, some of what Telnyx answers), so every value is
+shown inert: on one line after one of our labels, control, format and separator characters escaped, length
+bounded; the real total is the last line.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from telnyx_numbers_mcp.errors import ArgumentError, ArgumentProblem, shown
+from telnyx_numbers_mcp.guards.settings import SettingsGuard, place, value_at
 
 __all__ = [
     "ACTIONS",
     "Action",
     "Costs",
+    "Facts",
+    "Found",
     "Priced",
     "count_numbers",
     "count_problems",
@@ -39,7 +45,20 @@ _MAX_MARKS = 3  # combining marks in a row (more would let "Zalgo" text paint ov
 _LABEL = re.compile(r"(?i)(total|cost)( ?)([:\uff1a\ufe55\ufe13])")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 _NOT_QUOTED = "cost: not quoted by Telnyx"
-_KINDS = ("purchase", "destructive", "billed")
+_KINDS = ("purchase", "destructive", "billed", "settings")
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a read sent before asking learned (calls/lookups.py): Telnyx's record, or why there is none."""
+
+    record: Mapping[str, Any] | None = None
+    error: str = ""  # "Telnyx answered HTTP 404 Not Found ...", "no answer within 10 s"
+
+
+# "subject": the resource the call acts on; "price": what a number like it costs (a release); "current": the
+# settings it has now (where calls go when a call only switches forwarding on)
+Facts = Mapping[str, Found]
 
 
 def describe_action(
@@ -48,14 +67,22 @@ def describe_action(
     *,
     kind: str,
     costs: Costs | None = None,
+    facts: Facts | None = None,
+    guard: SettingsGuard | None = None,
     sandbox: bool = False,
 ) -> str:
-    """Multi-line text saying what ``tool`` will do with ``args``; ``kind`` is purchase or destructive."""
+    """Multi-line text saying what ``tool`` will do with ``args``; ``kind`` is purchase, destructive, billed or
+    settings (a settings change that turns on what ``guard`` lists as billed)."""
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, not {kind!r}")
-    costs = costs or {}
+    costs, facts = costs or {}, facts or {}
     action = ACTIONS.get(tool)
-    lines = action.lines(args, costs) if action else _generic(tool, args, kind)
+    if kind == "settings":
+        lines = _settings_change(args, guard or SettingsGuard(()), facts)
+    elif action:
+        lines = action.lines(args, costs, facts)
+    else:
+        lines = _generic(tool, args, kind)
     return _mark(lines, kind=kind, sandbox=sandbox)
 
 
@@ -135,7 +162,7 @@ def total_cost(tool: str, args: Mapping[str, Any], costs: Costs | None) -> float
 # --- per-tool text ------------------------------------------------------------------------------
 
 
-def _number_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
+def _number_order(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
     numbers = _numbers(args)
     entries = [n for n in args.get("phone_numbers") or [] if isinstance(n, Mapping)]
     lines = [f"BUY {_plural(len(numbers), 'phone number')} from Telnyx:"]
@@ -166,7 +193,7 @@ def _order_footer(args: Mapping[str, Any], numbers_key: str) -> list[str]:
     ]
 
 
-def _block_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
+def _block_order(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
     count = count_numbers("number_block_orders_create", args)
     start = args.get("starting_number")
     lines = [f"BUY a block of {_plural(count, 'phone number')} from Telnyx:"]
@@ -188,7 +215,7 @@ def _block_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     return lines
 
 
-def _inexplicit_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
+def _inexplicit_order(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
     count = count_numbers("inexplicit_number_orders_create", args)
     lines = [f"BUY {_plural(count, 'phone number')} chosen by Telnyx:"]
     groups = args.get("ordering_groups")
@@ -222,7 +249,7 @@ def _inexplicit_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     return [*lines, *_order_footer(args, "ordering_groups"), total]
 
 
-def _advanced_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
+def _advanced_order(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
     count = count_numbers("advanced_orders_create", args)
     lines = [f"BUY {_plural(count, 'phone number')} from Telnyx by advanced order:"]
     what = f"  {count} x {_text(args.get('country_code'))} {_text(args.get('phone_number_type'))}"
@@ -253,29 +280,183 @@ def _advanced_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
     return lines
 
 
-def _delete_block(args: Mapping[str, Any], costs: Costs) -> list[str]:
-    return [
-        f"DELETE all numbers in phone number block {_text(args.get('phone_number_block_id'))} (cannot be undone).",
-        *_others(args, {"phone_number_block_id"}),
-    ]
+def _named(
+    noun: str, arg: str, head: str, details: Callable[[Mapping[str, Any]], list[str]]
+) -> Callable[[Mapping[str, Any], Costs, Facts], list[str]]:
+    """The text of a call that acts on the resource named by `arg`: `head` (with the id), then what the look-up
+    found about it (or that it could not be looked up), then any other argument."""
+
+    def lines(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
+        ident = args.get(arg)
+        found = [head.format(_text(ident))]
+        record = _subject(facts, found, noun, ident)
+        return [*found, *(details(record) if record is not None else []), *_others(args, {arg})]
+
+    return lines
 
 
-def _cancel_sub_order(args: Mapping[str, Any], costs: Costs) -> list[str]:
-    return [
-        f"CANCEL sub number order {_text(args.get('sub_number_order_id'))}.",
-        *_others(args, {"sub_number_order_id"}),
-    ]
+def _release_number(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
+    ident = args.get("id")
+    after = "from the account (it stops working and may not come back; cannot be undone)."
+    lines: list[str] = []
+    number = _subject(facts, lines, "phone number", ident)
+    if number is None:
+        return [f"RELEASE phone number {_text(ident)} {after}", *lines, *_others(args, {"id"})]
+    kind = _kind_text(number.get("country_iso_alpha2"), number.get("phone_number_type"))
+    head = f"RELEASE phone number {_text(number.get('phone_number'))} ({kind}, id {_text(ident)}) {after}"
+    return [head, f"  Monthly cost: {_monthly(facts.get('price'), kind)}", *_others(args, {"id"})]
 
 
-def _release_number(args: Mapping[str, Any], costs: Costs) -> list[str]:
-    return [
-        f"RELEASE phone number {_text(args.get('id'))} from the account (it stops working and may not come back; "
-        "cannot be undone).",
-        *_others(args, {"id"}),
-    ]
+# --- what a look-up found, in words --------------------------------------------------------------
 
 
-def _lookup(args: Mapping[str, Any], costs: Costs) -> list[str]:
+def _block_facts(block: Mapping[str, Any]) -> list[str]:
+    start, size = block.get("starting_number"), plain_count(block.get("range")) or 0
+    last = _block_end(start, size)
+    span = f"{_text(start)} to {last}" if last else f"starting at {_text(start)}"
+    return [_facts_line(span, _plural(size, "number") if size else None, _labelled("status", block.get("status")))]
+
+
+def _sub_order_facts(order: Mapping[str, Any]) -> list[str]:
+    count = order.get("phone_numbers_count")
+    what = " ".join(_inert(str(order[k]), 20) for k in ("country_code", "phone_number_type") if order.get(k))
+    numbers = [n.get("phone_number") for n in order.get("phone_numbers") or [] if isinstance(n, Mapping)]
+    shown_numbers = f": {_text([n for n in numbers if isinstance(n, str)])}" if numbers else ""
+    noun = f"{what} number".strip()
+    amount = _plural(count, noun) if isinstance(count, int) and not isinstance(count, bool) else noun + "s"
+    return [_facts_line(f"{amount}{shown_numbers}", _labelled("status", order.get("status")),
+                        _labelled("requirements met", order.get("requirements_met")))]  # fmt: skip
+
+
+def _address_lines(address: Mapping[str, Any]) -> list[str]:
+    name = " ".join(_parts(address, "first_name", "last_name"))
+    lines = (
+        [*_parts(address, "business_name"), *([name] if name else [])],
+        _parts(address, "street_address", "extended_address"),
+        [*_parts(address, "locality", "administrative_area", "postal_code"), *_parts(address, "country_code")],
+    )
+    return ["  " + ", ".join(parts) for parts in lines if parts]
+
+
+def _group_facts(group: Mapping[str, Any]) -> list[str]:
+    values = group.get("regulatory_requirements")
+    kind = _kind_text(group.get("country_code"), group.get("phone_number_type"))
+    return [_facts_line(
+        f"for {kind} numbers" + (f" ({_text(group['action'])})" if group.get("action") else ""),
+        _labelled("status", group.get("status")),
+        _plural(len(values), "value") if isinstance(values, list) else None,
+        _labelled("customer reference", group.get("customer_reference")),
+    )]  # fmt: skip
+
+
+def _subject(facts: Facts, lines: list[str], noun: str, ident: Any) -> Mapping[str, Any] | None:
+    """The looked-up record of what the call acts on; when the look-up failed, a line that says so."""
+    found = facts.get("subject")
+    if found is None:
+        return None  # no look-up was made (no HTTP client): the id alone, as before
+    if found.record is None:
+        lines.append(f"  Could not look up {noun} {_text(ident)}: {_inert(found.error or 'no record in the answer')}")
+    return found.record
+
+
+def _facts_line(*parts: str | None) -> str:
+    return "  " + " · ".join(p for p in parts if p)
+
+
+def _labelled(label: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        value = "yes" if value else "no"
+    return f"{label} {_text(value)}"
+
+
+def _parts(record: Mapping[str, Any], *keys: str) -> list[str]:
+    return [_text(record[k]) for k in keys if isinstance(record.get(k), str | int) and str(record[k]).strip()]
+
+
+def _kind_text(country: Any, number_type: Any) -> str:
+    """ "GB mobile" from Telnyx's answer (made inert: the answer is shown too)."""
+    words = [_inert(str(v), 20) for v in (country, number_type) if isinstance(v, str) and v]
+    return " ".join(words) or "type not given"
+
+
+def _monthly(found: Found | None, kind: str) -> str:
+    """What the number costs per month: Telnyx's API has no price for an owned number, so it is the price of a
+    number like it (same country and type), from the server's searches or one made for the purpose."""
+    why = "Telnyx's API does not report what an owned number costs"
+    if found is None:
+        return f"not known ({why})"
+    if found.error:
+        return f"not known (could not look up the price of a {kind} number: {_inert(found.error)})"
+    quote = found.record or {}
+    month, currency = _money(quote.get("monthly_cost")), quote.get("currency")
+    if month is None or not currency:
+        return f"not known ({why}, and no search found a {kind} number to compare)"
+    return f"{_fmt(month)} {_inert(str(currency), 20)} (Telnyx's price for a {kind} number; {why})"
+
+
+# --- a settings change that turns on what Telnyx bills ---------------------------------------------
+
+
+def _settings_change(args: Mapping[str, Any], guard: SettingsGuard, facts: Facts) -> list[str]:
+    ident = args.get("id")
+    found: list[str] = []
+    number = _subject(facts, found, "phone number", ident)
+    if number is not None:
+        kind = _kind_text(number.get("country_iso_alpha2"), number.get("phone_number_type"))
+        name = f"phone number {_text(number.get('phone_number'))} ({kind}, id {_text(ident)})"
+    else:
+        name = f"phone number {_text(ident)}"
+    lines = [f"CHANGE the settings of {name}, turning on what Telnyx bills:", *found]
+    home = _home(number)
+    for charge in guard.charges(args):
+        lines.append(f"  Starts costing: {_inert(charge.billed.name)}: {_inert(charge.billed.price, 400)}")
+        if charge.billed.forwards:
+            lines.append("  " + _destination(args, charge.billed.forwards, charge.value, home, facts.get("current")))
+    lines.append(f"All settings sent: {', '.join(_pair(k, v) for k, v in args.items())}")
+    lines.append("Telnyx bills these from the moment the change is made, until they are turned off again.")
+    return lines
+
+
+def _home(number: Mapping[str, Any] | None) -> str | None:
+    """The ISO country of the number whose calls are forwarded: Telnyx's, else read from the number itself."""
+    if number is None:
+        return None
+    country = number.get("country_iso_alpha2")
+    if isinstance(country, str) and len(country) == 2 and country.isalpha():
+        return country.upper()
+    e164 = number.get("phone_number")
+    return place(e164, None).region or None if isinstance(e164, str) else None
+
+
+def _destination(args: Mapping[str, Any], forwards: str, to: Any, home: str | None, current: Found | None) -> str:
+    """Where forwarded calls will go, and whether that is outside the number's own country."""
+    _, how = value_at(args, forwards.rsplit(".", 1)[0] + ".forwarding_type") if "." in forwards else (False, None)
+    when = f" ({_text(how)})" if isinstance(how, str) and how else ""
+    if not isinstance(to, str):  # switched on: the destination already set on the number
+        settings = current.record if current is not None else None
+        _, to = value_at(settings or {}, forwards)
+        if not isinstance(to, str) or not to:
+            if current is not None and current.error:
+                return f"Calls will go{when} to the destination already set on it (could not look up its settings: " \
+                    f"{_inert(current.error)})"  # fmt: skip
+            return f"Calls will go{when} to the destination already set on it (none is set yet)"
+        return f"Calls will go{when} to {_text(to)}, the destination already set on it: {_where(to, home)}"
+    return f"Calls will go{when} to {_text(to)}: {_where(to, home)}"
+
+
+def _where(to: str, home: str | None) -> str:
+    spot = place(to, home)
+    if spot.outside is True:
+        own = f"this number's country ({home})" if home else "this number's country"
+        return f"{spot.label}, OUTSIDE {own}; each forwarded minute is billed at Telnyx's rate for that destination"
+    if spot.outside is False:
+        return f"{spot.label}, this number's own country"
+    return f"{spot.label}; whether that is outside this number's country is not known (it could not be looked up)"
+
+
+def _lookup(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
     return [
         f"LOOK UP {_text(args.get('phone_number'))} ({_text(args.get('type') or 'carrier')}).",
         "Telnyx bills each lookup, and this server's lookup budget (--lookup-budget) is used up.",
@@ -340,7 +521,7 @@ class Action:
     """What the server knows about one guarded tool: how many numbers it buys (listed ones plus the counts
     in count_fields; the numbers cap), what to price (the summary and the cost cap) and how to say it."""
 
-    lines: Callable[[Mapping[str, Any], Costs], list[str]]
+    lines: Callable[[Mapping[str, Any], Costs, Facts], list[str]]
     listed: Callable[[Mapping[str, Any]], int] = _zero
     count_fields: Callable[[Mapping[str, Any]], list[tuple[str, Any]]] = _none
     prices: Callable[[Mapping[str, Any]], list[Priced]] = _none
@@ -397,6 +578,7 @@ def _advanced_prices(args: Mapping[str, Any]) -> list[Priced]:
     return [Priced("advanced", "estimate", size=plain_count(args.get("quantity", 1)) or 0, filters=filters)]
 
 
+_BLOCK_HEAD = "DELETE all numbers in phone number block {} (cannot be undone)."
 ACTIONS: dict[str, Action] = {
     "number_orders_create": Action(_number_order, listed=_listed, prices=_order_prices),
     "number_block_orders_create": Action(
@@ -406,9 +588,17 @@ ACTIONS: dict[str, Action] = {
     "advanced_orders_create": Action(
         _advanced_order, count_fields=lambda args: [("quantity", args.get("quantity", 1))], prices=_advanced_prices
     ),
-    "phone_number_blocks_jobs_delete_block": Action(_delete_block),
-    "sub_number_orders_cancel": Action(_cancel_sub_order),
+    "phone_number_blocks_jobs_delete_block": Action(
+        _named("phone number block", "phone_number_block_id", _BLOCK_HEAD, _block_facts)
+    ),
+    "sub_number_orders_cancel": Action(
+        _named("sub number order", "sub_number_order_id", "CANCEL sub number order {}.", _sub_order_facts)
+    ),
     "phone_numbers_delete": Action(_release_number),
+    "addresses_delete": Action(_named("address", "id", "DELETE address {} (cannot be undone).", _address_lines)),
+    "requirement_groups_delete": Action(
+        _named("requirement group", "id", "DELETE requirement group {} (cannot be undone).", _group_facts)
+    ),
     "number_lookup_retrieve": Action(_lookup),
 }
 
@@ -427,9 +617,9 @@ def _mark(lines: list[str], *, kind: str, sandbox: bool) -> str:
     """Put the real-or-simulated marker on the first line, where nobody can miss it."""
     first = lines[0]
     if sandbox:
-        changed = {"purchase": "bought", "billed": "billed"}.get(kind, "changed")
+        changed = {"purchase": "bought", "billed": "billed", "settings": "changed or billed"}.get(kind, "changed")
         first = f"SANDBOX (simulated, nothing is {changed}): {first}"
-    elif kind == "purchase":
+    elif kind in ("purchase", "settings"):
         first = first[:-1] + " (real charges):" if first.endswith(":") else first + " (real charges)"
     return "\n".join([first, *lines[1:]])
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from telnyx_numbers_mcp.errors import SpecError
 from telnyx_numbers_mcp.specgen import cut, naming, readme
-from telnyx_numbers_mcp.specgen.build import GENERATOR_VERSION, build_tool
+from telnyx_numbers_mcp.specgen.build import GENERATOR_VERSION, build_tool, check_lookups
 from telnyx_numbers_mcp.specgen.schema import Resolver
 from telnyx_numbers_mcp.specgen.source import Scope, load_scope, parse_sdk_methods, parse_spec, read_bytes
 
@@ -38,6 +38,7 @@ def generate(
             raise SpecError(f"{entry.method} {entry.path} has no SDK method in the SDK methods table")
         tools.append(build_tool(entry, spec=spec, resolver=resolver, sdk_method=sdk_method, scope=scope))
     naming.check_unique([t["name"] for t in tools])
+    check_lookups(tools)
     files = {f"{t['name']}.json": dump(t) for t in tools}
     files["index.json"] = dump(
         {

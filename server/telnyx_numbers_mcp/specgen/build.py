@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema
 
 from telnyx_numbers_mcp.errors import SpecError
+from telnyx_numbers_mcp.guards.settings import Billed
 from telnyx_numbers_mcp.specgen import naming
 from telnyx_numbers_mcp.specgen.schema import (
     PROPERTY_DESCRIPTION_LIMIT,
@@ -35,6 +36,11 @@ KIND_NOTES = {
     "destructive": "DESTRUCTIVE: needs human approval.",
     "billed": "BILLED per call: past the server's lookup budget each needs human approval.",
 }
+
+
+def billed_note(names: list[str]) -> str:
+    """The description's note for a tool whose calls need approval only when they turn on a billed setting."""
+    return f"BILLED when it turns on {', '.join(names)}: then it needs human approval."
 
 
 def tool_annotations(entry: ScopeEntry, kind: str) -> dict[str, bool]:
@@ -106,6 +112,63 @@ def _set_e164(schema: Schema, field_path: str, op: str) -> None:
         node["description"] = "E.164"  # the pattern shows the shape
     elif "E.164" not in desc and "E164" not in desc:
         node["description"] = desc.rstrip(". ") + " (E.164)."
+
+
+def _node(schema: Schema, field_path: str) -> Schema | None:
+    """The schema of the (nested, non-array) argument at `field_path`, or None."""
+    node: Schema | None = schema
+    for step in field_path.split("."):
+        node = (node or {}).get("properties", {}).get(step)
+        if node is None:
+            return None
+    return node
+
+
+def _billed(entries: tuple[dict[str, Any], ...], schema: Schema, e164: tuple[str, ...], op: str) -> list[Billed]:
+    """scope.toml's billed settings of one tool, checked against its generated schema: every field exists,
+    each `on` value is one the field accepts, and a forwarding destination is an E.164 field."""
+    out = []
+    for raw in entries:
+        missing = [k for k in ("name", "price", "source") if not str(raw.get(k, "")).strip()]
+        if missing:
+            raise SpecError(f"{op}: a billed setting lacks {', '.join(missing)}")
+        billed = Billed.from_json(raw)
+        if billed.forwards:
+            if billed.forwards not in e164:
+                raise SpecError(f"{op}: forwarding destination {billed.forwards!r} must be an e164 field")
+            if (_node(schema, billed.switch) or {}).get("type") != "boolean":
+                raise SpecError(f"{op}: forwarding switch {billed.switch!r} is not a boolean argument")
+        else:
+            node = _node(schema, billed.path)
+            if node is None or not billed.on:
+                raise SpecError(f"{op}: billed setting {billed.path!r} is not an argument or has no `on` values")
+            for value in billed.on:
+                if list(jsonschema.Draft202012Validator(node).iter_errors(value)):
+                    raise SpecError(f"{op}: {billed.path!r} does not accept {value!r}")
+        out.append(billed)
+    return out
+
+
+def check_lookups(tools: list[dict[str, Any]]) -> None:
+    """Each look-up names a read tool in scope, fills every path argument of it, from arguments this tool has."""
+    by_name = {t["name"]: t for t in tools}
+    for tool in tools:
+        lookup = tool["x-telnyx"].get("lookup")
+        if lookup is None:
+            continue
+        read = by_name.get(lookup["tool"])
+        if read is None or read["x-telnyx"]["kind"] != "read":
+            raise SpecError(f"{tool['name']}: lookup tool {lookup['tool']!r} is not a read tool in scope")
+        path_args = {a for a, w in read["x-telnyx"]["args"].items() if w["in"] == "path"}
+        if set(lookup["args"]) != path_args or not set(lookup["args"].values()) <= set(tool["x-telnyx"]["args"]):
+            raise SpecError(f"{tool['name']}: lookup args {lookup['args']} must fill {sorted(path_args)} of "
+                            f"{lookup['tool']} from this tool's arguments")  # fmt: skip
+        fixed = {**lookup.get("fixed", {}), **{a: "x" for a in path_args}}
+        errors = list(jsonschema.Draft202012Validator(read["inputSchema"]).iter_errors(fixed))
+        if errors:
+            raise SpecError(
+                f"{tool['name']}: lookup's fixed arguments do not fit {lookup['tool']}: {errors[0].message}"
+            )
 
 
 def _sentence(text: str) -> str:
@@ -223,8 +286,11 @@ def build_tool(
     detail = clean_text(op.get("description")) if entry.spec_text else ""
     if detail and _adds(detail, f"{summary} {entry.description}"):
         parts.append(_sentence(detail))
+    billed = _billed(entry.billed, input_schema, entry.e164, op_id)
     if kind in KIND_NOTES:
         parts.append(KIND_NOTES[kind])
+    elif billed:
+        parts.append(billed_note([b.name for b in billed]))
     # the SDK method and HTTP operation travel in _meta only: a model pays for every description token
 
     tool: dict[str, Any] = {
@@ -245,6 +311,12 @@ def build_tool(
             "response": {"status": status, "media_type": media_type},
         },
     }
+    if billed:
+        tool["x-telnyx"]["billed_settings"] = [b.to_json() for b in billed]
+    if entry.lookup is not None:
+        tool["x-telnyx"]["lookup"] = {
+            k: entry.lookup[k] for k in ("tool", "args", "what", "fixed") if k in entry.lookup
+        }
     if entry.toolset in scope.opt_in_toolsets:
         tool["x-telnyx"]["opt_in"] = True  # only with --toolsets naming it (or `all`)
     if output_schema is not None:

@@ -13,7 +13,8 @@ START, END = "<!-- tools:start -->", "<!-- tools:end -->"
 def tool_table(tool_specs: Path) -> str:
     rows = ["| Tool | Toolset | What it does | Kind |", "|---|---|---|---|"]
     for tool in load_catalog(tool_specs):
-        rows.append(f"| `{tool.name}` | {tool.toolset} | {tool.title} | {tool.kind} |")
+        kind = f"{tool.kind}; billed settings: approval" if tool.billed_settings is not None else tool.kind
+        rows.append(f"| `{tool.name}` | {tool.toolset} | {tool.title} | {kind} |")
     return "\n".join(rows)
 
 

@@ -32,6 +32,9 @@ class ScopeEntry:
     spec_text: bool = True  # false where the spec's description is wrong, cut or adds nothing
     # path parameter wire name -> the SDK's keyword where it is not derivable (`id` -> `phone_number_id`)
     path_args: dict[str, str] = field(default_factory=dict)
+    # the read that names the resource in a human's approval: {tool, args = {read arg = this tool's arg}, what}
+    lookup: dict[str, Any] | None = None
+    billed: tuple[dict[str, Any], ...] = ()  # settings Telnyx bills once on ([[tool.billed]]; guards/settings.py)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
                 title=item.get("title"),
                 spec_text=bool(item.get("spec_text", True)),
                 path_args=dict(item.get("path_args", {})),
+                lookup=dict(item["lookup"]) if "lookup" in item else None,
+                billed=tuple(dict(b) for b in item.get("billed", ())),
             )
         )
     gen = data.get("generator", {})
