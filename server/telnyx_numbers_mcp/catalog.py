@@ -19,6 +19,16 @@ if TYPE_CHECKING:
 TOOL_SPECS_DIR = Path(__file__).with_name("tool_specs")
 Kind = Literal["read", "write", "purchase", "destructive", "billed"]
 GUARDED_KINDS = ("purchase", "destructive")
+# OAuth scopes of a hosted server (--auth-issuer), one per kind of tool; the one place tools map to scopes.
+# numbers:purchase covers everything that spends money or destroys (still behind a human's approval).
+SCOPES = ("numbers:read", "numbers:write", "numbers:purchase")
+SCOPE_BY_KIND: dict[str, str] = {
+    "read": "numbers:read",
+    "write": "numbers:write",
+    "purchase": "numbers:purchase",
+    "destructive": "numbers:purchase",
+    "billed": "numbers:purchase",
+}
 ALL_TOOLSETS = "all"
 
 
@@ -58,6 +68,11 @@ class ToolSpec:
     def billed(self) -> bool:
         """Telnyx charges per call: audited, and past the lookup budget each call needs approval."""
         return self.kind == "billed"
+
+    @property
+    def scope(self) -> str:
+        """The OAuth scope a token needs to see and call this tool (hosted, --auth-issuer)."""
+        return SCOPE_BY_KIND[self.kind]
 
     @property
     def read_only(self) -> bool:
