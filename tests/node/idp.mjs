@@ -1,9 +1,12 @@
 // A real, certified OpenID provider (oidc-provider) for the tests: `node idp.mjs CONFIG_JSON`.
-// CONFIG_JSON: {"port": N, "clients": [...client metadata...], "accounts": {"alice": {claims...}}}.
+// CONFIG_JSON: {"port": N, "clients": [...client metadata...], "accounts": {"alice": {claims...}},
+// "keyFile": PATH}. The signing key is new at every start (a restart rotates it); keyFile receives it so that
+// the tests can make the failure-case tokens (expired, wrong audience or issuer) with the issuer's own key.
 // Resource indicators give JWT access tokens for whichever resource a client names, with the scopes
 // numbers:read, numbers:write and numbers:purchase; the login page is oidc-provider's own (devInteractions:
 // any known account name, any password). Prints "ready ISSUER" once it listens on 127.0.0.1.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import Provider from "oidc-provider";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
@@ -14,6 +17,8 @@ const RESOURCE_SCOPES = "numbers:read numbers:write numbers:purchase";
 
 const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: "jwk" }), kid: randomUUID(), alg: "RS256", use: "sig" };
+
+if (config.keyFile) writeFileSync(config.keyFile, JSON.stringify(jwk), { mode: 0o600 });
 
 const provider = new Provider(issuer, {
   clients: config.clients ?? [],

@@ -152,6 +152,9 @@ class ResourceServer:
         self.settings = settings
         inner: Any = AuthContextMiddleware(ScopeGuard(app, settings, scope_for))
         where = AnyHttpUrl(metadata_url(settings))
+        # its 401 names no scope, so clients ask for every scope in the metadata at their first sign-in: a
+        # client registered dynamically for fewer could not step up later at strict issuers (oidc-provider
+        # refuses scopes beyond a client's registered ones)
         inner = RequireAuthMiddleware(inner, required_scopes=[], resource_metadata_url=where)
         self.mcp = AuthenticationMiddleware(inner, backend=BearerAuthBackend(verifier))
         self.metadata = Router(routes=metadata_routes(settings))
