@@ -41,7 +41,7 @@ from oidc_helpers import (
     redirect_catcher,
 )
 from replica_helpers import API_KEY, Replica, Upstream, audit_cli, review_link, start_replica
-from sandbox_helpers import free_port, sandbox_api_process
+from sandbox_helpers import child_env, free_port, sandbox_api_process
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("hosted")]
@@ -457,3 +457,61 @@ async def test_a_person_signs_in_through_the_sdk_clients_own_oauth_flow(hosted: 
     assert asked["resource"] == [hosted.audience] and asked["code_challenge_method"] == ["S256"]
     assert set(FULL.split()) <= set(asked["scope"][0].split())  # the metadata's scopes
     assert hosted.upstream.orders() == []
+
+
+async def test_keys_the_issuer_rotated_are_fetched_again_for_an_unknown_kid(tmp_path: Path) -> None:
+    """The verifier caches the issuer's JWKS; a token signed with a new key (the provider restarted with a new
+    one) makes it fetch the keys again once, and the new token is accepted; the old one no longer is."""
+    from telnyx_numbers_mcp.auth.tokens import JwtVerifier
+
+    audience = "http://127.0.0.1:9/mcp"
+    port = free_port()
+    with idp_running(tmp_path, port=port) as idp:
+        verifier = JwtVerifier(idp.issuer, audience, refetch_interval=0)
+        old = idp.token("numbers:read", audience)
+        first = await verifier.verify_token(old)
+        assert first is not None and first.subject == "svc" and first.scopes == ["numbers:read"]
+        old_kid = idp.signing_key().kid
+    with idp_running(tmp_path, port=port) as idp:
+        assert idp.signing_key().kid != old_kid
+        new = idp.token("numbers:read", audience)
+        accepted = await verifier.verify_token(new)
+        assert accepted is not None and accepted.client_id == "svc"
+        assert await verifier.verify_token(old) is None  # its key is gone from the issuer's set
+    await verifier.aclose()
+
+
+async def test_a_stdio_only_client_reaches_the_hosted_server_through_mcp_remote(
+    hosted: Hosted, browser: Browser, tmp_path: Path
+) -> None:
+    """Claude Desktop's config runs commands over stdio; `mcp-remote` (npm) bridges to the hosted server and
+    does the OAuth sign-in in the browser (here Chromium, on the provider's own login page)."""
+    from mcp import StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    bridge = node_package("mcp-remote") / "dist" / "proxy.js"
+    hosted.upstream.reset()
+    log = tmp_path / "mcp-remote.log"
+    env = child_env(HOME=str(tmp_path), MCP_REMOTE_CONFIG_DIR=str(tmp_path / "mcp-auth"))
+    params = StdioServerParameters(command="node", args=[str(bridge), hosted.audience, str(free_port())], env=env)
+    page = await (await browser.new_context()).new_page()
+
+    async def sign_in_when_asked() -> None:
+        with anyio.fail_after(60):
+            while "Please authorize this client by visiting:" not in log.read_text():
+                await anyio.sleep(0.1)
+        url = log.read_text().split("Please authorize this client by visiting:", 1)[1].split()[0]
+        await page.goto(url)
+        await log_in(page, "alice")
+
+    with log.open("w") as errlog:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sign_in_when_asked)
+            async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+                listed = {t.name for t in (await client.list_tools()).tools}
+                found = await client.call_tool(SEARCH, {"filter": {"country_code": "US", "limit": 2}})
+    assert listed == names_for(set(FULL.split()))
+    assert not found.is_error, text_of(found)
+    assert len((found.structured_content or {})["data"]) == 2
+    searches = [r for r in hosted.upstream.requests() if r["path"] == "/v2/available_phone_numbers"]
+    assert len(searches) == 1 and searches[0]["account"] == hashlib.sha256(API_KEY.encode()).hexdigest()[:16]
