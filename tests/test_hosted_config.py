@@ -20,6 +20,7 @@ from telnyx_numbers_mcp.errors import ConfigError
 from telnyx_numbers_mcp.runtime import build_runtime
 
 ISSUER = "https://login.example.com"
+GROUP = (("groups", "telnyx-approvers"),)
 HOSTED = {"transport": "http", "auth_issuer": ISSUER, "public_url": "https://numbers.example.com"}
 
 
