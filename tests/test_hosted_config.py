@@ -148,3 +148,34 @@ def test_the_session_cookie_is_http_only_lax_secure_under_https_and_short_lived(
     assert options["secret_key"] == session_key(b"k" * 32) != session_key(b"j" * 32)
     local = settings(transport="http", auth_issuer="http://127.0.0.1:9", approver_client_id="r", approvers="c")
     assert ApproverSignIn(local, b"k" * 32).middleware().kwargs["https_only"] is False
+
+
+@pytest.mark.anyio
+async def test_in_the_call_path_the_tokens_scopes_shape_the_list_and_refuse_a_call(mode: str) -> None:
+    """Behind the HTTP layer's 403, the server itself holds the line: with a verified token of numbers:read in
+    the request's auth context, tools/list (cached per scope set) lists reads only and a purchase is refused."""
+    from mcp import Client
+    from mcp.server.auth.middleware.auth_context import auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken
+
+    from helpers import CATALOG, text_of
+    from telnyx_numbers_mcp.app import build_server
+
+    server = build_server(settings(sandbox=True))
+    token = AccessToken(token="t", client_id="agent", scopes=["numbers:read"], subject="alice",
+                        claims={"iss": ISSUER})  # fmt: skip
+    async with Client(server, mode=mode) as client:
+        everything = {t.name for t in (await client.list_tools()).tools}  # no token: every tool
+    reset = auth_context_var.set(AuthenticatedUser(token))
+    try:
+        async with Client(server, mode=mode) as client:
+            listed = {t.name for t in (await client.list_tools()).tools}
+            refused = await client.call_tool(
+                "number_orders_create", {"phone_numbers": [{"phone_number": "+13125550001"}]}
+            )
+    finally:
+        auth_context_var.reset(reset)
+    assert "number_orders_create" in everything and "check_approval" in everything
+    assert listed == {t.name for t in CATALOG if t.kind == "read"}
+    assert refused.is_error and "needs the scope numbers:purchase" in text_of(refused)

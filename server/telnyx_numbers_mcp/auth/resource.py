@@ -183,4 +183,9 @@ def hosted(settings: Settings, scope_for: ScopeFor) -> tuple[Callable[[Any], Any
     names = sorted({urlsplit(u).netloc for u in (settings.resource_url, settings.public_url) if u})
     log.info("OAuth: tokens from %s for %s; metadata at %s", settings.auth_issuer, settings.resource_url,
              metadata_url(settings))  # fmt: skip
+    if not settings.approver_client_id:
+        log.warning(
+            "--auth-issuer without --approver-client-id: the review page cannot sign approvers in, so it decides "
+            "nothing; approve with `telnyx-numbers-mcp approvals approve ID` at the server"
+        )
     return (lambda app: ResourceServer(app, settings, verifier, scope_for)), names
