@@ -10,7 +10,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from mcp import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from helpers import CATALOG, text_of
 from oidc_helpers import (
@@ -257,20 +256,6 @@ async def test_a_read_token_gets_a_403_step_up_challenge_on_purchase_and_write_t
 
 
 # --- approvers sign in on the review page --------------------------------------------------------------------
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run installs it)")
-    async with async_playwright() as pw:
-        flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-        b = await pw.chromium.launch(executable_path=chromium, headless=True, args=flags)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def pending_order(hosted: Hosted, replica: Replica, token: str) -> str:

@@ -144,7 +144,10 @@ def _wrong_address(listener: ReviewListener, request: Request, nonce: str) -> Re
 
 
 def _linked(listener: ReviewListener, request: Request, nonce: str) -> tuple[Approval, str] | Response:
-    """The approval this link (`t`, its secret) opens, or the page that refuses it."""
+    """The approval this link (`t`, its secret) opens on this address, or the page that refuses it."""
+    refused = _wrong_address(listener, request, nonce)
+    if refused is not None:
+        return refused
     gate = listener.gate
     approval_id = request.path_params["approval_id"]
     secret = request.query_params.get("t")
@@ -158,8 +161,7 @@ def _linked(listener: ReviewListener, request: Request, nonce: str) -> tuple[App
 async def _sign_in(listener: ReviewListener, request: Request) -> Response:
     """Hosted: from a valid link to the issuer's login, coming back to the same link."""
     nonce = secrets.token_urlsafe(12)
-    refused = _wrong_address(listener, request, nonce)
-    linked = refused or _linked(listener, request, nonce)
+    linked = _linked(listener, request, nonce)
     if isinstance(linked, Response):
         return linked
     approval, secret = linked
@@ -216,8 +218,7 @@ def _approver_gate(listener: ReviewListener, request: Request, approval: Approva
 async def _handle(listener: ReviewListener, request: Request) -> Response:
     gate = listener.gate
     nonce = secrets.token_urlsafe(12)
-    refused = _wrong_address(listener, request, nonce)
-    linked = refused or _linked(listener, request, nonce)
+    linked = _linked(listener, request, nonce)
     if isinstance(linked, Response):
         return linked
     approval, secret = linked
