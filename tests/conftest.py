@@ -3,8 +3,9 @@ Shared plain helpers live in helpers.py (and sandbox_helpers.py, sdk_oracle.py, 
 
 from __future__ import annotations
 
+import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,21 @@ def openapi() -> dict[str, Any]:
     import spec_examples
 
     return spec_examples.spec()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium through Playwright (the review page, the issuer's login page); a missing Chromium
+    fails the test (.ci/run installs it)."""
+    from playwright.async_api import async_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run installs it)")
+    async with async_playwright() as pw:
+        flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+        b = await pw.chromium.launch(executable_path=chromium, headless=True, args=flags)
+        try:
+            yield b
+        finally:
+            await b.close()

@@ -97,13 +97,22 @@ class Replica:
                 self.kill()
 
 
-def start_replica(store: str, upstream: str, log_dir: Path, *extra: str, secret: str | None = SECRET) -> Replica:
-    """Start a replica and wait until /healthz answers (the store was opened and migrated before that)."""
-    port = free_port()
+def start_replica(
+    store: str,
+    upstream: str,
+    log_dir: Path,
+    *extra: str,
+    secret: str | None = SECRET,
+    token: str | None = TOKEN,
+    port: int | None = None,
+) -> Replica:
+    """Start a replica and wait until /healthz answers (the store was opened and migrated before that).
+    `token=None` leaves --http-token out (for --auth-issuer in `extra`)."""
+    port = port or free_port()
     log = log_dir / f"replica-{port}.log"
     args = ["--transport", "http", "--port", str(port), "--store", store, "--base-url", f"{upstream}/v2",
-            "--http-token", TOKEN, "--state-dir", str(log_dir / f"state-{port}"), "--no-browser",
-            "--approval-wait", "0", *extra]  # fmt: skip
+            *(["--http-token", token] if token else []), "--state-dir", str(log_dir / f"state-{port}"),
+            "--no-browser", "--approval-wait", "0", *extra]  # fmt: skip
     env = child_env(TELNYX_API_KEY=API_KEY, **({"TELNYX_MCP_STATE_SECRET": secret} if secret else {}))
     with log.open("wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "telnyx_numbers_mcp", "serve", *args], env=env,
@@ -159,9 +168,12 @@ class Upstream:
         httpx.delete(f"{self.base}/_sandbox/requests", timeout=10).raise_for_status()
         httpx.delete(f"{self.base}/_sandbox/faults", timeout=10).raise_for_status()
 
+    def requests(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = httpx.get(f"{self.base}/_sandbox/requests", timeout=10).json()["data"]
+        return data
+
     def orders(self) -> list[dict[str, Any]]:
-        data = httpx.get(f"{self.base}/_sandbox/requests", timeout=10).json()["data"]
-        return [r for r in data if r["method"] == "POST" and r["path"] == "/v2/number_orders"]
+        return [r for r in self.requests() if r["method"] == "POST" and r["path"] == "/v2/number_orders"]
 
     def delay_orders(self, seconds: float) -> None:
         fault = {"status": 200, "path_prefix": "/v2/number_orders", "method": "POST", "delay": seconds}

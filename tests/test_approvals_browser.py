@@ -3,15 +3,13 @@ cannot elicit and the sandbox as the recording Telnyx endpoint: what the human s
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from approval_helpers import Flow, text, us_number
 from telnyx_numbers_mcp.sandbox import Sandbox
@@ -23,21 +21,6 @@ ORDER = "number_orders_create"
 @pytest.fixture
 def flow(tmp_path: Path) -> Flow:
     return Flow(Sandbox(), tmp_path)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run installs it)")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=chromium, headless=True, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def start_order(flow: Flow, c: object) -> tuple[str, dict[str, Any]]:

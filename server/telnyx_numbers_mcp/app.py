@@ -16,8 +16,8 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 
 from telnyx_numbers_mcp import __version__, discovery
-from telnyx_numbers_mcp.approvals.channels import can_elicit
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
+from telnyx_numbers_mcp.auth.identity import current_caller
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, shown
@@ -146,6 +146,10 @@ def build_app(
         name, args = params.name, dict(params.arguments or {})
         if name not in rt.callable_names(ctx):
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {shown(name)}")
+        caller = current_caller()  # hosted: HTTP already answered 403 for a missing scope; this holds anyway
+        if caller is not None and (needed := rt.scope_for(name, args)) is not None and not caller.may(needed):
+            return results.error(f"{shown(name)} needs the scope {needed}, which this access token does not "
+                                 "grant; nothing was sent.", sandbox=rt.sandbox)  # fmt: skip
         try:
             if name == CONFIRM_TOOL:
                 return await rt.gate.confirm(args)
@@ -178,7 +182,7 @@ def build_app(
 
     # registered as a plain request handler, which may answer in wire form (see results.wire)
     server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool_wire)
-    server.middleware.append(ToolListCache(can_elicit))  # the answer depends on it under elicit-only
+    server.middleware.append(ToolListCache(rt.variant))  # elicit-only and a token's scopes change the answer
     # from --state-secret (else random per process): a 2026 approval round trip may come back to another replica
     security = RequestStateSecurity(keys=[rt.keys.request_state])
     server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))

@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 TOOL_SPECS_DIR = Path(__file__).with_name("tool_specs")
 Kind = Literal["read", "write", "purchase", "destructive", "billed"]
 GUARDED_KINDS = ("purchase", "destructive")
+# OAuth scopes of a hosted server (--auth-issuer), one per kind of tool; the one place tools map to scopes.
+# numbers:purchase covers everything that spends money or destroys (still behind a human's approval).
+SCOPES = ("numbers:read", "numbers:write", "numbers:purchase")
+SCOPE_BY_KIND: dict[str, str] = {
+    "read": "numbers:read",
+    "write": "numbers:write",
+    "purchase": "numbers:purchase",
+    "destructive": "numbers:purchase",
+    "billed": "numbers:purchase",
+}
 ALL_TOOLSETS = "all"
 
 
@@ -86,6 +96,11 @@ class ToolSpec:
         """Some of its calls need a human's approval: purchases, destructive calls, billed lookups (past the
         budget) and settings changes that turn on something Telnyx bills."""
         return self.guarded or self.billed or self.billed_settings is not None
+
+    @property
+    def scope(self) -> str:
+        """The OAuth scope a token needs to see and call this tool (hosted, --auth-issuer)."""
+        return SCOPE_BY_KIND[self.kind]
 
     @property
     def read_only(self) -> bool:

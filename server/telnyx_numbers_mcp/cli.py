@@ -93,6 +93,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--state-secret-file", default=S, help="read the state secret from this file")
     g.add_argument("--shutdown-grace", type=float, default=S,
                    help="seconds calls in flight may take to finish on SIGTERM (HTTP; default 30)")  # fmt: skip
+    h = parser.add_argument_group("hosted for a team (--transport http; see the README's 'Host it for a team')")
+    h.add_argument("--auth-issuer", default=S, help="OAuth 2.1 / OpenID issuer URL: clients must send its "
+                   "JWT access tokens (scopes numbers:read, numbers:write, numbers:purchase); not with "
+                   "--http-token")  # fmt: skip
+    h.add_argument("--auth-audience", default=S, help="the resource URL tokens must be issued for (shared by "
+                   "replicas behind one name; default: --public-url + /mcp)")  # fmt: skip
+    h.add_argument("--approver-client-id", default=S, help="client id of the review page at the issuer: "
+                   "approvers sign in there (authorization code with PKCE)")  # fmt: skip
+    h.add_argument("--approver-client-secret-file", default=S, help="file holding that client's secret")
+    h.add_argument("--approvers", default=S, help="comma-separated subjects or verified e-mails who may approve "
+                   "on the review page")  # fmt: skip
+    h.add_argument("--approver-claim", default=S, metavar="NAME=VALUE", help="who may approve, by an ID-token "
+                   "claim (e.g. groups=telnyx-approvers)")  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -127,7 +140,8 @@ FLAG_KEYS = {
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
     "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "allowed_hosts",
     "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
-    "lookup_budget", "store", "state_secret", "state_secret_file", "shutdown_grace",
+    "lookup_budget", "store", "state_secret", "state_secret_file", "shutdown_grace", "auth_issuer", "auth_audience",
+    "approver_client_id", "approver_client_secret_file", "approvers", "approver_claim",
 }  # fmt: skip
 
 
@@ -199,9 +213,15 @@ def serve(settings: Settings) -> int:
             token = settings.http_token.get_secret_value() if settings.http_token else None
             review = rt.gate.review = ReviewListener(rt.gate)
             review.use_http_transport(settings.host, settings.port)  # review pages on the same listener
+            protect, allowed = None, list(settings.allowed_hosts)
+            if settings.auth_issuer:
+                from telnyx_numbers_mcp.auth.resource import hosted
+
+                protect, names = hosted(settings, rt.scope_for)
+                allowed += names
             run_http(server, host=settings.host, port=settings.port, token=token, log_level=settings.log_level,
-                     allowed_hosts=settings.allowed_hosts, routes=routes(review), ready=rt.store.ping,
-                     shutdown_grace=settings.shutdown_grace)  # fmt: skip
+                     allowed_hosts=allowed, routes=routes(review), ready=rt.store.ping,
+                     shutdown_grace=settings.shutdown_grace, protect=protect)  # fmt: skip
         else:
             anyio.run(run_stdio, server)
     finally:

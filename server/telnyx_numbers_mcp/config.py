@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -16,6 +18,7 @@ DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "deny", "allow"]
 # never handed to an --approval-notify command
 SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN", "TELNYX_MCP_STATE_SECRET", "TELNYX_MCP_STORE")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 ResultFormat = Literal["text", "json"]
 ToolMode = Literal["all", "discover"]
 
@@ -80,6 +83,13 @@ class Settings(BaseModel):
     open_browser: bool = False
     approval_notify: str | None = None
     public_url: str | None = None
+    # hosted for a team (auth/): OAuth 2.1 resource server and the approvers' sign-in at the same issuer
+    auth_issuer: str | None = None
+    auth_audience: str | None = None  # the resource URL tokens must name (default: --public-url + /mcp)
+    approver_client_id: str | None = None
+    approver_client_secret: SecretStr | None = None
+    approvers: tuple[str, ...] = ()  # subjects or e-mail addresses who may approve on the review page
+    approver_claim: tuple[str, str] | None = None  # (claim, value): e.g. ("groups", "telnyx-approvers")
     notify_environ: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
 
     @field_validator("base_url")
@@ -94,7 +104,7 @@ class Settings(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("toolsets", "tools", "allowed_hosts", mode="before")
+    @field_validator("toolsets", "tools", "allowed_hosts", "approvers", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         """ "a,b", or a list of such (a repeated flag), -> ("a", "b")."""
@@ -146,29 +156,114 @@ class Settings(BaseModel):
         url = self.store.get_secret_value() if self.store else ""
         return "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
 
-    @field_validator("public_url")
+    @field_validator("public_url", "auth_audience")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/") if value else value
+        return _web_url(value).rstrip("/") if value else value
+
+    @field_validator("auth_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        """Kept as given: a token's `iss` must equal it exactly (RFC 8414, OpenID Discovery)."""
+        if value is not None and (urlsplit(value).query or urlsplit(value).fragment):
+            raise ValueError("an issuer URL has no query or fragment")
+        return _web_url(value) if value else value
+
+    @field_validator("approver_claim", mode="before")
+    @classmethod
+    def _claim(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            name, sep, wanted = value.partition("=")
+            if not sep or not name.strip() or not wanted.strip():
+                raise ValueError(f"{value!r} is not NAME=VALUE (e.g. groups=telnyx-approvers)")
+            return (name.strip(), wanted.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _hosted(self) -> Settings:
+        """--auth-issuer and the approver options: combinations that would not do what they say are refused."""
+        approver_options = bool(self.approver_client_id or self.approvers or self.approver_claim)
+        if self.auth_issuer is None:
+            if approver_options or self.auth_audience:
+                raise ValueError(
+                    "--auth-audience, --approver-client-id, --approvers and --approver-claim need --auth-issuer "
+                    "(approvers sign in at the same issuer as the MCP clients)"
+                )
+            return self
+        if self.http_token is not None:
+            raise ValueError(
+                "give --http-token (one shared token) or --auth-issuer (OAuth sign-in per person), not both"
+            )
+        if self.transport != "http":
+            raise ValueError("--auth-issuer is for --transport http (stdio has no bearer tokens)")
+        if self.auth_audience is None and self.public_url is None and not _loopback(self.host):
+            raise ValueError(
+                f"--auth-issuer on {self.host} needs --public-url (the https URL clients use; tokens must be "
+                "issued for it plus /mcp) or --auth-audience"
+            )
+        if self.approver_client_id and not (self.approvers or self.approver_claim):
+            raise ValueError(
+                "--approver-client-id needs --approvers (subjects or e-mails) or --approver-claim NAME=VALUE: "
+                "who may approve on the review page"
+            )
+        if (self.approvers or self.approver_claim) and not self.approver_client_id:
+            raise ValueError("--approvers and --approver-claim need --approver-client-id (the review page's sign-in)")
+        return self
+
+    @property
+    def resource_url(self) -> str:
+        """This server's OAuth resource identifier: what access tokens' `aud` must equal."""
+        if self.auth_audience:
+            return self.auth_audience
+        return f"{self.base_http_url}/mcp"
+
+    @property
+    def base_http_url(self) -> str:
+        """Where browsers and clients reach this server: --public-url, else the bound address."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     @property
     def effective_base_url(self) -> str:
         return "http://sandbox.invalid/v2" if self.sandbox else self.base_url
 
 
+def _loopback(host: str) -> bool:
+    name = host.strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _web_url(value: str) -> str:
+    """https://..., or http://... on a loopback address only (tokens and review links travel in it)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an https:// URL (http:// only on a loopback address)")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise ValueError(
+            f"http:// is only accepted on a loopback address (127.0.0.1, localhost, [::1]), not {parts.hostname!r}: "
+            "use https:// (a TLS proxy in front of the server)"
+        )
+    return value
+
+
 def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def _read_secret(path: Path) -> str:
+def _read_secret(path: Path, flag: str) -> str:
     """The secret is the file's text without surrounding whitespace (a trailing newline is usual)."""
     try:
         return path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"invalid configuration: state_secret_file: cannot read {str(path)!r} ({exc.__class__.__name__})"
+            f"invalid configuration: {flag}: cannot read {str(path)!r} ({exc.__class__.__name__})"
         ) from None
 
 
@@ -184,7 +279,10 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None =
     if secret_file is not None:
         if "state_secret" in values:
             raise ConfigError("invalid configuration: give --state-secret or --state-secret-file, not both")
-        values["state_secret"] = _read_secret(Path(secret_file))
+        values["state_secret"] = _read_secret(Path(secret_file), "state_secret_file")
+    client_secret_file = values.pop("approver_client_secret_file", None)
+    if client_secret_file is not None:
+        values["approver_client_secret"] = _read_secret(Path(client_secret_file), "approver_client_secret_file")
     for field, var in ENV_VARS.items():
         if field not in values and env.get(var):
             values[field] = _truthy(env[var]) if field == "sandbox" else env[var]

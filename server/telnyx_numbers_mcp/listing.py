@@ -15,9 +15,9 @@ LIST_TOOLS = "tools/list"
 
 class ToolListCache:
     """Server middleware. `variant(ctx)` names what the answer depends on besides the protocol version
-    (whether the client can elicit, under `elicit-only`). A paginated request, or one from a session that
-    has not told us its capabilities yet, goes through the handler as usual (and through the SDK's checks,
-    such as refusing a tools/list before `initialize`)."""
+    (whether the client can elicit, under `elicit-only`; the access token's scopes, hosted: Runtime.variant).
+    A paginated request, or one from a session that has not told us its capabilities yet, goes through the
+    handler as usual (and through the SDK's checks, such as refusing a tools/list before `initialize`)."""
 
     def __init__(self, variant: Callable[[ServerRequestContext[Any, Any]], Hashable]) -> None:
         self._variant = variant

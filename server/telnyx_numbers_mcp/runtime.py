@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,8 +17,9 @@ from mcp.server import ServerRequestContext
 from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.approvals import channels as approval
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL, check_tool
+from telnyx_numbers_mcp.auth.identity import current_caller
 from telnyx_numbers_mcp.calls.http import TelnyxClient
-from telnyx_numbers_mcp.catalog import ToolSpec, packaged_catalog, select
+from telnyx_numbers_mcp.catalog import SCOPE_BY_KIND, ToolSpec, packaged_catalog, select
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 CONFIRM_TOOL = "confirm_action"
 SERVER_TOOLS = (CONFIRM_TOOL, CHECK_TOOL)  # tools of this server itself, not Telnyx operations
+SERVER_TOOL_SCOPE = SCOPE_BY_KIND["purchase"]  # they carry out purchases and destructive calls
 
 
 def confirm_tool() -> types.Tool:
@@ -80,8 +83,8 @@ class Runtime:
     redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
     lookups_used: int = 0  # billed calls sent without approval in this server run (--lookup-budget)
 
-    _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
-    _names: dict[bool, frozenset[str]] = field(default_factory=dict, repr=False)
+    _listings: dict[Hashable, list[types.Tool]] = field(default_factory=dict, repr=False)
+    _names: dict[Hashable, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
         """A customer_reference that stays the same across the rounds of one approval (2026 flow), on
@@ -135,37 +138,68 @@ class Runtime:
     def sandbox(self) -> bool:
         return self.settings.sandbox
 
+    @staticmethod
+    def granted() -> frozenset[str] | None:
+        """The scopes of the request's access token that this server knows (hosted, --auth-issuer), or
+        None when there is no token (stdio, a shared --http-token): then every offered tool is allowed."""
+        caller = current_caller()
+        return caller.known_scopes if caller is not None else None
+
+    def variant(self, ctx: ServerRequestContext[Any] | None) -> Hashable:
+        """What the tool list depends on besides the protocol version: whether the client can elicit
+        (under `elicit-only`) and the token's scopes (hosted). The cache key of tools/list."""
+        return (ctx is not None and approval.can_elicit(ctx), self.granted())
+
+    def scope_for(self, name: str, args: Mapping[str, Any]) -> str | None:
+        """The scope a tools/call needs (the catalog's kind -> scope map, catalog.SCOPE_BY_KIND): this server's
+        approval tools carry out purchases; in discover mode, find_tools and describe_tool only read and
+        call_tool needs what its target needs. None for a name that is no tool here (the call says so)."""
+        if name in SERVER_TOOLS:
+            return SERVER_TOOL_SCOPE
+        if self.discover and name in (discovery.FIND, discovery.DESCRIBE):
+            return SCOPE_BY_KIND["read"]
+        if self.discover and name == discovery.CALL:
+            target = args.get("name")
+            tool = self.tools.get(target) if isinstance(target, str) else None
+            return tool.scope if tool is not None else SCOPE_BY_KIND["read"]
+        tool = self.tools.get(name)
+        return tool.scope if tool is not None and not self.discover else None
+
     def offered(self, ctx: ServerRequestContext[Any] | None) -> list[ToolSpec]:
         """Catalog tools this session may see and call: `elicit-only` hides guarded tools from
-        clients that cannot ask the human."""
-        if self.settings.purchase_policy != "elicit-only" or (ctx is not None and approval.can_elicit(ctx)):
-            return list(self.tools.values())
-        return [t for t in self.tools.values() if not t.guarded]
+        clients that cannot ask the human; a hosted server hides tools beyond the token's scopes."""
+        tools = list(self.tools.values())
+        if self.settings.purchase_policy == "elicit-only" and not (ctx is not None and approval.can_elicit(ctx)):
+            tools = [t for t in tools if not t.guarded]
+        granted = self.granted()
+        return tools if granted is None else [t for t in tools if t.scope in granted]
 
     def visible(self, ctx: ServerRequestContext[Any] | None) -> list[types.Tool]:
-        """The tools/list answer, built once per offered set (it only depends on whether the client can
-        elicit) and reused: rebuilding 48 tools on every list was most of a warm tools/list."""
-        elicit = ctx is not None and approval.can_elicit(ctx)
-        cached = self._listings.get(elicit)
+        """The tools/list answer, built once per offered set (`variant`) and reused: rebuilding 48 tools on
+        every list was most of a warm tools/list."""
+        key = self.variant(ctx)
+        cached = self._listings.get(key)
         if cached is None:
             offered = self.offered(ctx)
             listed = discovery.tools(offered) if self.discover else [t.mcp_tool for t in offered]
             policy = self.settings.purchase_policy
-            if any(t.may_ask for t in offered) and policy == "host-confirm":
+            granted = key[1] if isinstance(key, tuple) else None
+            approvals = granted is None or SERVER_TOOL_SCOPE in granted
+            if any(t.may_ask for t in offered) and policy == "host-confirm" and approvals:
                 listed.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
-            if any(t.may_ask for t in offered) and policy in ("confirm", "elicit-only"):
+            if any(t.may_ask for t in offered) and policy in ("confirm", "elicit-only") and approvals:
                 listed.append(self.check)  # approval tools stay direct in every mode: clients gate them by name
-            cached = self._listings[elicit] = listed
+            cached = self._listings[key] = listed
         return cached
 
     def callable_names(self, ctx: ServerRequestContext[Any] | None) -> frozenset[str]:
         """Names a call may use: the listed tools, plus (in `all` mode) selected tools that `elicit-only`
         hides, so that calling one explains why instead of answering "unknown tool"."""
-        elicit = ctx is not None and approval.can_elicit(ctx)
-        names = self._names.get(elicit)
+        key = self.variant(ctx)
+        names = self._names.get(key)
         if names is None:
             hidden = () if self.discover else self.tools
-            names = self._names[elicit] = frozenset({*(t.name for t in self.visible(ctx)), *hidden})
+            names = self._names[key] = frozenset({*(t.name for t in self.visible(ctx)), *hidden})
         return names
 
     @property

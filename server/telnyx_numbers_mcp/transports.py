@@ -179,10 +179,12 @@ def http_app(
     routes: list[Any] | None = None,
     ready: Callable[[], bool] | None = None,
     drain: Drain | None = None,
+    protect: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """Streamable HTTP at /mcp behind the Host/Origin guard, then the bearer token when one is set; `routes`
-    (the review pages) are served beside it without the token. /healthz and /readyz come first: a load
-    balancer probes by address and without a token, and they reveal nothing."""
+    """Streamable HTTP at /mcp behind the Host/Origin guard, then the bearer token when one is set, or
+    `protect` (OAuth: auth/resource.py); `routes` (the review pages) are served beside it without the token.
+    /healthz and /readyz come first: a load balancer probes by address and without a token, and they reveal
+    nothing."""
     # the SDK's prefix-matching check is replaced by HostOriginGuard, for every bind address
     off = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app: Any = server.streamable_http_app(
@@ -190,6 +192,8 @@ def http_app(
     )
     if token:
         app = BearerTokenMiddleware(app, token, open_prefix="/approvals/" if routes else None)
+    if protect is not None:
+        app = protect(app)
     if drain is not None:
         app = drain.middleware(app)
     return HealthMiddleware(HostOriginGuard(app, allowed_hosts), ready or (lambda: True), drain)
@@ -206,6 +210,7 @@ def run_http(
     routes: list[Any] | None = None,
     ready: Callable[[], bool] | None = None,
     shutdown_grace: float = 30.0,
+    protect: Callable[[Any], Any] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; then drain (health.py): calls in flight finish, up to `shutdown_grace`
     seconds, before the listener and the open event streams close."""
@@ -214,7 +219,7 @@ def run_http(
     from telnyx_numbers_mcp.health import DrainingServer
 
     allowed = list(allowed_hosts)
-    if not token and host not in ("127.0.0.1", "localhost", "::1"):
+    if not token and protect is None and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without --http-token: anyone who can reach it can use your Telnyx key", host)
     if host not in ("127.0.0.1", "localhost", "::1") and not allowed:
         log.warning(
@@ -223,7 +228,8 @@ def run_http(
             host,
         )
     drain = Drain()
-    app = http_app(server, host=host, token=token, allowed_hosts=allowed, routes=routes, ready=ready, drain=drain)
+    app = http_app(server, host=host, token=token, allowed_hosts=allowed, routes=routes, ready=ready, drain=drain,
+                   protect=protect)  # fmt: skip
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
                             timeout_graceful_shutdown=math.ceil(shutdown_grace) + 5)  # fmt: skip
     anyio.run(DrainingServer(config, drain, shutdown_grace).serve)

@@ -1,7 +1,8 @@
 """The review page: a small Starlette app where a human approves or declines one approval. Served by a side
 listener on 127.0.0.1 (stdio; a free port on first need, or --approval-port) or by the HTTP transport's own
 server. Each approval has its own unguessable URL; a decision is a POST carrying a token bound to that
-approval, checked with exact Host and Origin. Works without JavaScript."""
+approval, checked with exact Host and Origin. Works without JavaScript. Hosted (--auth-issuer), the link is
+not enough: the approver also signs in at the issuer (auth/approvers.py) and must be one of --approvers."""
 
 from __future__ import annotations
 
@@ -18,14 +19,16 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
 
 from telnyx_numbers_mcp.approvals import keys
 from telnyx_numbers_mcp.approvals.store import Approval
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.gate import Gate
+    from telnyx_numbers_mcp.auth.approvers import ApproverSignIn
+    from telnyx_numbers_mcp.auth.identity import Approver
 
 log = logging.getLogger("telnyx_numbers_mcp.review")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -53,6 +56,8 @@ class ReviewListener:
         self.hosts: set[str] = set()
         self.origins: set[str] = set()
         self._server: _QuietServer | None = None
+        self.hosted = False  # --auth-issuer: deciding needs a signed-in approver, not only the link
+        self.signin: ApproverSignIn | None = None
 
     def _allow(self, host: str, port: int) -> None:
         public = self.gate.rt.settings.public_url
@@ -71,6 +76,12 @@ class ReviewListener:
         if host in ("0.0.0.0", "::"):
             self._allow("127.0.0.1", port)
         self.base = self.gate.rt.settings.public_url or f"http://{shown}:{port}"
+        settings = self.gate.rt.settings
+        self.hosted = settings.auth_issuer is not None
+        if settings.approver_client_id:
+            from telnyx_numbers_mcp.auth.approvers import ApproverSignIn
+
+            self.signin = ApproverSignIn(settings, self.gate.key)
 
     async def ensure_started(self) -> str:
         if self.base is not None and (self._server is None or not self._server.should_exit):
@@ -104,29 +115,123 @@ class ReviewListener:
             self.base = None
 
 
-def routes(listener: ReviewListener) -> list[Route]:
+def routes(listener: ReviewListener) -> list[Mount]:
     async def page(request: Request) -> Response:
         return await _handle(listener, request)
 
-    return [Route("/approvals/{approval_id}", page, methods=["GET", "POST"])]
+    async def sign_in(request: Request) -> Response:
+        return await _sign_in(listener, request)
+
+    async def signed_in(request: Request) -> Response:
+        return await _signed_in(listener, request)
+
+    pages = [Route("/{approval_id}", page, methods=["GET", "POST"])]
+    if listener.signin is None:
+        return [Mount("/approvals", routes=pages)]
+    pages = [Route("/signed-in", signed_in), Route("/{approval_id}/sign-in", sign_in), *pages]
+    return [Mount("/approvals", app=Starlette(routes=pages, middleware=[listener.signin.middleware()]))]
 
 
 def app(listener: ReviewListener) -> Starlette:
     return Starlette(routes=routes(listener))
 
 
-async def _handle(listener: ReviewListener, request: Request) -> Response:
+def _wrong_address(listener: ReviewListener, request: Request, nonce: str) -> Response | None:
+    if request.headers.get("host", "") in listener.hosts:
+        return None
+    return _page("Wrong address", "<p>This page is only served on the address the server gave. "
+                 "Nothing was approved and nothing was sent.</p>", nonce, status=421)  # fmt: skip
+
+
+def _linked(listener: ReviewListener, request: Request, nonce: str) -> tuple[Approval, str] | Response:
+    """The approval this link (`t`, its secret) opens on this address, or the page that refuses it."""
+    refused = _wrong_address(listener, request, nonce)
+    if refused is not None:
+        return refused
     gate = listener.gate
-    nonce = secrets.token_urlsafe(12)
-    if request.headers.get("host", "") not in listener.hosts:
-        return _page("Wrong address", "<p>This page is only served on the address the server gave. "
-                     "Nothing was approved and nothing was sent.</p>", nonce, status=421)  # fmt: skip
     approval_id = request.path_params["approval_id"]
     secret = request.query_params.get("t")
     approval = gate.current(approval_id) if keys.check(gate.key, "view", approval_id, secret) else None
-    if approval is None:
+    if approval is None or secret is None:
         return _page("Link not valid", "<p>This approval link is not valid: it was altered, or it belongs to "
                      "another server. Nothing was approved and nothing was sent.</p>", nonce, status=404)  # fmt: skip
+    return approval, secret
+
+
+async def _sign_in(listener: ReviewListener, request: Request) -> Response:
+    """Hosted: from a valid link to the issuer's login, coming back to the same link."""
+    nonce = secrets.token_urlsafe(12)
+    linked = _linked(listener, request, nonce)
+    if isinstance(linked, Response):
+        return linked
+    approval, secret = linked
+    assert listener.signin is not None
+    try:
+        redirect: Response = await listener.signin.start(request, f"/approvals/{approval.id}?t={secret}")
+    except Exception as exc:  # the issuer cannot be reached or described itself wrongly
+        log.warning("approver sign-in could not start: %s: %s", type(exc).__name__, exc)
+        return _page("Sign-in unavailable", "<p>The sign-in service could not be reached. Nothing was approved "
+                     "and nothing was sent; try again in a moment.</p>", nonce, status=502)  # fmt: skip
+    return redirect
+
+
+async def _signed_in(listener: ReviewListener, request: Request) -> Response:
+    """Hosted: the issuer's redirect back (authorization code, state); then back to the approval's page."""
+    from telnyx_numbers_mcp.auth.approvers import SignInError
+
+    nonce = secrets.token_urlsafe(12)
+    refused = _wrong_address(listener, request, nonce)
+    if refused is not None:
+        return refused
+    assert listener.signin is not None
+    try:
+        approver, back_to = await listener.signin.finish(request)
+    except SignInError as exc:
+        log.warning("approver sign-in refused: %s", exc)
+        return _page("Sign-in failed", f"<p>The sign-in was refused ({html.escape(str(exc))}). Nobody was signed "
+                     "in, nothing was approved and nothing was sent. Open the approval link again to sign in "
+                     "afresh.</p>", nonce, status=403)  # fmt: skip
+    if back_to is None:
+        return _page("Signed in", f"<p>Signed in as {html.escape(approver.shown)}. Open the approval link again "
+                     "to decide.</p>", nonce)  # fmt: skip
+    return RedirectResponse(back_to, status_code=303)
+
+
+def _approver_gate(listener: ReviewListener, request: Request, approval: Approval, secret: str) -> str | Approver:
+    """Hosted: the signed-in approver who may decide, or the HTML that says why this browser may not."""
+    from telnyx_numbers_mcp.auth.approvers import signed_in_approver
+
+    if listener.signin is None:
+        return ("<p class=note>This server checks who approves (--auth-issuer), but no approver sign-in is set up "
+                "(--approver-client-id), so nobody can decide here. The operator can decide at the server with "
+                f"<code>telnyx-numbers-mcp approvals approve {html.escape(approval.id)}</code>.</p>")  # fmt: skip
+    approver = signed_in_approver(request)
+    if approver is None:
+        href = f"/approvals/{html.escape(approval.id)}/sign-in?t={html.escape(secret)}"
+        return f'<p>Sign in to approve or decline: <a class=sign-in href="{href}">Sign in</a></p>'
+    if not listener.signin.may_approve(approver):
+        return (f"<p class=note>You are signed in as {html.escape(approver.shown)}, who is not among this server's "
+                "approvers (--approvers, --approver-claim). You cannot decide this approval.</p>")  # fmt: skip
+    return approver
+
+
+async def _handle(listener: ReviewListener, request: Request) -> Response:
+    gate = listener.gate
+    nonce = secrets.token_urlsafe(12)
+    linked = _linked(listener, request, nonce)
+    if isinstance(linked, Response):
+        return linked
+    approval, secret = linked
+    approver: Approver | None = None
+    if listener.hosted and approval.status == "pending":
+        who = _approver_gate(listener, request, approval, secret)
+        if isinstance(who, str):
+            if request.method == "POST":
+                status = 401 if listener.signin is not None and "Sign in" in who else 403
+                return _page("Refused", who + "<p>Nothing was approved and nothing was sent.</p>", nonce,
+                             status=status)  # fmt: skip
+            return _render(gate, approval, "", nonce, secret, actions=who)
+        approver = who
     note = ""
     if request.method == "POST":
         if request.headers.get("origin", "") not in listener.origins:
@@ -141,23 +246,28 @@ async def _handle(listener: ReviewListener, request: Request) -> Response:
         form = parse_qs(body[:MAX_BODY].decode("utf-8", "replace")) if len(body) <= MAX_BODY else {}
         token = (form.get("token") or [""])[0]
         choice = (form.get("decision") or [""])[0]
-        if not keys.check(gate.key, "decide", approval_id, token) or choice not in ("approve", "decline"):
+        if not keys.check(gate.key, "decide", approval.id, token) or choice not in ("approve", "decline"):
             return _page("Refused", "<p>This decision did not carry this approval's token, so it was refused. "
                          "Nothing was approved and nothing was sent.</p>", nonce, status=403)  # fmt: skip
         channel = "url-elicitation" if approval.channel == "url-elicitation" else "review-page"
         was = approval.status
-        after = gate.decide(approval_id, choice == "approve", channel, "the user on the review page")
+        decided_by = approver.subject if approver is not None else "the user on the review page"
+        after = gate.decide(approval.id, choice == "approve", channel, decided_by)
         approval = after or approval
         if was != "pending" or approval.status != ("approved" if choice == "approve" else "declined"):
             note = f"<p class=note>Your click changed nothing: this approval was already {approval.status}.</p>"
         elif approval.status == "approved" and gate.rt.client is not None:
-            await gate.carry_out(approval_id)  # buys now; the agent's check_approval gets the same result
-            approval = gate.store.get(approval_id) or approval
-    return _render(gate, approval, note, nonce, secret or "")
+            await gate.carry_out(approval.id)  # buys now; the agent's check_approval gets the same result
+            approval = gate.store.get(approval.id) or approval
+    signed = f"<p class=who>Signed in as {html.escape(approver.shown)}.</p>" if approver is not None else ""
+    return _render(gate, approval, note + signed, nonce, secret)
 
 
-def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str) -> Response:
+def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str, actions: str | None = None) -> Response:
     summary = f"<pre>{html.escape(a.summary)}</pre>"
+    if a.status == "pending" and actions is not None:
+        body = f"<p>An AI agent asks to run <b>{html.escape(a.tool)}</b>. Nothing has been sent yet.</p>{summary}"
+        return _page("Approve this action?", note + body + actions, nonce)
     if a.status == "pending":
         left = max(0, int(a.expires_at - time.time()))
         token = keys.tag(gate.key, "decide", a.id)

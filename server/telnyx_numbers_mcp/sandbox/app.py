@@ -181,7 +181,7 @@ def _raw_path(request: Request) -> str:
 
 
 def _record(sb: Sandbox, request: Request, raw: bytes) -> Any:
-    """Append the request to sb.requests (authorization redacted) and return its parsed JSON body."""
+    """Append the request to sb.requests (authorization redacted, its account kept) and return its JSON body."""
     text = raw.decode("utf-8", errors="replace")
     try:
         parsed = json.loads(text) if text.strip() else None
@@ -199,6 +199,7 @@ def _record(sb: Sandbox, request: Request, raw: bytes) -> Any:
             "query": query,
             "query_pairs": pairs,
             "headers": headers,
+            "account": _account(request),  # which API key sent it (a digest), e.g. the server's and not a token
             "json": parsed,
             "body": text,
         }

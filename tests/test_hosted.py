@@ -1,0 +1,503 @@
+"""Hosted for a team (--auth-issuer): a real OpenID provider (oidc-provider from npm), two HTTP replicas on one
+store with one audience, the sandbox-api as the recording upstream, real MCP clients and Chromium. Service
+tokens come from client credentials; a person's from the MCP SDK client's own OAuth flow with the provider's
+login page filled in by Playwright. Hand-made tokens appear only in the failure cases, signed with the
+issuer's own key (expired, other issuer, not yet valid) or a foreign one."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from joserfc.jwk import RSAKey
+from mcp import Client
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from playwright.async_api import Browser, Page
+
+from helpers import CATALOG, text_of
+from oidc_helpers import (
+    APPROVER_CLIENT,
+    APPROVER_SECRET,
+    FULL,
+    Idp,
+    authorize,
+    idp_running,
+    log_in,
+    node_package,
+    redirect_catcher,
+)
+from replica_helpers import API_KEY, Replica, Upstream, audit_cli, review_link, start_replica
+from sandbox_helpers import child_env, free_port, sandbox_api_process
+from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("hosted")]
+ORDER = "number_orders_create"
+SEARCH = "available_phone_numbers_list"
+ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}  # fmt: skip
+
+
+def names_for(scopes: set[str]) -> set[str]:
+    """What tools/list should show a token with `scopes` (the catalog's kind -> scope map)."""
+    names = {t.name for t in CATALOG if t.scope in scopes}
+    return names | ({CHECK_TOOL} if "numbers:purchase" in scopes else set())
+
+
+@dataclass
+class Hosted:
+    idp: Idp
+    upstream: Upstream
+    a: Replica
+    b: Replica
+    store: str
+    audience: str
+
+    def token(self, scope: str = FULL) -> str:
+        return self.idp.token(scope, self.audience)
+
+
+def two_ports() -> tuple[int, int]:
+    first = free_port()
+    second = free_port()
+    while second == first:
+        second = free_port()
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosted]:
+    node_package("oidc-provider")
+    logs = tmp_path_factory.mktemp("hosted")
+    pa, pb = two_ports()
+    callbacks = [f"http://127.0.0.1:{p}/approvals/signed-in" for p in (pa, pb)]
+    secret_file = logs / "review-page-secret"
+    secret_file.write_text(APPROVER_SECRET + "\n")
+    with sandbox_api_process() as upstream, idp_running(logs, redirect_uris=callbacks) as idp:
+        audience = f"http://127.0.0.1:{pa}/mcp"  # the name both replicas answer to (one load balancer's)
+        store = f"sqlite:///{logs}/store.sqlite3"
+        common = ["--auth-issuer", idp.issuer, "--auth-audience", audience, "--approver-client-id", APPROVER_CLIENT,
+                  "--approver-client-secret-file", str(secret_file), "--approvers", "carol@example.com",
+                  "--log-level", "INFO"]  # fmt: skip
+        replicas = [
+            start_replica(store, upstream, logs, *common, "--public-url", f"http://127.0.0.1:{p}", token=None, port=p)
+            for p in (pa, pb)
+        ]
+        try:
+            yield Hosted(idp, Upstream(upstream), replicas[0], replicas[1], store, audience)
+        finally:
+            for r in replicas:
+                r.stop()
+
+
+@contextlib.asynccontextmanager
+async def bearer(url: str, token: str, mode: str = "legacy") -> AsyncIterator[Client]:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        yield client
+
+
+def post(url: str, token: str | None, body: Any = INITIALIZE, query: str = "") -> httpx.Response:
+    headers = {**ACCEPT, **({"authorization": f"Bearer {token}"} if token else {})}
+    return httpx.post(url + query, json=body, headers=headers, timeout=30)
+
+
+def call_body(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+
+
+def challenge(response: httpx.Response) -> dict[str, str]:
+    """The WWW-Authenticate Bearer parameters."""
+    header = response.headers.get("www-authenticate", "")
+    assert header.startswith("Bearer "), header
+    parts = [p.strip() for p in header[len("Bearer ") :].split('",')]
+    return {k.strip(): v.strip().strip('"') for k, _, v in (p.partition("=") for p in parts)}
+
+
+def unsigned(claims: dict[str, Any]) -> str:
+    """An `alg: none` JWT (no signature): only to show it is refused."""
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'at+jwt'})}.{part(claims)}."
+
+
+# --- the resource server: 401, metadata, health ------------------------------------------------------------
+
+
+async def test_no_token_or_a_garbage_one_gets_401_naming_the_resource_metadata(hosted: Hosted) -> None:
+    for replica in (hosted.a, hosted.b):
+        for token in (None, "not-a-jwt"):
+            answer = post(replica.url, token)
+            assert answer.status_code == 401, answer.text
+            params = challenge(answer)
+            assert (
+                params["resource_metadata"]
+                == f"http://127.0.0.1:{hosted.a.port}/.well-known/oauth-protected-resource/mcp"
+            )
+            assert params["error"] == "invalid_token"
+
+
+async def test_the_metadata_names_the_issuer_the_resource_and_the_scopes(hosted: Hosted) -> None:
+    for path in ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"):
+        for replica in (hosted.a, hosted.b):
+            document = httpx.get(replica.base + path, timeout=10).json()
+            assert document["resource"] == hosted.audience
+            assert document["authorization_servers"] == [hosted.idp.issuer]
+            assert document["scopes_supported"] == ["numbers:read", "numbers:write", "numbers:purchase"]
+            assert document["bearer_methods_supported"] == ["header"]
+
+
+async def test_health_and_readiness_need_no_token(hosted: Hosted) -> None:
+    for path in ("/healthz", "/readyz"):
+        assert httpx.get(hosted.a.base + path, timeout=10).status_code == 200
+
+
+async def test_both_replicas_accept_the_same_token(hosted: Hosted, mode: str) -> None:
+    token = hosted.token("numbers:read")
+    for replica in (hosted.a, hosted.b):
+        async with bearer(replica.url, token, mode) as client:
+            listed = {t.name for t in (await client.list_tools()).tools}
+            found = await client.call_tool(SEARCH, {"filter": {"country_code": "US", "limit": 1}})
+        assert listed == names_for({"numbers:read"})
+        assert not found.is_error, text_of(found)
+
+
+# --- refused tokens: each a clear 401 and nothing sent -------------------------------------------------------
+
+
+def refused_tokens(hosted: Hosted) -> dict[str, str]:
+    now = int(time.time())
+    base = {"iss": hosted.idp.issuer, "aud": hosted.audience, "sub": "alice", "client_id": "svc", "scope": FULL,
+            "iat": now, "exp": now + 300}  # fmt: skip
+    foreign = RSAKey.generate_key(2048, parameters={"kid": "not-the-issuers"})
+    own_kid = hosted.idp.signing_key().kid
+    return {
+        "expired": hosted.idp.forge({**base, "iat": now - 900, "exp": now - 120}),
+        "not yet valid": hosted.idp.forge({**base, "nbf": now + 600}),
+        "another audience": hosted.idp.token(FULL, "http://127.0.0.1:9/other/mcp"),  # a real token, for elsewhere
+        "another issuer": hosted.idp.forge({**base, "iss": "http://127.0.0.1:9"}),
+        "alg none": unsigned(base),
+        "an unknown key": hosted.idp.forge(base, key=foreign),
+        "a foreign key under the issuer's kid": hosted.idp.forge(base, key=foreign, header={"kid": own_kid}),
+        "no subject": hosted.idp.forge({k: v for k, v in base.items() if k != "sub"}),
+    }
+
+
+async def test_bad_tokens_get_401_and_nothing_is_sent(hosted: Hosted) -> None:
+    hosted.upstream.reset()
+    search = call_body(SEARCH, {"filter": {"country_code": "US", "limit": 1}})
+    for why, token in refused_tokens(hosted).items():
+        for body in (INITIALIZE, search):
+            answer = post(hosted.a.url, token, body)
+            assert answer.status_code == 401, (why, answer.status_code, answer.text)
+            assert "resource_metadata" in challenge(answer), why
+    assert hosted.upstream.requests() == []
+
+
+async def test_a_token_in_the_url_query_is_refused(hosted: Hosted) -> None:
+    hosted.upstream.reset()
+    token = hosted.token()
+    search = call_body(SEARCH, {"filter": {"country_code": "US", "limit": 1}})
+    for query in (f"?access_token={token}", f"?{urlencode({'token': token})}"):
+        answer = post(hosted.a.url, None, search, query=query)
+        assert answer.status_code == 401
+        assert challenge(answer)["error"] == "invalid_request"
+        assert "Authorization header" in answer.json()["error_description"]
+        assert post(hosted.a.url, token, search, query=query).status_code == 401  # not even beside the header
+    assert hosted.upstream.requests() == []
+
+
+async def test_the_issuers_own_token_is_accepted_right_after_the_forged_ones(hosted: Hosted) -> None:
+    """The unknown-kid refetch (rate limited) leaves the cached keys usable."""
+    assert post(hosted.a.url, hosted.token("numbers:read")).status_code == 200
+
+
+# --- scopes -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scope", ["numbers:read", "numbers:read numbers:write", "numbers:purchase", FULL], ids=lambda s: s.replace(" ", "+")
+)
+async def test_tools_list_shows_what_the_scopes_allow(hosted: Hosted, scope: str, mode: str) -> None:
+    async with bearer(hosted.b.url, hosted.token(scope), mode) as client:
+        listed = {t.name for t in (await client.list_tools()).tools}
+    assert listed == names_for(set(scope.split()))
+
+
+async def test_a_read_token_gets_a_403_step_up_challenge_on_purchase_and_write_tools(hosted: Hosted) -> None:
+    hosted.upstream.reset()
+    token = hosted.token("numbers:read")
+    order = call_body(ORDER, {"phone_numbers": [{"phone_number": "+13125550001"}]})
+    for body, needed in ((order, "numbers:purchase"), (call_body("number_reservations_create", {}), "numbers:write"),
+                         (call_body(CHECK_TOOL, {"approval_id": "ap_" + "0" * 20}), "numbers:purchase")):  # fmt: skip
+        answer = post(hosted.a.url, token, body)
+        assert answer.status_code == 403, answer.text
+        params = challenge(answer)
+        assert params["error"] == "insufficient_scope"
+        assert params["scope"] == needed
+        assert params["resource_metadata"].endswith("/.well-known/oauth-protected-resource/mcp")
+    assert hosted.upstream.requests() == []
+
+
+# --- approvers sign in on the review page --------------------------------------------------------------------
+
+
+async def pending_order(hosted: Hosted, replica: Replica, token: str) -> str:
+    """A purchase by a service token that awaits a human (no elicitation, --approval-wait 0)."""
+    async with bearer(replica.url, token) as client:
+        found = await client.call_tool(SEARCH, {"filter": {"country_code": "US", "limit": 1}})
+        number = (found.structured_content or {})["data"][0]["phone_number"]
+        result = await client.call_tool(ORDER, {"phone_numbers": [{"phone_number": number}]})
+    data = result.structured_content or {}
+    assert data.get("status") == "awaiting_approval", text_of(result)
+    return str(data["approval_id"])
+
+
+async def sign_in_on(page: Page, link: str, account: str) -> str:
+    """Open the approval link, follow its sign-in to the issuer, log in; returns the page text after."""
+    await page.goto(link)
+    assert await page.locator("button.approve").count() == 0  # no decision before signing in
+    await page.click("a.sign-in")
+    await log_in(page, account)
+    await page.wait_for_selector("p.who, p.note")
+    return await page.inner_text("body")
+
+
+async def test_an_approver_signs_in_and_approves_one_purchase_sent_with_the_servers_key(
+    hosted: Hosted, browser: Browser
+) -> None:
+    hosted.upstream.reset()
+    token = hosted.token()
+    approval_id = await pending_order(hosted, hosted.a, token)
+    page = await (await browser.new_context()).new_page()
+    shown = await sign_in_on(page, review_link(hosted.a, approval_id), "carol")
+    assert "Signed in as Carol (carol)" in shown
+    assert hosted.upstream.orders() == []
+    await page.click("button.approve")
+    await page.wait_for_selector("h1:has-text('Approved and sent')")
+    orders = hosted.upstream.orders()
+    assert len(orders) == 1
+    assert orders[0]["account"] == hashlib.sha256(API_KEY.encode()).hexdigest()[:16]  # the server's Telnyx key
+    assert token not in json.dumps(hosted.upstream.requests())  # the access token never goes upstream
+    async with bearer(hosted.b.url, token) as client:  # the other replica hands the agent the same result
+        result = await client.call_tool(CHECK_TOOL, {"approval_id": approval_id})
+    assert not result.is_error, text_of(result)
+    assert len(hosted.upstream.orders()) == 1
+    decided = [
+        r for r in audit_cli(hosted.store) if r.get("event") == "decided" and r.get("approval_id") == approval_id
+    ]
+    assert [(d["decided_by"], d["channel"], d["approved"]) for d in decided] == [("carol", "review-page", True)]
+
+
+async def test_a_signed_in_person_outside_the_approvers_cannot_decide(hosted: Hosted, browser: Browser) -> None:
+    hosted.upstream.reset()
+    approval_id = await pending_order(hosted, hosted.b, hosted.token())
+    link = review_link(hosted.b, approval_id)
+    context = await browser.new_context()
+    page = await context.new_page()
+    shown = await sign_in_on(page, link, "bob")
+    assert "signed in as Bob (bob), who is not among this server's approvers" in shown
+    assert await page.locator("button.approve").count() == 0
+    # a forged form post from that browser session is refused before anything else is looked at
+    answer = await context.request.post(link, form={"decision": "approve", "token": "x" * 43},
+                                        headers={"Origin": f"http://127.0.0.1:{hosted.b.port}"})  # fmt: skip
+    assert answer.status == 403
+    assert "not among this server's approvers" in await answer.text()
+    # without signing in at all, the link alone decides nothing either
+    anonymous = await (await browser.new_context()).request.post(
+        link, form={"decision": "approve", "token": "x" * 43}, headers={"Origin": f"http://127.0.0.1:{hosted.b.port}"}
+    )
+    assert anonymous.status == 401
+    assert hosted.upstream.orders() == []
+
+
+def sign_in_url(link: str) -> str:
+    """The review page's own sign-in link for the approval `link` opens."""
+    parts = urlsplit(link)
+    return parts._replace(path=parts.path + "/sign-in").geturl()
+
+
+def with_params(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()} | params
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def captured_code(session: httpx.Client, link: str, account: str) -> str:
+    """In one browser session with the review page (`session`'s cookies): start a sign-in and log in at the
+    issuer, stopping before the issuer's redirect back reaches the server; returns that callback URL."""
+    started = session.get(sign_in_url(link))
+    assert started.status_code == 302, started.text
+    return authorize(started.headers["location"], account, link.split("/approvals/")[0] + "/approvals/signed-in")
+
+
+def code_of(callback: str) -> str:
+    return parse_qs(urlsplit(callback).query)["code"][0]
+
+
+async def test_sign_in_callbacks_with_a_wrong_state_code_or_verifier_are_refused(hosted: Hosted) -> None:
+    hosted.upstream.reset()
+    approval_id = await pending_order(hosted, hosted.a, hosted.token())
+    link = review_link(hosted.a, approval_id)
+    with httpx.Client(timeout=30) as first, httpx.Client(timeout=30) as second:
+
+        def refused(session: httpx.Client, url: str) -> str:
+            answer = session.get(url)
+            assert answer.status_code == 403, answer.text
+            assert "Sign-in failed" in answer.text and "nothing was approved" in answer.text
+            assert "class=sign-in" in session.get(link).text  # and nobody is signed in
+            return answer.text
+
+        callback = captured_code(first, link, "carol")
+        # a state this session never started
+        assert "state" in refused(first, with_params(callback, state="forged-state")).lower()
+        # a code issued to another session's sign-in (its PKCE challenge), sent with this session's verifier
+        other = captured_code(second, link, "carol")
+        mine = captured_code(first, link, "carol")
+        assert "invalid_grant" in refused(first, with_params(mine, code=code_of(other)))
+        # a code used once already, replayed under a fresh sign-in's state
+        used = captured_code(second, link, "carol")
+        assert second.get(used, follow_redirects=True).status_code == 200
+        assert "Signed in as Carol" in second.get(link).text
+        fresh = captured_code(second, link, "carol")
+        replay = second.get(with_params(fresh, code=code_of(used)))
+        assert replay.status_code == 403 and "invalid_grant" in replay.text
+    assert hosted.upstream.orders() == []
+
+
+# --- a person's token through the MCP SDK client's own OAuth flow --------------------------------------------
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+async def test_a_person_signs_in_through_the_sdk_clients_own_oauth_flow(hosted: Hosted, browser: Browser) -> None:
+    """Discovery from the 401, dynamic registration, PKCE with the resource indicator, the provider's login
+    page in Chromium and a loopback redirect, as the MCP SDK client does it; then the person's token lists
+    and searches, and a purchase waits for the human's approval."""
+    hosted.upstream.reset()
+    page = await (await browser.new_context()).new_page()
+    authorizations: list[str] = []
+    with redirect_catcher() as (redirect, caught):
+
+        async def open_login(url: str) -> None:
+            authorizations.append(url)
+            await page.goto(url)
+            await log_in(page, "alice")
+
+        async def code() -> AuthorizationCodeResult:
+            with anyio.fail_after(60):
+                while not caught:
+                    await anyio.sleep(0.05)
+            query = parse_qs(urlsplit(caught[-1]).query)
+            assert "code" in query, caught[-1]
+            return AuthorizationCodeResult(code=query["code"][0], state=query["state"][0], iss=query["iss"][0])
+
+        metadata = OAuthClientMetadata(
+            redirect_uris=[redirect], client_name="test client",  # type: ignore[list-item]
+            grant_types=["authorization_code", "refresh_token"], token_endpoint_auth_method="none",
+        )  # fmt: skip
+        auth = OAuthClientProvider(hosted.audience, metadata, MemoryStorage(), open_login, code)
+        http = httpx2.AsyncClient(auth=auth, timeout=60)
+        async with http, Client(streamable_http_client(hosted.audience, http_client=http), mode="legacy") as client:
+            listed = {t.name for t in (await client.list_tools()).tools}
+            found = await client.call_tool(SEARCH, {"filter": {"country_code": "US", "limit": 1}})
+            assert not found.is_error, text_of(found)
+            number = (found.structured_content or {})["data"][0]["phone_number"]
+            ordered = await client.call_tool(ORDER, {"phone_numbers": [{"phone_number": number}]})
+    assert listed == names_for(set(FULL.split()))
+    assert (ordered.structured_content or {}).get("status") == "awaiting_approval", text_of(ordered)
+    assert len(authorizations) == 1
+    asked = parse_qs(urlsplit(authorizations[0]).query)
+    assert asked["resource"] == [hosted.audience] and asked["code_challenge_method"] == ["S256"]
+    assert set(FULL.split()) <= set(asked["scope"][0].split())  # the metadata's scopes
+    assert hosted.upstream.orders() == []
+
+
+async def test_keys_the_issuer_rotated_are_fetched_again_for_an_unknown_kid(tmp_path: Path) -> None:
+    """The verifier caches the issuer's JWKS; a token signed with a new key (the provider restarted with a new
+    one) makes it fetch the keys again once, and the new token is accepted; the old one no longer is."""
+    from telnyx_numbers_mcp.auth.tokens import JwtVerifier
+
+    audience = "http://127.0.0.1:9/mcp"
+    port = free_port()
+    with idp_running(tmp_path, port=port) as idp:
+        verifier = JwtVerifier(idp.issuer, audience, refetch_interval=0)
+        old = idp.token("numbers:read", audience)
+        first = await verifier.verify_token(old)
+        assert first is not None and first.subject == "svc" and first.scopes == ["numbers:read"]
+        old_kid = idp.signing_key().kid
+    with idp_running(tmp_path, port=port) as idp:
+        assert idp.signing_key().kid != old_kid
+        new = idp.token("numbers:read", audience)
+        accepted = await verifier.verify_token(new)
+        assert accepted is not None and accepted.client_id == "svc"
+        assert await verifier.verify_token(old) is None  # its key is gone from the issuer's set
+    await verifier.aclose()
+
+
+async def test_a_stdio_only_client_reaches_the_hosted_server_through_mcp_remote(
+    hosted: Hosted, browser: Browser, tmp_path: Path
+) -> None:
+    """Claude Desktop's config runs commands over stdio; `mcp-remote` (npm) bridges to the hosted server and
+    does the OAuth sign-in in the browser (here Chromium, on the provider's own login page)."""
+    from mcp import StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    bridge = node_package("mcp-remote") / "dist" / "proxy.js"
+    hosted.upstream.reset()
+    log = tmp_path / "mcp-remote.log"
+    env = child_env(HOME=str(tmp_path), MCP_REMOTE_CONFIG_DIR=str(tmp_path / "mcp-auth"))
+    params = StdioServerParameters(command="node", args=[str(bridge), hosted.audience, str(free_port())], env=env)
+    page = await (await browser.new_context()).new_page()
+
+    async def sign_in_when_asked() -> None:
+        with anyio.fail_after(60):
+            while "Please authorize this client by visiting:" not in log.read_text():
+                await anyio.sleep(0.1)
+        url = log.read_text().split("Please authorize this client by visiting:", 1)[1].split()[0]
+        await page.goto(url)
+        await log_in(page, "alice")
+
+    with log.open("w") as errlog:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sign_in_when_asked)
+            async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+                listed = {t.name for t in (await client.list_tools()).tools}
+                found = await client.call_tool(SEARCH, {"filter": {"country_code": "US", "limit": 2}})
+    assert listed == names_for(set(FULL.split()))
+    assert not found.is_error, text_of(found)
+    assert len((found.structured_content or {})["data"]) == 2
+    searches = [r for r in hosted.upstream.requests() if r["path"] == "/v2/available_phone_numbers"]
+    assert len(searches) == 1 and searches[0]["account"] == hashlib.sha256(API_KEY.encode()).hexdigest()[:16]
