@@ -37,7 +37,7 @@ from . import (
     reservations,
     search,
 )
-from .core import Call, Sandbox
+from .core import ANONYMOUS, Call, Sandbox
 from .errors import ApiError, fault_error, unauthorized
 from .query import parse_query
 
@@ -167,9 +167,10 @@ class _DroppedResponse(Response):
 
 
 def _account(request: Request) -> str:
-    """Each API key is its own account (a digest, so the key itself is never kept)."""
+    """Each API key is its own account (a digest, so the key itself is never kept); every record belongs to
+    the account that made it, and no other account can list, read or change it."""
     token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else "anonymous"
+    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else ANONYMOUS
 
 
 def _raw_path(request: Request) -> str:

@@ -13,8 +13,10 @@ from .errors import not_found
 from .faults import Faults
 from .state import Doc, Store
 
-USER_ID = "6a09cdc3-8948-47f0-aa62-74ac943d6c58"
-"""The one simulated account; Telnyx echoes the owner's user_id on several records."""
+ANONYMOUS = "anonymous"
+"""The account of requests that carry no API key (the sandbox does not require one unless --require-auth)."""
+
+_USER_NS = uuid.UUID("6a09cdc3-8948-47f0-aa62-74ac943d6c58")
 
 RESERVATION_TTL = timedelta(minutes=30)
 ORDER_PROCESSING = timedelta(seconds=10)
@@ -34,6 +36,11 @@ class _PersistentClock(Clock):
         self._store.commit()
 
 
+def user_id(account: str) -> str:
+    """The user_id Telnyx echoes on an account's records: stable per API key, different between keys."""
+    return str(uuid.uuid5(_USER_NS, account))
+
+
 @dataclass(frozen=True)
 class Call:
     """One decoded /v2 request as handlers see it."""
@@ -43,7 +50,7 @@ class Call:
     params: dict[str, str]
     query: dict[str, Any]
     body: Any
-    account: str = "anonymous"  # derived from the API key: reservations belong to the key that made them
+    account: str = ANONYMOUS  # derived from the API key: every record belongs to the key that made it
 
 
 class Sandbox:
@@ -83,8 +90,17 @@ class Sandbox:
         """Sandbox seconds since an ISO timestamp stored on a document."""
         return (self.clock.now() - parse_iso(since)).total_seconds()
 
-    def get_or_404(self, collection: str, doc_id: str, what: str) -> Doc:
+    def mine(self, collection: str, account: str) -> list[Doc]:
+        """The account's documents of a collection, in creation order; other accounts' are never listed."""
+        return [doc for doc in self.store.all(collection) if doc.get("account") == account]
+
+    def find(self, collection: str, doc_id: str, account: str) -> Doc | None:
+        """The account's document with this id; another account's is as absent as an unknown id."""
         doc = self.store.get(collection, doc_id)
+        return doc if doc is not None and doc.get("account") == account else None
+
+    def get_or_404(self, collection: str, doc_id: str, what: str, account: str) -> Doc:
+        doc = self.find(collection, doc_id, account)
         if doc is None:
             raise not_found(what, doc_id)
         return doc
