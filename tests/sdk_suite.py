@@ -3,8 +3,8 @@
 The sdist is fetched once at a pinned version and hash with pip and cached outside the repository. Its tests
 for our operations are copied with their skip marks removed, and the placeholders they send are replaced:
 ids by records made in the sandbox first (a fresh one per call where the call uses it up), numbers by
-available ones, and a few filler values ("starts_with", "gt") by values of the right kind. What stays is a
-request the real API would refuse; REFUSED lists those tests and why.
+available ones, and a few filler values ("starts_with", "gt") by values of the right kind. What stays refused
+is a request the spec forbids or one that asks for nothing; REFUSED lists those tests and why.
 """
 
 from __future__ import annotations
@@ -247,8 +247,9 @@ REFUSED: dict[tuple[str, bool], str] = {
     ("number_reservations.create", False): "no phone_numbers: a reservation of no number",
     ("comments.create", False): "no body, comment_record_id or comment_record_type: a comment on nothing",
 }
-"""Generated tests whose request the real API refuses even with real ids, keyed by (method, with_all_params);
-the sandbox refuses them as well, so they are counted as failures of the suite, with this reason."""
+"""Generated tests whose request stays refused with real ids, keyed by (method, with_all_params): a value under
+the spec's minimum, or a create of nothing (a number order, a reservation or a comment without its subject;
+the spec marks no field required, Telnyx refuses such a request). They count as failures, with this reason."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ changes nor refers to it; the pool of available numbers is shared; --sandbox-sta
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -214,3 +216,26 @@ async def test_sandbox_state_keeps_the_accounts_apart_across_a_restart(tmp_path:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+async def test_state_from_before_accounts_belongs_to_the_key_sandbox_mode_sends(tmp_path: Path) -> None:
+    """A --sandbox-state file written before records had owners: `--sandbox` mode (key "sandbox") keeps it."""
+    db = tmp_path / "old.sqlite3"
+    first = Sandbox(state_path=str(db))
+    async with client_for(first, "KEY_then") as then:
+        number = (await sandbox_numbers(then, country_code="US", limit="1"))[0]
+        order = (await then.post("/number_orders", json={"phone_numbers": [{"phone_number": number}]})).json()
+    first.close()
+    with sqlite3.connect(db) as con:  # as the old sandbox wrote them: no account
+        for collection, doc_id, body in con.execute("SELECT collection, id, body FROM documents").fetchall():
+            doc = json.loads(body)
+            doc.pop("account", None)
+            con.execute(
+                "UPDATE documents SET body=? WHERE collection=? AND id=?", (json.dumps(doc), collection, doc_id)
+            )
+    con.close()
+    second = Sandbox(state_path=str(db))
+    async with client_for(second, "sandbox") as sandbox_mode, client_for(second, "KEY_then") as then:
+        assert (await sandbox_mode.get(f"/number_orders/{order['data']['id']}")).status_code == 200
+        assert (await then.get(f"/number_orders/{order['data']['id']}")).status_code == 404
+    second.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,23 @@ ANONYMOUS = "anonymous"
 """The account of requests that carry no API key (the sandbox does not require one unless --require-auth)."""
 
 _USER_NS = uuid.UUID("6a09cdc3-8948-47f0-aa62-74ac943d6c58")
+
+COLLECTIONS = (
+    "addresses",
+    "advanced_orders",
+    "block_jobs",
+    "block_orders",
+    "comments",
+    "csrs",
+    "inexplicit_orders",
+    "number_orders",
+    "order_numbers",
+    "reports",
+    "requirement_groups",
+    "reservations",
+    "sub_number_orders",
+)
+"""The collections whose records belong to an account (settings of owned numbers follow their number)."""
 
 RESERVATION_TTL = timedelta(minutes=30)
 ORDER_PROCESSING = timedelta(seconds=10)
@@ -34,6 +52,15 @@ class _PersistentClock(Clock):
         super().advance(seconds)
         self._store.put("_meta", "clock", {"offset": self.offset})
         self._store.commit()
+
+
+def account_of(api_key: str) -> str:
+    """Each API key is its own account, known by a digest so the key itself is never kept."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else ANONYMOUS
+
+
+LEGACY_KEY = "sandbox"
+"""State written before records had accounts belongs to the key `--sandbox` mode sends (runtime.make_client)."""
 
 
 def user_id(account: str) -> str:
@@ -58,12 +85,23 @@ class Sandbox:
 
     def __init__(self, state_path: str | None = None, require_auth: bool = False, seed: int = 0) -> None:
         self.store = Store(state_path)
+        self._adopt_ownerless()
         self.clock: Clock = _PersistentClock(self.store)
         self.faults = Faults()
         self.require_auth = require_auth
         self.seed = seed
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.RLock()
+
+    def _adopt_ownerless(self) -> None:
+        """Records from a state file older than accounts go to LEGACY_KEY's account, so `--sandbox` mode
+        keeps finding them after an upgrade."""
+        for collection in COLLECTIONS:
+            for doc in self.store.all(collection):
+                if "account" not in doc:
+                    doc["account"] = account_of(LEGACY_KEY)
+                    self.store.put(collection, doc["id"], doc)
+        self.store.commit()
 
     def reset_requests(self) -> None:
         """Forget recorded requests (state is kept)."""
