@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pydantic
@@ -449,3 +449,52 @@ def test_answers_drop_the_fields_the_spec_lacks(sdk: tuple[telnyx.Telnyx, Sandbo
     validated = raw(c.addresses.actions.with_raw_response.validate(country_code="US", postal_code="ABC",
                                                                     street_address="1 Main St"))  # fmt: skip
     assert set(validated["errors"][0]) == {"code", "title", "description", "source"}
+
+
+def test_a_second_key_sees_nothing_of_the_first(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    """Issue 25: each API key is an account, through the SDK: the second key's lists are empty, the first's ids
+    are 404s for it, and the pool they share no longer offers what the first one bought."""
+    alice, sb = sdk
+    bob = alice.with_options(api_key="KEY_bob")
+    numbers = [n.phone_number or "" for n in alice.available_phone_numbers.list(filter={"limit": 3}).data or []]
+    order = alice.number_orders.create(phone_numbers=[{"phone_number": numbers[0]}]).data
+    reservation = alice.number_reservations.create(phone_numbers=[{"phone_number": numbers[1]}]).data
+    assert order and order.id and order.phone_numbers and order.sub_number_orders_ids
+    assert reservation and reservation.id
+    address = alice.addresses.create(business_name="A", first_name="A", last_name="B", street_address="1 Main St",
+                                     locality="Chicago", country_code="US").data  # fmt: skip
+    group = alice.requirement_groups.create(action="ordering", country_code="US", phone_number_type="local")
+    sub_id, ordered_number = order.sub_number_orders_ids[0], order.phone_numbers[0].id or ""
+    comment = alice.comments.create(body="hi", comment_record_id=sub_id, comment_record_type="sub_number_order").data
+    assert address and address.id and group.id and comment and comment.id
+    sb.clock.advance(11)
+    owned = alice.phone_numbers.list().data
+    assert [p.phone_number for p in owned] == [numbers[0]]
+    lists: dict[str, Any] = {
+        "number_orders": bob.number_orders.list().data,
+        "sub_number_orders": bob.sub_number_orders.list().data,
+        "number_order_phone_numbers": bob.number_order_phone_numbers.list().data,
+        "number_reservations": bob.number_reservations.list().data,
+        "addresses": bob.addresses.list().data,
+        "requirement_groups": bob.requirement_groups.list(),
+        "comments": bob.comments.list().data,
+        "phone_numbers": bob.phone_numbers.list().data,
+    }
+    assert {name: list(found or []) for name, found in lists.items()} == {name: [] for name in lists}
+    reads: list[Callable[[], Any]] = [
+        lambda: bob.number_orders.retrieve(order.id or ""),
+        lambda: bob.sub_number_orders.retrieve(sub_id),
+        lambda: bob.number_order_phone_numbers.retrieve(ordered_number),
+        lambda: bob.number_reservations.retrieve(reservation.id or ""),
+        lambda: bob.addresses.retrieve(address.id or ""),
+        lambda: bob.requirement_groups.retrieve(group.id or ""),
+        lambda: bob.comments.retrieve(comment.id or ""),
+        lambda: bob.phone_numbers.retrieve(owned[0].id or ""),
+        lambda: bob.phone_numbers.delete(owned[0].id or ""),
+    ]
+    for read in reads:
+        with pytest.raises(telnyx.NotFoundError):
+            read()
+    assert alice.phone_numbers.retrieve(owned[0].id or "").data  # still Alice's
+    offered = [n.phone_number for n in bob.available_phone_numbers.list(filter={"limit": 3}).data or []]
+    assert numbers[0] not in offered and numbers[1] not in offered
