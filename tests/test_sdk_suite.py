@@ -42,7 +42,8 @@ async def test_the_sdk_suite_passes_against_the_sandbox(tmp_path: Path) -> None:
     try:
         sdist = sdk_suite.fetch_sdist()
     except RuntimeError as err:
-        pytest.skip(f"the package index is unreachable ({err}): {sdk_suite.PIP_LINE} -d {sdk_suite.cache_dir()}")
+        pytest.skip(f"could not fetch {sdk_suite.SDIST} ({err}); with the package index in reach, fetch it once: "
+                    f"{sdk_suite.PIP_LINE} -d {sdk_suite.cache_dir()}")  # fmt: skip
     node_ids, takes = sdk_suite.prepare(sdist, tmp_path)
     assert len(node_ids) == 1550, len(node_ids)
     fetched = lap()
