@@ -1,7 +1,9 @@
 """Number orders, their sub orders (one per country and number type) and ordered phone numbers.
 
 Statuses are derived on read from the sandbox clock: a number becomes `success` ORDER_PROCESSING after its
-requirements are met (immediately at creation for countries without document requirements).
+requirements are met (immediately at creation for countries without document requirements); the slow test
+number takes an hour, the taken one ends in `failure` instead (outcomes.py). Every record is the account's
+that ordered it.
 """
 
 from __future__ import annotations
