@@ -261,7 +261,7 @@ async def test_a_requirement_group_that_does_not_fit_is_refused_and_changes_noth
             c,
             "requirement_groups_update",
             {"id": draft["id"], "regulatory_requirements": [
-                {"requirement_id": address_req["requirement_id"], "field_value": de_address["id"]}]},
+                {"requirement_id": address_req["id"], "field_value": de_address["id"]}]},
             "/regulatory_requirements/0/field_value",
             "is in DE",
         )  # fmt: skip

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pydantic
 import pytest
 import telnyx
 
@@ -13,6 +14,22 @@ from sandbox_helpers import served
 from telnyx_numbers_mcp.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow  # uvicorn in a thread and the official SDK (slow to import)
+
+
+def extra_fields(answer: Any, path: str = "") -> list[str]:
+    """Where an SDK answer holds fields its model does not declare (pydantic keeps them as extras)."""
+    if isinstance(answer, pydantic.BaseModel):
+        if path == "/meta":  # the SDK's pagination pages model two of the spec's four meta fields
+            return []
+        out = [f"{path}/{key}" for key in answer.model_extra or {}]
+        for name in type(answer).model_fields:
+            out += extra_fields(getattr(answer, name), f"{path}/{name}")
+        return out
+    if isinstance(answer, list | tuple):
+        return [p for i, item in enumerate(answer) for p in extra_fields(item, f"{path}/{i}")]
+    if isinstance(answer, dict):
+        return [p for key, item in answer.items() for p in extra_fields(item, f"{path}/{key}")]
+    return []
 
 
 @pytest.fixture
@@ -29,10 +46,13 @@ def sdk() -> Iterator[tuple[telnyx.Telnyx, Sandbox]]:
 def test_sdk_calls_every_method_in_the_catalog(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
     c, sb = sdk
     called: set[str] = set()
+    unknown: dict[str, list[str]] = {}
 
     def call(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         called.add(name)
-        return fn(*args, **kwargs)
+        answer = fn(*args, **kwargs)
+        unknown[name] = extra_fields(answer)
+        return answer
 
     found = call(
         "available_phone_numbers.list",
@@ -186,6 +206,7 @@ def test_sdk_calls_every_method_in_the_catalog(sdk: tuple[telnyx.Telnyx, Sandbox
     assert len(csv_lines) >= 2 and all(line.count(",") == csv_lines[0].count(",") for line in csv_lines), csv_lines
 
     assert called == {t.sdk_method for t in CATALOG}, sorted(called)
+    assert {k: v for k, v in unknown.items() if v} == {}  # every answer field is one the SDK's models know
     assert all(r["headers"]["authorization"] == "Bearer ***" for r in sb.requests)
 
 
@@ -218,10 +239,13 @@ def test_sdk_calls_the_29_lifecycle_methods(sdk: tuple[telnyx.Telnyx, Sandbox]) 
     """The opt-in toolsets' operations: the SDK sends them to the sandbox and parses every answer."""
     c, sb = sdk
     called: set[str] = set()
+    unknown: dict[str, list[str]] = {}
 
     def call(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         called.add(name)
-        return fn(*args, **kwargs)
+        answer = fn(*args, **kwargs)
+        unknown[name] = extra_fields(answer)
+        return answer
 
     mobile = c.available_phone_numbers.list(filter={"country_code": "GB", "phone_number_type": "mobile", "limit": 2})
     numbers = [d.phone_number for d in mobile.data or [] if d.phone_number]
@@ -341,3 +365,136 @@ def test_sdk_calls_the_29_lifecycle_methods(sdk: tuple[telnyx.Telnyx, Sandbox]) 
     assert found.data and found.data.phone_number == "+442071838750" and found.data.carrier
 
     assert len(called) == 29, sorted(called)
+    assert {k: v for k, v in unknown.items() if v} == {}  # every answer field is one the SDK's models know
+
+
+def _refusal(err: pytest.ExceptionInfo[telnyx.APIStatusError]) -> dict[str, Any]:
+    body = err.value.body
+    assert isinstance(body, dict)
+    first: dict[str, Any] = body["errors"][0]
+    return first
+
+
+def test_spec_valid_requests_are_answered(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    """Issue 25: requests the spec allows, which the sandbox used to refuse with a 422."""
+    c, _sb = sdk
+    # filter[limit] has no minimum in the spec: 0 asks for the default count
+    assert len(c.available_phone_numbers.list(filter={"country_code": "US", "limit": 0}).data or []) == 20
+    # the spec's own example numbers (Swiss) have requirements to ask about, though the sandbox sells none
+    swiss = ["+41215470622", "+41215470633"]
+    per_number = c.phone_numbers_regulatory_requirements.retrieve(filter={"phone_number": ",".join(swiss)})
+    assert [d.phone_number for d in per_number.data or []] == swiss
+    assert all(r.region_name == "CH" for d in per_number.data or [] for r in d.region_information or [])
+    by_number = c.regulatory_requirements.retrieve(filter={"phone_number": swiss[0]})
+    assert [(d.country_code, d.phone_number_type) for d in by_number.data or []] == [("CH", "local")]
+    # a country the sandbox sells nothing in: as for a number search there, an answer, not a refusal
+    assert c.available_phone_numbers.list(filter={"country_code": "CH"}).data == []
+    by_country = c.regulatory_requirements.retrieve(filter={"country_code": "CH"})
+    assert by_country.data and all(d.country_code == "CH" and d.regulatory_requirements == [] for d in by_country.data)
+    assert c.requirement_groups.create(action="ordering", country_code="CH", phone_number_type="local").id
+    # filter[phone_numbers_count] is a string in the spec: compared as text, anything else matches nothing
+    number = (c.available_phone_numbers.list(filter={"country_code": "US", "limit": 1}).data or [])[0].phone_number
+    order = c.number_orders.create(phone_numbers=[{"phone_number": number or ""}])
+    assert order.data
+    assert c.number_orders.list(filter={"phone_numbers_count": "abc"}).data == []
+    assert [o.id for o in c.number_orders.list(filter={"phone_numbers_count": "1"}).data] == [order.data.id]
+    # no filter is required on either requirements operation
+    assert c.regulatory_requirements.retrieve().data
+    assert c.phone_numbers_regulatory_requirements.retrieve().data == []
+
+
+def test_refusals_name_the_field_the_way_the_spec_says(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    """Issue 25: a bad body field is a JSON pointer, a bad query parameter is named, and the status is the one
+    the operation documents."""
+    c, _sb = sdk
+    group = {"country_iso": "US", "count_requested": "1", "phone_number_type": "local"}
+    with pytest.raises(telnyx.UnprocessableEntityError) as err:
+        c.inexplicit_number_orders.create(ordering_groups=[{**group, "phone_number": {"starts_with": "abc"}}])  # type: ignore[typeddict-item]
+    assert _refusal(err)["source"] == {"pointer": "/ordering_groups/0/phone_number/starts_with"}
+    with pytest.raises(telnyx.BadRequestError) as bad:  # GET /addresses documents 400, and no 422
+        c.addresses.list(page_number=0)
+    assert _refusal(bad)["source"] == {"parameter": "page[number]"}
+    with pytest.raises(telnyx.UnprocessableEntityError) as unprocessable:  # the others document 422
+        c.number_orders.list(page_number=0)
+    assert _refusal(unprocessable)["source"] == {"parameter": "page[number]"}
+    with pytest.raises(telnyx.UnprocessableEntityError) as not_a_date:
+        c.number_orders.list(filter={"created_at": {"gt": "yesterday"}})
+    assert _refusal(not_a_date)["source"] == {"parameter": "filter[created_at][gt]"}
+    with pytest.raises(telnyx.UnprocessableEntityError) as not_a_number:
+        c.regulatory_requirements.retrieve(filter={"phone_number": "0215470622"})
+    assert _refusal(not_a_number)["source"] == {"parameter": "filter[phone_number]"}
+
+
+def test_answers_drop_the_fields_the_spec_lacks(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    """Issue 25's examples, read raw: a released number has no source_type, voice settings no
+    caller_id_name_enabled (the phone number itself still shows it), validation errors a description."""
+    c, sb = sdk
+    number = (c.available_phone_numbers.list(filter={"country_code": "US", "limit": 1}).data or [])[0].phone_number
+    c.number_orders.create(phone_numbers=[{"phone_number": number or ""}])
+    sb.clock.advance(11)
+    pid = c.phone_numbers.list().data[0].id or ""
+
+    def raw(response: Any) -> dict[str, Any]:
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+    assert "caller_id_name_enabled" in raw(c.phone_numbers.with_raw_response.retrieve(pid))
+    voice = raw(c.phone_numbers.voice.with_raw_response.update(pid, caller_id_name_enabled=True))
+    assert "caller_id_name_enabled" not in voice and voice["phone_number"] == number
+    assert "caller_id_name_enabled" not in raw(c.phone_numbers.voice.with_raw_response.retrieve(pid))
+    kept = c.phone_numbers.retrieve(pid).data
+    assert kept is not None and kept.caller_id_name_enabled is True  # kept, shown where the spec has it
+    released = raw(c.phone_numbers.with_raw_response.delete(pid))
+    assert released["status"] == "deleted" and "source_type" not in released
+    validated = raw(c.addresses.actions.with_raw_response.validate(country_code="US", postal_code="ABC",
+                                                                    street_address="1 Main St"))  # fmt: skip
+    assert set(validated["errors"][0]) == {"code", "title", "description", "source"}
+
+
+def test_a_second_key_sees_nothing_of_the_first(sdk: tuple[telnyx.Telnyx, Sandbox]) -> None:
+    """Issue 25: each API key is an account, through the SDK: the second key's lists are empty, the first's ids
+    are 404s for it, and the pool they share no longer offers what the first one bought."""
+    alice, sb = sdk
+    bob = alice.with_options(api_key="KEY_bob")
+    numbers = [n.phone_number or "" for n in alice.available_phone_numbers.list(filter={"limit": 3}).data or []]
+    order = alice.number_orders.create(phone_numbers=[{"phone_number": numbers[0]}]).data
+    reservation = alice.number_reservations.create(phone_numbers=[{"phone_number": numbers[1]}]).data
+    assert order and order.id and order.phone_numbers and order.sub_number_orders_ids
+    assert reservation and reservation.id
+    address = alice.addresses.create(business_name="A", first_name="A", last_name="B", street_address="1 Main St",
+                                     locality="Chicago", country_code="US").data  # fmt: skip
+    group = alice.requirement_groups.create(action="ordering", country_code="US", phone_number_type="local")
+    sub_id, ordered_number = order.sub_number_orders_ids[0], order.phone_numbers[0].id or ""
+    comment = alice.comments.create(body="hi", comment_record_id=sub_id, comment_record_type="sub_number_order").data
+    assert address and address.id and group.id and comment and comment.id
+    sb.clock.advance(11)
+    owned = alice.phone_numbers.list().data
+    assert [p.phone_number for p in owned] == [numbers[0]]
+    lists: dict[str, Any] = {
+        "number_orders": bob.number_orders.list().data,
+        "sub_number_orders": bob.sub_number_orders.list().data,
+        "number_order_phone_numbers": bob.number_order_phone_numbers.list().data,
+        "number_reservations": bob.number_reservations.list().data,
+        "addresses": bob.addresses.list().data,
+        "requirement_groups": bob.requirement_groups.list(),
+        "comments": bob.comments.list().data,
+        "phone_numbers": bob.phone_numbers.list().data,
+    }
+    assert {name: list(found or []) for name, found in lists.items()} == {name: [] for name in lists}
+    reads: list[Callable[[], Any]] = [
+        lambda: bob.number_orders.retrieve(order.id or ""),
+        lambda: bob.sub_number_orders.retrieve(sub_id),
+        lambda: bob.number_order_phone_numbers.retrieve(ordered_number),
+        lambda: bob.number_reservations.retrieve(reservation.id or ""),
+        lambda: bob.addresses.retrieve(address.id or ""),
+        lambda: bob.requirement_groups.retrieve(group.id or ""),
+        lambda: bob.comments.retrieve(comment.id or ""),
+        lambda: bob.phone_numbers.retrieve(owned[0].id or ""),
+        lambda: bob.phone_numbers.delete(owned[0].id or ""),
+    ]
+    for read in reads:
+        with pytest.raises(telnyx.NotFoundError):
+            read()
+    assert alice.phone_numbers.retrieve(owned[0].id or "").data  # still Alice's
+    offered = [n.phone_number for n in bob.available_phone_numbers.list(filter={"limit": 3}).data or []]
+    assert numbers[0] not in offered and numbers[1] not in offered

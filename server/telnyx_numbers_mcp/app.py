@@ -51,8 +51,8 @@ INSTRUCTIONS = (
 LIVE_INSTRUCTIONS = "LIVE: calls reach the real Telnyx account; purchases are charged. "
 DISCOVER_INSTRUCTIONS = " The tools named here are reached through find_tools, describe_tool and call_tool."
 SANDBOX_INSTRUCTIONS = (
-    "SANDBOX MODE: a built-in simulator of the Telnyx API answers every call; nothing is bought, reserved "
-    "or changed for real, and no account is needed. "
+    "SANDBOX: simulated, nothing real is bought. Test numbers +1312555010x: 0 ok, 1 taken, 2 slow, "
+    "3 needs documents, 4 not reservable, 5 known carrier (search 55501). "
 )
 
 

@@ -64,6 +64,7 @@ def create(sb: Sandbox, call: Call) -> Reply:
     now = sb.now_iso()
     doc.update(
         id=str(uuid.UUID(sb.new_id()).int % 10**19),
+        account=call.account,
         record_type="address",
         address_book=True if book is None else book,
         validate_address=validate is not False,
@@ -75,7 +76,7 @@ def create(sb: Sandbox, call: Call) -> Reply:
 
 
 def _render(doc: Doc) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if v is not None}
+    return {k: v for k, v in doc.items() if v is not None and k != "account"}
 
 
 def list_(sb: Sandbox, call: Call) -> Reply:
@@ -84,7 +85,7 @@ def list_(sb: Sandbox, call: Call) -> Reply:
     street = as_str(sub(flt, "street_address").get("contains"))
     out = [
         _render(a)
-        for a in sb.store.all("addresses")
+        for a in sb.mine("addresses", call.account)
         if (ref is None or a.get("customer_reference") == ref)
         and (not street or street.lower() in a["street_address"].lower())
     ]
@@ -92,20 +93,20 @@ def list_(sb: Sandbox, call: Call) -> Reply:
     if sort:
         key = sort.lstrip("-")
         out.sort(key=lambda a: str(a.get(key, "")), reverse=sort.startswith("-"))
-    page, meta = paginate(out, call.query)
+    page, meta = paginate(out, call.query, status=400)  # GET /addresses documents 400, not 422
     return 200, {"data": page, "meta": meta}
 
 
 def retrieve(sb: Sandbox, call: Call) -> Reply:
-    return 200, {"data": _render(sb.get_or_404("addresses", call.params["id"], "address"))}
+    return 200, {"data": _render(sb.get_or_404("addresses", call.params["id"], "address", call.account))}
 
 
 def delete(sb: Sandbox, call: Call) -> Reply:
     """An address that a requirement group relies on cannot be deleted."""
-    doc = sb.get_or_404("addresses", call.params["id"], "address")
+    doc = sb.get_or_404("addresses", call.params["id"], "address", call.account)
     users = [
         g["id"]
-        for g in sb.store.all("requirement_groups")
+        for g in sb.mine("requirement_groups", call.account)
         if any(v.get("field_value") == doc["id"] for v in g.get("values", []))
     ]
     if users:
@@ -143,8 +144,13 @@ def validate(sb: Sandbox, call: Call) -> Reply:
     problem = _postal_problem(country, suggested["postal_code"])
     data: dict[str, Any] = {"record_type": "address_validation", "result": "invalid" if problem else "valid"}
     data["suggested"] = suggested
-    if problem:
+    if problem:  # the spec's error items here carry a description, not a detail
         data["errors"] = [
-            {"code": "20208", "title": "Invalid postal code", "detail": problem, "source": {"pointer": "/postal_code"}}
+            {
+                "code": "20208",
+                "title": "Invalid postal code",
+                "description": problem,
+                "source": {"pointer": "/postal_code"},
+            }
         ]
     return 200, {"data": data}

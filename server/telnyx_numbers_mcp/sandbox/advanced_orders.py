@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .core import Call, Sandbox
-from .errors import invalid, missing
+from .errors import invalid
 from .query import body_object, opt_str
 from .state import Doc
 
@@ -21,8 +21,8 @@ def _advanced_fields(body: dict[str, Any], doc: Doc) -> None:
     """Validate the AdvancedOrder fields present in body and copy them onto doc."""
     if "area_code" in body:
         v = opt_str(body, "area_code") or ""
-        if len(v) > 3 or (v and not v.isdigit()):
-            raise invalid("/area_code", "'area_code' must be up to 3 digits.")
+        if len(v) > 3:
+            raise invalid("/area_code", "'area_code' must be at most 3 characters.")
         doc["area_code"] = v
     if "comments" in body:
         v = opt_str(body, "comments") or ""
@@ -56,7 +56,7 @@ def _advanced_fields(body: dict[str, Any], doc: Doc) -> None:
 
 
 def render_advanced(sb: Sandbox, doc: Doc) -> dict[str, Any]:
-    out = {k: v for k, v in doc.items() if k not in ("created_at",) and v is not None}
+    out = {k: v for k, v in doc.items() if k not in ("created_at", "account") and v is not None}
     out["phone_number_type"] = [doc["phone_number_type"]]
     review = sb.elapsed(doc["created_at"]) >= ADVANCED_REVIEW_SECONDS
     out["status"] = ["processing" if review else "pending"]
@@ -67,6 +67,7 @@ def create_advanced(sb: Sandbox, call: Call) -> Reply:
     body = body_object(call.body)
     doc: Doc = {
         "id": sb.new_id(),
+        "account": call.account,
         "area_code": "",
         "comments": "",
         "country_code": "US",
@@ -83,18 +84,18 @@ def create_advanced(sb: Sandbox, call: Call) -> Reply:
 
 
 def list_advanced(sb: Sandbox, call: Call) -> Reply:
-    return 200, {"data": [render_advanced(sb, d) for d in sb.store.all("advanced_orders")]}
+    return 200, {"data": [render_advanced(sb, d) for d in sb.mine("advanced_orders", call.account)]}
 
 
 def retrieve_advanced(sb: Sandbox, call: Call) -> Reply:
-    return 200, render_advanced(sb, sb.get_or_404("advanced_orders", call.params["order_id"], "advanced order"))
+    return 200, render_advanced(
+        sb, sb.get_or_404("advanced_orders", call.params["order_id"], "advanced order", call.account)
+    )
 
 
 def update_advanced_requirement_group(sb: Sandbox, call: Call) -> Reply:
-    doc = sb.get_or_404("advanced_orders", call.params["advanced_order_id"], "advanced order")
-    body = body_object(call.body)
-    if body.get("requirement_group_id") is None:
-        raise missing("/requirement_group_id")
-    _advanced_fields(body, doc)
+    """Every field is optional in the spec, the group too: an empty body changes nothing."""
+    doc = sb.get_or_404("advanced_orders", call.params["advanced_order_id"], "advanced order", call.account)
+    _advanced_fields(body_object(call.body), doc)
     sb.store.put("advanced_orders", doc["id"], doc)
     return 200, render_advanced(sb, doc)

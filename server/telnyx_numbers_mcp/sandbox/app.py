@@ -6,7 +6,6 @@ Order of work per /v2 request: record it, check auth, fire any armed fault, disp
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import re
@@ -37,7 +36,7 @@ from . import (
     reservations,
     search,
 )
-from .core import Call, Sandbox
+from .core import Call, Sandbox, account_of
 from .errors import ApiError, fault_error, unauthorized
 from .query import parse_query
 
@@ -167,9 +166,9 @@ class _DroppedResponse(Response):
 
 
 def _account(request: Request) -> str:
-    """Each API key is its own account (a digest, so the key itself is never kept)."""
-    token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return hashlib.sha256(token.encode()).hexdigest()[:16] if token else "anonymous"
+    """The account of the request's API key: every record belongs to the account that made it, and no other
+    account can list, read or change it."""
+    return account_of(request.headers.get("authorization", "").removeprefix("Bearer ").strip())
 
 
 def _raw_path(request: Request) -> str:

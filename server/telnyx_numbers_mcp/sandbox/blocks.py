@@ -13,7 +13,7 @@ from . import pool
 from .clock import iso, parse_iso
 from .core import ORDER_PROCESSING, Call, Sandbox
 from .errors import ApiError, invalid, missing
-from .query import as_str, body_object, in_window, opt_int, opt_str, paginate, req_str, sub
+from .query import as_str, body_object, created_window, opt_int, opt_str, paginate, req_str, sub
 from .state import Doc
 
 Reply = tuple[int, Any]
@@ -78,6 +78,7 @@ def create_block_order(sb: Sandbox, call: Call) -> Reply:
     now = sb.now_iso()
     doc: Doc = {
         "id": sb.new_id(),
+        "account": call.account,
         "starting_number": start,
         "range": size,
         "created_at": now,
@@ -93,14 +94,15 @@ def list_block_orders(sb: Sandbox, call: Call) -> Reply:
     flt = sub(call.query, "filter")
     status = as_str(flt.get("status"))
     start = as_str(flt.get("phone_numbers.starting_number")) or as_str(sub(flt, "phone_numbers").get("starting_number"))
+    created = created_window(flt)
     out = []
-    for b in sb.store.all("block_orders"):
+    for b in sb.mine("block_orders", call.account):
         data = render_block(sb, b)
         if status and data["status"] != status:
             continue
         if start and data["starting_number"] != start:
             continue
-        if not in_window(data["created_at"], sub(flt, "created_at")):
+        if not created(data["created_at"]):
             continue
         out.append(data)
     page, meta = paginate(out, call.query)
@@ -108,7 +110,7 @@ def list_block_orders(sb: Sandbox, call: Call) -> Reply:
 
 
 def retrieve_block_order(sb: Sandbox, call: Call) -> Reply:
-    b = sb.get_or_404("block_orders", call.params["number_block_order_id"], "number block order")
+    b = sb.get_or_404("block_orders", call.params["number_block_order_id"], "number block order", call.account)
     return 200, {"data": render_block(sb, b)}
 
 
@@ -141,7 +143,7 @@ def render_job(sb: Sandbox, job: Doc) -> dict[str, Any]:
 def create_deletion_job(sb: Sandbox, call: Call) -> Reply:
     body = body_object(call.body)
     block_id = req_str(body, "phone_number_block_id")
-    block = sb.store.get("block_orders", block_id)
+    block = sb.find("block_orders", block_id, call.account)
     if block is None or pool.block_deleted(sb, block_id):
         raise invalid(
             "/phone_number_block_id",
@@ -163,7 +165,7 @@ def create_deletion_job(sb: Sandbox, call: Call) -> Reply:
                 }
             ],
         )
-    job: Doc = {"id": sb.new_id(), "block_id": block_id, "created_at": sb.now_iso()}
+    job: Doc = {"id": sb.new_id(), "account": call.account, "block_id": block_id, "created_at": sb.now_iso()}
     sb.store.put("block_jobs", job["id"], job)
     return 202, {"data": render_job(sb, job)}
 
@@ -184,7 +186,7 @@ def list_jobs(sb: Sandbox, call: Call) -> Reply:
                 }
             ],
         )
-    out = [render_job(sb, j) for j in sb.store.all("block_jobs")]
+    out = [render_job(sb, j) for j in sb.mine("block_jobs", call.account)]
     out = [j for j in out if not status or j["status"] == status]
     if as_str(call.query.get("sort")) == "created_at":
         out.sort(key=lambda j: j["created_at"])
@@ -193,5 +195,5 @@ def list_jobs(sb: Sandbox, call: Call) -> Reply:
 
 
 def retrieve_job(sb: Sandbox, call: Call) -> Reply:
-    job = sb.get_or_404("block_jobs", call.params["id"], "phone numbers job")
+    job = sb.get_or_404("block_jobs", call.params["id"], "phone numbers job", call.account)
     return 200, {"data": render_job(sb, job)}

@@ -100,7 +100,7 @@ def country_coverage_one(sb: Sandbox, call: Call) -> Reply:
 
 
 def inventory_coverage(sb: Sandbox, call: Call) -> Reply:
-    """Groups of available inventory; counts are stable per group minus what this account holds."""
+    """Groups of available inventory; counts are stable per group minus what any account holds."""
     flt = sub(call.query, "filter")
     iso = (as_str(flt.get("country_code")) or "US").upper()
     number_type = as_str(flt.get("phone_number_type")) or "local"

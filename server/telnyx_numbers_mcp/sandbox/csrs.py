@@ -10,7 +10,7 @@ from . import numbers as n
 from .clock import iso, parse_iso
 from .core import Call, Sandbox
 from .errors import invalid
-from .query import as_list, as_str, body_object, in_window, opt_str, paginate, req_list, req_str, sub
+from .query import as_list, as_str, body_object, created_window, opt_str, paginate, req_list, req_str, sub
 from .state import Doc
 
 Reply = tuple[int, Any]
@@ -109,6 +109,7 @@ def create_csr(sb: Sandbox, call: Call) -> Reply:
     now = sb.now_iso()
     doc: Doc = {
         "id": sb.new_id(),
+        "account": call.account,
         "phone_number": phone,
         "additional_data": extra,
         "webhook_url": opt_str(body, "webhook_url"),
@@ -124,15 +125,15 @@ def list_csrs(sb: Sandbox, call: Call) -> Reply:
     st = sub(flt, "status")
     numbers = set(as_list(pn.get("in"))) | ({as_str(pn["eq"]) or ""} if pn.get("eq") else set())
     statuses = set(as_list(st.get("in"))) | ({as_str(st["eq"]) or ""} if st.get("eq") else set())
-    created = sub(flt, "created_at")
+    created = created_window(flt)
     out = []
-    for doc in sb.store.all("csrs"):
+    for doc in sb.mine("csrs", call.account):
         data = render_csr(sb, doc)
         if numbers and data["phone_number"] not in numbers:
             continue
         if statuses and data["status"] not in statuses:
             continue
-        if not in_window(data["created_at"], created):
+        if not created(data["created_at"]):
             continue
         out.append(data)
     if as_str(sub(call.query, "sort").get("value")) == "-created_at":
@@ -143,7 +144,7 @@ def list_csrs(sb: Sandbox, call: Call) -> Reply:
 
 def retrieve_csr(sb: Sandbox, call: Call) -> Reply:
     """The spec documents 201 for this GET; the simulator follows the spec."""
-    doc = sb.get_or_404("csrs", call.params["customer_service_record_id"], "customer service record")
+    doc = sb.get_or_404("csrs", call.params["customer_service_record_id"], "customer service record", call.account)
     return 201, {"data": render_csr(sb, doc)}
 
 

@@ -41,10 +41,10 @@ def missing(pointer: str) -> ApiError:
     return invalid(pointer, f"The '{field}' parameter is required.", code="10004", title="Missing required parameter")
 
 
-def invalid_param(parameter: str, detail: str) -> ApiError:
-    """422 pointing at a query or path parameter."""
+def invalid_param(parameter: str, detail: str, *, status: int = 422) -> ApiError:
+    """422 (or the status the operation documents) naming a query or path parameter."""
     return ApiError(
-        422,
+        status,
         [{"code": "10015", "title": "Invalid value", "detail": detail, "source": {"parameter": parameter}}],
     )
 

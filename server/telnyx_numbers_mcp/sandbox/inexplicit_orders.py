@@ -8,7 +8,7 @@ from .core import Call, Sandbox
 from .errors import invalid, missing
 from .orders import create_order
 from .query import body_object, opt_bool, opt_str, paginate, req_list
-from .search import search_numbers
+from .search import pattern_digits, search_numbers
 from .state import Doc
 
 Reply = tuple[int, Any]
@@ -40,6 +40,9 @@ def _group_filter(group: dict[str, Any], i: int) -> tuple[dict[str, Any], int]:
     pattern = group.get("phone_number") or {}
     if not isinstance(pattern, dict):
         raise invalid(f"{ptr}/phone_number", "'phone_number' must be an object.")
+    for key, value in pattern.items():
+        if not isinstance(value, str) or pattern_digits(value, "1") is None:
+            raise invalid(f"{ptr}/phone_number/{key}", f"'{key}' must be a digit pattern such as \"312\".")
     flt: dict[str, Any] = {
         "country_code": group["country_iso"],
         "phone_number_type": group["phone_number_type"],
@@ -70,7 +73,7 @@ def create_inexplicit(sb: Sandbox, call: Call) -> Reply:
     now = sb.now_iso()
     rendered = []
     for group, flt, count in plans:
-        found, _ = search_numbers(sb, flt, default_limit=count)
+        found, _ = search_numbers(sb, flt, default_limit=count, account=call.account)
         strategy = group.get("strategy", "always")
         out: dict[str, Any] = {
             "country_iso": group["country_iso"],
@@ -88,7 +91,7 @@ def create_inexplicit(sb: Sandbox, call: Call) -> Reply:
             out[f"phone_number[{key}]"] = value
         if found and (len(found) >= count or strategy == "always"):
             items = [{"phone_number": c.e164} for c in found]
-            order = create_order(sb, items, [c.range for c in found], attrs)
+            order = create_order(sb, items, [c.range for c in found], attrs, call.account)
             out["orders"] = [{"number_order_id": order["id"], "sub_number_order_ids": order["sub_order_ids"]}]
             out["count_allocated"] = len(found)
             out["status"] = "success" if len(found) >= count else "partial_success"
@@ -101,19 +104,25 @@ def create_inexplicit(sb: Sandbox, call: Call) -> Reply:
         rendered.append(out)
     doc: Doc = {
         "id": sb.new_id(),
+        "account": call.account,
         "created_at": now,
         "updated_at": now,
         "ordering_groups": rendered,
         **{k: v for k, v in attrs.items() if v is not None},
     }
     sb.store.put("inexplicit_orders", doc["id"], doc)
-    return 200, {"data": doc}
+    return 200, {"data": _render(doc)}
+
+
+def _render(doc: Doc) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "account"}
 
 
 def list_inexplicit(sb: Sandbox, call: Call) -> Reply:
-    page, meta = paginate(sb.store.all("inexplicit_orders"), call.query, flat=True)
+    page, meta = paginate([_render(d) for d in sb.mine("inexplicit_orders", call.account)], call.query, flat=True)
     return 200, {"data": page, "meta": meta}
 
 
 def retrieve_inexplicit(sb: Sandbox, call: Call) -> Reply:
-    return 200, {"data": sb.get_or_404("inexplicit_orders", call.params["id"], "inexplicit number order")}
+    doc = sb.get_or_404("inexplicit_orders", call.params["id"], "inexplicit number order", call.account)
+    return 200, {"data": _render(doc)}

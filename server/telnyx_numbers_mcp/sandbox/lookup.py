@@ -9,6 +9,7 @@ from typing import Any
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from . import outcomes
 from .core import Call, Sandbox
 from .errors import invalid_param
 from .query import as_str
@@ -16,6 +17,8 @@ from .query import as_str
 Reply = tuple[int, Any]
 
 LOOKUP_TYPES = ("carrier", "caller-name")
+KNOWN_CARRIER = ("T-Mobile USA", "mobile", True, "310", "260")
+"""(carrier, line type, ported, MCC, MNC) that a lookup of the known-carrier test number always shows."""
 _CARRIERS = ("Telnyx", "Verizon Wireless", "AT&T Mobility", "Vodafone", "Deutsche Telekom", "Orange", "EE")
 _LINE_TYPES = {
     PhoneNumberType.MOBILE: "mobile",
@@ -52,6 +55,9 @@ def retrieve(sb: Sandbox, call: Call) -> Reply:
     line = _LINE_TYPES.get(phonenumbers.number_type(parsed), "unknown")
     carrier = _CARRIERS[digest % len(_CARRIERS)]
     ported = digest % 4 == 0
+    mcc, mnc = str(310 + digest % 10), f"{digest % 1000:03d}"
+    if e164 == outcomes.KNOWN_CARRIER:  # the test number with a documented answer
+        carrier, line, ported, mcc, mnc = KNOWN_CARRIER
     data: dict[str, Any] = {
         "record_type": "number_lookup",
         "phone_number": e164,
@@ -62,8 +68,8 @@ def retrieve(sb: Sandbox, call: Call) -> Reply:
             "name": carrier,
             "normalized_carrier": carrier,
             "type": line,
-            "mobile_country_code": str(310 + digest % 10),
-            "mobile_network_code": f"{digest % 1000:03d}",
+            "mobile_country_code": mcc,
+            "mobile_network_code": mnc,
             "error_code": None,
         },
         "portability": {

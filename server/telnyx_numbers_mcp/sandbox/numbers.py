@@ -15,6 +15,7 @@ from typing import Any
 import phonenumbers
 
 from .errors import invalid, missing
+from .outcomes import NOT_RESERVABLE, is_fictional
 
 ALL_FEATURES = ("sms", "mms", "voice", "fax", "emergency", "hd_voice", "international_sms", "local_calling")
 
@@ -320,6 +321,11 @@ def is_quickship(e164: str, rng: NumberRange) -> bool:
     return COUNTRIES[rng.iso].quickship and rng.phone_number_type == "local" and _digest("qs", e164) % 3 == 0
 
 
+def is_reservable(e164: str, rng: NumberRange) -> bool:
+    """Whether the number can be reserved: its country's rule, except for the not-reservable test number."""
+    return COUNTRIES[rng.iso].reservable and e164 != NOT_RESERVABLE
+
+
 def costs_of(rng: NumberRange) -> tuple[str, str]:
     """(upfront, monthly) as decimal strings in USD."""
     costs = COUNTRIES[rng.iso].costs
@@ -413,7 +419,7 @@ def generate(
                 continue
             progress = True
             e164 = "+" + COUNTRIES[r.iso].dial + national
-            if e164 in seen or not matches(national, r, pat, sub_only) or find_range(e164) != r:
+            if e164 in seen or is_fictional(e164) or not matches(national, r, pat, sub_only) or find_range(e164) != r:
                 continue
             seen.add(e164)
             cand = Candidate(e164, national, r)

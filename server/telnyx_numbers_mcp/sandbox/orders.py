@@ -1,7 +1,9 @@
 """Number orders, their sub orders (one per country and number type) and ordered phone numbers.
 
 Statuses are derived on read from the sandbox clock: a number becomes `success` ORDER_PROCESSING after its
-requirements are met (immediately at creation for countries without document requirements).
+requirements are met (immediately at creation for countries without document requirements); the slow test
+number takes an hour, the taken one ends in `failure` instead (outcomes.py). Every record is the account's
+that ordered it.
 """
 
 from __future__ import annotations
@@ -10,17 +12,17 @@ from datetime import timedelta
 from typing import Any
 
 from . import numbers as n
-from . import pool, regulatory, requirement_groups
+from . import outcomes, pool, regulatory, requirement_groups
 from .clock import iso, parse_iso
 from .comments import add_admin_comment
-from .core import ORDER_PROCESSING, USER_ID, Call, Sandbox
-from .errors import ApiError, invalid, missing, not_found
+from .core import ORDER_PROCESSING, Call, Sandbox, user_id
+from .errors import ApiError, invalid, missing
 from .query import (
     as_bool,
     as_int,
     as_str,
     body_object,
-    in_window,
+    created_window,
     opt_str,
     paginate,
     req_list,
@@ -34,13 +36,19 @@ Reply = tuple[int, Any]
 # ---- status derivation ------------------------------------------------------------------------------
 
 
+def _processing_seconds(num: Doc) -> float:
+    """How long an order of this number takes once its requirements are met (the slow test number: an hour)."""
+    return outcomes.SLOW_SECONDS if num["phone_number"] == outcomes.SLOW else ORDER_PROCESSING.total_seconds()
+
+
 def number_status(sb: Sandbox, num: Doc) -> str:
+    """pending until processed; then success, or failure for the taken test number (and when cancelled)."""
     if num.get("cancelled"):
         return "failure"
     met_at = num.get("met_at")
-    if met_at is None:
+    if met_at is None or sb.elapsed(met_at) < _processing_seconds(num):
         return "pending"
-    return "success" if sb.elapsed(met_at) >= ORDER_PROCESSING.total_seconds() else "pending"
+    return "failure" if num["phone_number"] == outcomes.TAKEN else "success"
 
 
 def _requirements_status(sb: Sandbox, num: Doc) -> str:
@@ -54,10 +62,10 @@ def _requirements_status(sb: Sandbox, num: Doc) -> str:
 
 
 def _number_updated(sb: Sandbox, num: Doc) -> str:
-    """Last change time, including the lazy pending -> success transition."""
+    """Last change time, including the lazy transition out of pending."""
     stamp = parse_iso(num["updated_at"])
-    if num.get("met_at") and number_status(sb, num) == "success":
-        stamp = max(stamp, parse_iso(num["met_at"]) + ORDER_PROCESSING)
+    if num.get("met_at") and not num.get("cancelled") and number_status(sb, num) != "pending":
+        stamp = max(stamp, parse_iso(num["met_at"]) + timedelta(seconds=_processing_seconds(num)))
     return iso(stamp)
 
 
@@ -67,6 +75,11 @@ def _aggregate(statuses: list[str]) -> str:
     if statuses and all(s == "failure" for s in statuses):
         return "failure"
     return "success"
+
+
+def processed_at(num: Doc) -> str:
+    """When the number's order completed (for a number whose status is success)."""
+    return iso(parse_iso(num["met_at"]) + timedelta(seconds=_processing_seconds(num)))
 
 
 def _numbers(sb: Sandbox, ids: list[str]) -> list[Doc]:
@@ -170,14 +183,14 @@ def render_sub_order(sb: Sandbox, so: Doc, *, include_numbers: bool = False) -> 
         "regulatory_requirements": list(reqs.values()),
         "requirements_met": all(x.get("met_at") is not None for x in nums),
         "status": _aggregate([number_status(sb, x) for x in nums]),
-        "user_id": USER_ID,
+        "user_id": user_id(so["account"]),
         "created_at": so["created_at"],
         "updated_at": max([so["updated_at"], *(_number_updated(sb, x) for x in nums)]),
     }
     if so.get("customer_reference") is not None:
         out["customer_reference"] = so["customer_reference"]
     if include_numbers:
-        out["phone_numbers"] = [render_order_number(sb, x) for x in nums]
+        out["phone_numbers"] = [render_order_number(sb, x) for x in nums[:50]]  # "the first 50", says the spec
     return out
 
 
@@ -185,10 +198,10 @@ def render_sub_order(sb: Sandbox, so: Doc, *, include_numbers: bool = False) -> 
 
 
 def validate_orderable(
-    sb: Sandbox, items: list[Any], pointer: str = "/phone_numbers", *, account: str | None = None
+    sb: Sandbox, items: list[Any], account: str, pointer: str = "/phone_numbers"
 ) -> list[n.NumberRange]:
     """Each item must name an in-inventory number that nobody has ordered or that another account
-    reserved; the ordering account's own reservations are fine."""
+    reserved; the ordering account's own reservations are fine, and test numbers always are."""
     held = pool.held_numbers(sb, viewer=account)
     seen: set[str] = set()
     out = []
@@ -208,8 +221,9 @@ def validate_orderable(
                 raise invalid(f"{pointer}/{i}/{key}", f"'{key}' must be a string.")
         if item.get("requirement_group_id") is not None:
             group_ptr = f"{pointer}/{i}/requirement_group_id"
-            group = requirement_groups.find(sb, item["requirement_group_id"], group_ptr)
-            problem = requirement_groups.fit_problem(sb, group, rng.iso, rng.phone_number_type)
+            group = requirement_groups.find(sb, item["requirement_group_id"], group_ptr, account)
+            needed = regulatory.requirements_for_number(e164, rng.iso, rng.phone_number_type)
+            problem = requirement_groups.fit_problem(sb, group, rng.iso, rng.phone_number_type, needed)
             if problem:
                 raise invalid(group_ptr, f"{e164}: {problem}.")
         seen.add(e164)
@@ -217,12 +231,15 @@ def validate_orderable(
     return out
 
 
-def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.NumberRange], attrs: dict[str, Any]) -> Doc:
-    """Store an order, one sub order per (country, type), and one document per number."""
+def create_order(
+    sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.NumberRange], attrs: dict[str, Any], account: str
+) -> Doc:
+    """Store an order of the account, one sub order per (country, type), and one document per number."""
     now = sb.now_iso()
     order_id = sb.new_id()
     order: Doc = {
         "id": order_id,
+        "account": account,
         "created_at": now,
         "updated_at": now,
         "sub_order_ids": [],
@@ -235,6 +252,7 @@ def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.Number
         if key not in subs:
             subs[key] = {
                 "id": sb.new_id(),
+                "account": account,
                 "order_id": order_id,
                 "country_code": rng.iso,
                 "phone_number_type": rng.phone_number_type,
@@ -244,7 +262,7 @@ def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.Number
                 "number_ids": [],
             }
             order["sub_order_ids"].append(subs[key]["id"])
-        group = sb.store.get("requirement_groups", item.get("requirement_group_id") or "")
+        group = sb.find("requirement_groups", item.get("requirement_group_id") or "", account)
         values = {v["requirement_id"]: v["field_value"] for v in group["values"]} if group else {}
         bundle = item.get("bundle_id")  # bundles are not simulated: one counts as every document
         reqs = [
@@ -253,13 +271,14 @@ def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.Number
                 "field_type": r.field_type,
                 "field_value": values.get(r.id) or bundle,
             }
-            for r in regulatory.requirements_for(rng.iso, rng.phone_number_type)
+            for r in regulatory.requirements_for_number(item["phone_number"], rng.iso, rng.phone_number_type)
         ]
         met_at = now if not reqs or bundle else None
         if group is not None:
             met_at = max(now, requirement_groups.approved_at(group) or now)
         num: Doc = {
             "id": sb.new_id(),
+            "account": account,
             "phone_number": item["phone_number"],
             "phone_number_type": rng.phone_number_type,
             "country_code": rng.iso,
@@ -278,17 +297,41 @@ def create_order(sb: Sandbox, items: list[dict[str, Any]], ranges: list[n.Number
         order["number_ids"].append(num["id"])
     for so in subs.values():
         sb.store.put("sub_number_orders", so["id"], so)
-        needed = regulatory.requirements_for(so["country_code"], so["phone_number_type"])
-        if needed and any((x := sb.store.get("order_numbers", i)) and x["met_at"] is None for i in so["number_ids"]):
-            labels = ", ".join(r.name for r in needed)
-            add_admin_comment(
-                sb,
-                so["id"],
-                f"Please provide the regulatory requirements for this order: {labels}. Attach a requirement "
-                "group that holds them, or send their values.",
-            )
+        _comment_on_new_sub_order(sb, so)
     sb.store.put("number_orders", order_id, order)
     return order
+
+
+def _comment_on_new_sub_order(sb: Sandbox, so: Doc) -> None:
+    """Telnyx staff ask for missing documents at once, and say why when a number could not be had (that
+    comment is dated when the order fails, and only shows from then on)."""
+    nums = _numbers(sb, so["number_ids"])
+    waiting = [x for x in nums if x["met_at"] is None]
+    if waiting:
+        labels = ", ".join(
+            dict.fromkeys(
+                r.name
+                for x in waiting
+                for r in regulatory.requirements_for_number(
+                    x["phone_number"], x["country_code"], x["phone_number_type"]
+                )
+            )
+        )
+        add_admin_comment(
+            sb,
+            so,
+            f"Please provide the regulatory requirements for this order: {labels}. Attach a requirement "
+            "group that holds them, or send their values.",
+        )
+    for x in nums:
+        if x["phone_number"] == outcomes.TAKEN and x["met_at"] is not None:
+            add_admin_comment(
+                sb,
+                so,
+                f"The phone number {x['phone_number']} was taken by another customer before this order could be "
+                "completed, so the order failed and nothing was charged. Search again and order another number.",
+                at=processed_at(x),
+            )
 
 
 def create_number_order(sb: Sandbox, call: Call) -> Reply:
@@ -297,8 +340,8 @@ def create_number_order(sb: Sandbox, call: Call) -> Reply:
     attrs = {
         k: opt_str(body, k) for k in ("customer_reference", "connection_id", "messaging_profile_id", "billing_group_id")
     }
-    ranges = validate_orderable(sb, items, account=call.account)
-    order = create_order(sb, items, ranges, attrs)
+    ranges = validate_orderable(sb, items, call.account)
+    order = create_order(sb, items, ranges, attrs, call.account)
     return 200, {"data": render_order(sb, order)}
 
 
@@ -307,10 +350,10 @@ def list_number_orders(sb: Sandbox, call: Call) -> Reply:
     status = as_str(flt.get("status"))
     ref = as_str(flt.get("customer_reference"))
     met = as_bool(flt.get("requirements_met"), "filter[requirements_met]")
-    count = as_int(flt.get("phone_numbers_count"), "filter[phone_numbers_count]")
-    created = sub(flt, "created_at")
+    count = as_str(flt.get("phone_numbers_count"))  # a string in the spec: any value, compared as text
+    created = created_window(flt)
     out = []
-    for order in sb.store.all("number_orders"):
+    for order in sb.mine("number_orders", call.account):
         data = render_order(sb, order, brief=True)
         if status and data["status"] != status:
             continue
@@ -318,9 +361,9 @@ def list_number_orders(sb: Sandbox, call: Call) -> Reply:
             continue
         if met is not None and data["requirements_met"] != met:
             continue
-        if count is not None and data["phone_numbers_count"] != count:
+        if count is not None and str(data["phone_numbers_count"]) != count.strip():
             continue
-        if not in_window(data["created_at"], created):
+        if not created(data["created_at"]):
             continue
         out.append(data)
     page, meta = paginate(out, call.query)
@@ -328,7 +371,7 @@ def list_number_orders(sb: Sandbox, call: Call) -> Reply:
 
 
 def retrieve_number_order(sb: Sandbox, call: Call) -> Reply:
-    order = sb.get_or_404("number_orders", call.params["number_order_id"], "number order")
+    order = sb.get_or_404("number_orders", call.params["number_order_id"], "number order", call.account)
     return 200, {"data": render_order(sb, order)}
 
 
@@ -375,14 +418,14 @@ def _apply_requirements(sb: Sandbox, nums: list[Doc], body: dict[str, Any]) -> N
 
 
 def update_number_order(sb: Sandbox, call: Call) -> Reply:
-    order = sb.get_or_404("number_orders", call.params["number_order_id"], "number order")
+    order = sb.get_or_404("number_orders", call.params["number_order_id"], "number order", call.account)
     body = body_object(call.body)
     ref = opt_str(body, "customer_reference")
     _apply_requirements(sb, _numbers(sb, order["number_ids"]), body)
     if ref is not None:
         order["customer_reference"] = ref
         for sid in order["sub_order_ids"]:
-            so = sb.store.get("sub_number_orders", sid)
+            so = sb.find("sub_number_orders", sid, call.account)
             if so is not None:
                 so["customer_reference"] = ref
                 sb.store.put("sub_number_orders", sid, so)
@@ -394,23 +437,33 @@ def update_number_order(sb: Sandbox, call: Call) -> Reply:
 # ---- number order phone numbers -------------------------------------------------------------------
 
 
+def _order_number(sb: Sandbox, call: Call, number_id: str) -> Doc:
+    return sb.get_or_404("order_numbers", number_id, "number order phone number", call.account)
+
+
+def _sub_order(sb: Sandbox, call: Call, sub_order_id: str) -> Doc:
+    return sb.get_or_404("sub_number_orders", sub_order_id, "sub number order", call.account)
+
+
 def list_order_numbers(sb: Sandbox, call: Call) -> Reply:
     flt = sub(call.query, "filter")
     cc = as_str(flt.get("country_code"))
     out = [
-        render_order_number(sb, x) for x in sb.store.all("order_numbers") if not cc or x["country_code"] == cc.upper()
+        render_order_number(sb, x)
+        for x in sb.mine("order_numbers", call.account)
+        if not cc or x["country_code"] == cc.upper()
     ]
     page, meta = paginate(out, call.query)
     return 200, {"data": page, "meta": meta}
 
 
 def retrieve_order_number(sb: Sandbox, call: Call) -> Reply:
-    num = sb.get_or_404("order_numbers", call.params["number_order_phone_number_id"], "number order phone number")
+    num = _order_number(sb, call, call.params["number_order_phone_number_id"])
     return 200, {"data": render_order_number(sb, num)}
 
 
 def update_order_number(sb: Sandbox, call: Call) -> Reply:
-    num = sb.get_or_404("order_numbers", call.params["number_order_phone_number_id"], "number order phone number")
+    num = _order_number(sb, call, call.params["number_order_phone_number_id"])
     _apply_requirements(sb, [num], body_object(call.body))
     return 200, {"data": render_order_number(sb, num)}
 
@@ -423,7 +476,7 @@ def list_sub_orders(sb: Sandbox, call: Call) -> Reply:
     wanted = {k: as_str(flt.get(k)) for k in ("country_code", "order_request_id", "phone_number_type", "status")}
     count = as_int(flt.get("phone_numbers_count"), "filter[phone_numbers_count]")
     out = []
-    for so in sb.store.all("sub_number_orders"):
+    for so in sb.mine("sub_number_orders", call.account):
         data = render_sub_order(sb, so)
         if any(v is not None and str(data.get(k)).lower() != v.lower() for k, v in wanted.items()):
             continue
@@ -435,20 +488,20 @@ def list_sub_orders(sb: Sandbox, call: Call) -> Reply:
 
 
 def retrieve_sub_order(sb: Sandbox, call: Call) -> Reply:
-    so = sb.get_or_404("sub_number_orders", call.params["sub_number_order_id"], "sub number order")
+    so = _sub_order(sb, call, call.params["sub_number_order_id"])
     include = as_bool(sub(call.query, "filter").get("include_phone_numbers"), "filter[include_phone_numbers]")
     return 200, {"data": render_sub_order(sb, so, include_numbers=bool(include))}
 
 
 def update_sub_order(sb: Sandbox, call: Call) -> Reply:
-    so = sb.get_or_404("sub_number_orders", call.params["sub_number_order_id"], "sub number order")
+    so = _sub_order(sb, call, call.params["sub_number_order_id"])
     _apply_requirements(sb, _numbers(sb, so["number_ids"]), body_object(call.body))
     return 200, {"data": render_sub_order(sb, so)}
 
 
 def cancel_sub_order(sb: Sandbox, call: Call) -> Reply:
     """Only pending sub orders can be cancelled; their numbers go back to the pool."""
-    so = sb.get_or_404("sub_number_orders", call.params["sub_number_order_id"], "sub number order")
+    so = _sub_order(sb, call, call.params["sub_number_order_id"])
     status = render_sub_order(sb, so)["status"]
     if status != "pending":
         raise ApiError(
@@ -472,26 +525,20 @@ def cancel_sub_order(sb: Sandbox, call: Call) -> Reply:
     return 200, {"data": render_sub_order(sb, so)}
 
 
-def find_sub_order(sb: Sandbox, sub_order_id: str) -> Doc:
-    so = sb.store.get("sub_number_orders", sub_order_id)
-    if so is None:
-        raise not_found("sub number order", sub_order_id)
-    return so
-
-
 # ---- requirement groups attached to ordered numbers ---------------------------------------------
 
 
-def _attach_group(sb: Sandbox, nums: list[Doc], body: Any) -> None:
+def _attach_group(sb: Sandbox, nums: list[Doc], body: Any, account: str) -> None:
     """Check the group fits every (still pending) number first, then fill their requirements from it; the
     numbers complete ORDER_PROCESSING after the group is approved."""
     data = body_object(body)
     if data.get("requirement_group_id") is None:
         raise missing("/requirement_group_id")
-    group = requirement_groups.find(sb, data["requirement_group_id"], "/requirement_group_id")
+    group = requirement_groups.find(sb, data["requirement_group_id"], "/requirement_group_id", account)
     open_nums = [x for x in nums if not x.get("cancelled") and not x.get("released")]
     for x in open_nums:
-        problem = requirement_groups.fit_problem(sb, group, x["country_code"], x["phone_number_type"])
+        needed = regulatory.requirements_for_number(x["phone_number"], x["country_code"], x["phone_number_type"])
+        problem = requirement_groups.fit_problem(sb, group, x["country_code"], x["phone_number_type"], needed)
         if problem:
             raise invalid("/requirement_group_id", f"{x['phone_number']}: {problem}.")
     now = sb.now_iso()
@@ -508,12 +555,48 @@ def _attach_group(sb: Sandbox, nums: list[Doc], body: Any) -> None:
 
 
 def attach_group_to_order_number(sb: Sandbox, call: Call) -> Reply:
-    num = sb.get_or_404("order_numbers", call.params["id"], "number order phone number")
-    _attach_group(sb, [num], call.body)
-    return 200, {"data": render_order_number(sb, num)}
+    num = _order_number(sb, call, call.params["id"])
+    _attach_group(sb, [num], call.body, call.account)
+    return 200, {"data": {**render_order_number(sb, num), "regulatory_requirements": _group_requirements(sb, num)}}
 
 
 def attach_group_to_sub_order(sb: Sandbox, call: Call) -> Reply:
-    so = sb.get_or_404("sub_number_orders", call.params["id"], "sub number order")
-    _attach_group(sb, _numbers(sb, so["number_ids"]), call.body)
-    return 200, {"data": render_sub_order(sb, so, include_numbers=True)}
+    """The answer is the sub order with its numbers, in the shape this operation's spec gives."""
+    so = _sub_order(sb, call, call.params["id"])
+    _attach_group(sb, _numbers(sb, so["number_ids"]), call.body, call.account)
+    data = render_sub_order(sb, so)
+    data.pop("user_id")
+    data["phone_numbers"] = [
+        {
+            "id": x["id"],
+            "record_type": "number_order_phone_number",
+            "phone_number": x["phone_number"],
+            "phone_number_type": x["phone_number_type"],
+            "country_code": x["country_code"],
+            "bundle_id": x.get("bundle_id"),
+            "regulatory_requirements": _group_requirements(sb, x),
+            "requirements_met": x.get("met_at") is not None,
+            "requirements_status": _requirements_status(sb, x),
+            "status": number_status(sb, x),
+        }
+        for x in _numbers(sb, so["number_ids"])
+    ]
+    return 200, {"data": data}
+
+
+def _group_requirements(sb: Sandbox, num: Doc) -> list[dict[str, Any]]:
+    """A number's requirements with the review status of their values (the requirement group answers)."""
+    group = sb.find("requirement_groups", num.get("requirement_group_id") or "", num["account"])
+    if group is not None:
+        state = requirement_groups.status(sb, group)
+    elif num.get("met_at") is None:
+        state = "unapproved"
+    else:
+        state = "approved" if number_status(sb, num) != "pending" else "pending-approval"
+    out = []
+    for req in num["requirements"]:
+        item = {"requirement_id": req["requirement_id"], "field_type": req["field_type"], "status": state}
+        if req.get("field_value") is not None:
+            item["field_value"] = req["field_value"]
+        out.append(item)
+    return out

@@ -14,10 +14,9 @@ from typing import Any
 import phonenumbers
 
 from . import numbers as n
-from .clock import iso, parse_iso
-from .core import ORDER_PROCESSING, Call, Sandbox
+from .core import Call, Sandbox
 from .errors import invalid, invalid_param, not_found
-from .orders import number_status
+from .orders import number_status, processed_at
 from .query import as_bool, as_list, as_str, body_object, opt_bool, opt_str, paginate, sub
 from .state import Doc
 
@@ -42,7 +41,7 @@ def owned_id(num: Doc) -> str:
 
 
 def _purchased_at(num: Doc) -> str:
-    return iso(parse_iso(num["met_at"]) + ORDER_PROCESSING)
+    return processed_at(num)
 
 
 def _settings(sb: Sandbox, num: Doc) -> Doc:
@@ -51,7 +50,7 @@ def _settings(sb: Sandbox, num: Doc) -> Doc:
     doc = sb.store.get("phone_number_settings", pid)
     if doc is not None:
         return doc
-    order = sb.store.get("number_orders", num["order_id"]) or {}
+    order = sb.find("number_orders", num["order_id"], num["account"]) or {}
     return {
         "id": pid,
         "connection_id": order.get("connection_id"),
@@ -91,17 +90,18 @@ def _save(sb: Sandbox, settings: Doc) -> None:
     sb.store.put("phone_number_settings", settings["id"], settings)
 
 
-def owned(sb: Sandbox) -> list[Doc]:
+def owned(sb: Sandbox, account: str) -> list[Doc]:
     """Order numbers that are the account's: completed, not released."""
     return [
         x
-        for x in sb.store.all("order_numbers")
+        for x in sb.mine("order_numbers", account)
         if not x.get("released") and not x.get("cancelled") and number_status(sb, x) == "success"
     ]
 
 
-def _find(sb: Sandbox, pid: str) -> Doc:
-    for x in owned(sb):
+def _find(sb: Sandbox, call: Call) -> Doc:
+    pid = call.params["id"]
+    for x in owned(sb, call.account):
         if owned_id(x) == pid:
             return x
     raise not_found("phone number", pid)
@@ -181,7 +181,7 @@ def _list(sb: Sandbox, call: Call, *, slim: bool) -> Reply:
     if sort is not None and sort not in SORTS:
         raise invalid_param("sort", f"'sort' must be one of {', '.join(SORTS)}.")
     out = []
-    for num in owned(sb):
+    for num in owned(sb, call.account):
         data = render(sb, num, slim=slim)
         if _matches(sb, num, data, flt):
             if slim and as_bool(call.query.get("include_tags"), "include_tags"):
@@ -204,7 +204,7 @@ def slim_list(sb: Sandbox, call: Call) -> Reply:
 
 
 def retrieve(sb: Sandbox, call: Call) -> Reply:
-    return 200, {"data": render(sb, _find(sb, call.params["id"]))}
+    return 200, {"data": render(sb, _find(sb, call))}
 
 
 def _opt_str_or_null(body: dict[str, Any], key: str) -> tuple[bool, str | None]:
@@ -222,14 +222,14 @@ def _tags(tags: Any) -> list[str]:
 
 
 def update(sb: Sandbox, call: Call) -> Reply:
-    num = _find(sb, call.params["id"])
+    num = _find(sb, call)
     body = body_object(call.body)
     s = copy.deepcopy(_settings(sb, num))
     for key in ("connection_id", "billing_group_id", "customer_reference", "external_pin", "address_id"):
         present, value = _opt_str_or_null(body, key)
         if present:
             s[key] = value
-    if s.get("address_id") and sb.store.get("addresses", s["address_id"]) is None:
+    if s.get("address_id") and sb.find("addresses", s["address_id"], call.account) is None:
         raise invalid("/address_id", f"Address '{s['address_id']}' was not found.")
     hd = opt_bool(body, "hd_voice_enabled")
     if hd is not None:
@@ -242,14 +242,15 @@ def update(sb: Sandbox, call: Call) -> Reply:
 
 def release(sb: Sandbox, call: Call) -> Reply:
     """Release the number: it stops being the account's and goes back to the pool."""
-    num = _find(sb, call.params["id"])
+    num = _find(sb, call)
     data = render(sb, num)
     num["released"] = True
     num["updated_at"] = sb.now_iso()
     sb.store.put("order_numbers", num["id"], num)
     sb.store.delete("phone_number_settings", data["id"])
     data.update(status="deleted", updated_at=num["updated_at"])
-    for key in ("inbound_call_screening", "activated_at", "country_iso_alpha2", "emergency_status"):
+    # the release answer's schema is narrower than the phone number's
+    for key in ("inbound_call_screening", "activated_at", "country_iso_alpha2", "emergency_status", "source_type"):
         data.pop(key, None)
     return 200, {"data": _drop_none(data)}
 
@@ -262,11 +263,13 @@ def _render_voice(sb: Sandbox, num: Doc) -> dict[str, Any]:
     voice: dict[str, Any] = {
         "id": s["id"],
         "record_type": "voice_settings",
+        "phone_number": num["phone_number"],
         "connection_id": s["connection_id"],
         "customer_reference": s["customer_reference"],
         "emergency": {"emergency_enabled": False, "emergency_address_id": None, "emergency_status": "disabled"},
         **copy.deepcopy(s["voice"]),
     }
+    voice.pop("caller_id_name_enabled")  # kept (the phone number answer shows it), but not a voice setting field
     return _drop_none(voice)  # type: ignore[no-any-return]
 
 
@@ -283,11 +286,11 @@ def _merge_object(target: dict[str, Any], value: Any, pointer: str, allowed: dic
 
 
 def voice_retrieve(sb: Sandbox, call: Call) -> Reply:
-    return 200, {"data": _render_voice(sb, _find(sb, call.params["id"]))}
+    return 200, {"data": _render_voice(sb, _find(sb, call))}
 
 
 def voice_update(sb: Sandbox, call: Call) -> Reply:
-    num = _find(sb, call.params["id"])
+    num = _find(sb, call)
     body = body_object(call.body)
     s = copy.deepcopy(_settings(sb, num))
     voice = s["voice"]
@@ -385,11 +388,11 @@ def _render_messaging(sb: Sandbox, num: Doc) -> dict[str, Any]:
 
 
 def messaging_retrieve(sb: Sandbox, call: Call) -> Reply:
-    return 200, {"data": _render_messaging(sb, _find(sb, call.params["id"]))}
+    return 200, {"data": _render_messaging(sb, _find(sb, call))}
 
 
 def messaging_update(sb: Sandbox, call: Call) -> Reply:
-    num = _find(sb, call.params["id"])
+    num = _find(sb, call)
     body = body_object(call.body)
     s = copy.deepcopy(_settings(sb, num))
     present, profile = _opt_str_or_null(body, "messaging_profile_id")

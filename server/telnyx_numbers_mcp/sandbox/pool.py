@@ -1,5 +1,6 @@
 """Which numbers are out of the available pool, and why: reserved, ordered, owned, or in a live block.
 
+The pool is shared by every account, as at Telnyx: what one account reserved or bought, no other can.
 Its own module so that search, reservations, orders and blocks can all ask without importing each other.
 """
 
@@ -10,6 +11,7 @@ from datetime import timedelta
 from . import numbers as n
 from .clock import parse_iso
 from .core import Sandbox
+from .outcomes import is_test_number
 from .state import Doc
 
 JOB_DURATION = timedelta(seconds=10)
@@ -39,11 +41,11 @@ def active_block_numbers(sb: Sandbox) -> set[str]:
 def held_numbers(sb: Sandbox, viewer: str | None = None) -> dict[str, str]:
     """Numbers out of the available pool: e164 -> 'reserved', 'ordered', or 'own_reserved' for
     numbers that `viewer`'s account reserved (Telnyx still offers those to that account).
-    An ordered number that was cancelled or released goes back to the pool."""
+    An ordered number that was cancelled or released goes back to the pool; test numbers are never held."""
     now = sb.clock.now()
     held: dict[str, str] = {}
     for res in sb.store.all("reservations"):
-        own = viewer is not None and res.get("account", "anonymous") == viewer
+        own = viewer is not None and res.get("account") == viewer
         for item in res["phone_numbers"]:
             if parse_iso(item["expired_at"]) > now:
                 held[item["phone_number"]] = "own_reserved" if own else "reserved"
@@ -52,4 +54,4 @@ def held_numbers(sb: Sandbox, viewer: str | None = None) -> dict[str, str]:
             held[num["phone_number"]] = "ordered"
     for e164 in active_block_numbers(sb):
         held[e164] = "ordered"
-    return held
+    return {e164: why for e164, why in held.items() if not is_test_number(e164)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -64,7 +66,13 @@ def as_bool(value: Any, parameter: str) -> bool | None:
 
 
 def as_int(
-    value: Any, parameter: str, *, default: int | None = None, lo: int | None = None, hi: int | None = None
+    value: Any,
+    parameter: str,
+    *,
+    default: int | None = None,
+    lo: int | None = None,
+    hi: int | None = None,
+    status: int = 422,
 ) -> int | None:
     if value is None or value == "":
         return default
@@ -72,9 +80,10 @@ def as_int(
     try:
         number = int(text)
     except ValueError:
-        raise invalid_param(parameter, f"'{text}' is not an integer.") from None
+        raise invalid_param(parameter, f"'{text}' is not an integer.", status=status) from None
     if (lo is not None and number < lo) or (hi is not None and number > hi):
-        raise invalid_param(parameter, f"{number} is out of range.")
+        bounds = f"at least {lo}" if hi is None else f"from {lo} to {hi}"
+        raise invalid_param(parameter, f"{number} is out of range: it must be {bounds}.", status=status)
     return number
 
 
@@ -84,16 +93,19 @@ def as_str(value: Any) -> str | None:
     return str(value[-1] if isinstance(value, list) else value)
 
 
-def paginate(items: list[Any], q: dict[str, Any], *, flat: bool = False) -> tuple[list[Any], dict[str, int]]:
-    """Slice by page[number]/page[size] (page_number/page_size when flat); build Telnyx pagination meta."""
+def paginate(
+    items: list[Any], q: dict[str, Any], *, flat: bool = False, status: int = 422
+) -> tuple[list[Any], dict[str, int]]:
+    """Slice by page[number]/page[size] (page_number/page_size when flat); build Telnyx pagination meta. The
+    spec's bounds (number at least 1, size 1 to 250) are enforced with `status`, what the operation documents."""
     page = sub(q, "page")
     flat = flat or (not page and ("page_number" in q or "page_size" in q))
     if flat:
-        number = as_int(q.get("page_number"), "page_number", default=1, lo=1)
-        size = as_int(q.get("page_size"), "page_size", default=20, lo=1, hi=250)
+        number = as_int(q.get("page_number"), "page_number", default=1, lo=1, status=status)
+        size = as_int(q.get("page_size"), "page_size", default=20, lo=1, hi=250, status=status)
     else:
-        number = as_int(page.get("number"), "page[number]", default=1, lo=1)
-        size = as_int(page.get("size"), "page[size]", default=20, lo=1, hi=250)
+        number = as_int(page.get("number"), "page[number]", default=1, lo=1, status=status)
+        size = as_int(page.get("size"), "page[size]", default=20, lo=1, hi=250, status=status)
     assert number is not None and size is not None
     total = len(items)
     meta = {
@@ -105,15 +117,27 @@ def paginate(items: list[Any], q: dict[str, Any], *, flat: bool = False) -> tupl
     return items[(number - 1) * size : number * size], meta
 
 
-def in_window(created_at: str, window: dict[str, Any]) -> bool:
-    """filter[created_at][gt|lt] check; bad dates are a 422 on the parameter."""
-    stamp = parse_iso(created_at)
-    try:
-        gt = as_str(window.get("gt"))
-        lt = as_str(window.get("lt"))
-        return (not gt or stamp > parse_iso(gt)) and (not lt or stamp < parse_iso(lt))
-    except ValueError:
-        raise invalid_param("filter[created_at]", "Dates must be ISO 8601.") from None
+def created_window(flt: dict[str, Any]) -> Callable[[str], bool]:
+    """filter[created_at][gt|lt] as a test on a record's created_at; checked at once, so a value that is not
+    a date is a 422 naming its parameter even when there is nothing to filter."""
+    window = sub(flt, "created_at")
+    bounds: list[tuple[datetime, bool]] = []
+    for key, after in (("gt", True), ("lt", False)):
+        text = as_str(window.get(key))
+        if not text:
+            continue
+        try:
+            bounds.append((parse_iso(text), after))
+        except ValueError:
+            raise invalid_param(
+                f"filter[created_at][{key}]", f"'{text}' is not an ISO 8601 date-time (e.g. 2024-01-01T00:00:00Z)."
+            ) from None
+
+    def inside(created_at: str) -> bool:
+        stamp = parse_iso(created_at)
+        return all(stamp > bound if after else stamp < bound for bound, after in bounds)
+
+    return inside
 
 
 # ---- JSON body helpers -------------------------------------------------------------------------------

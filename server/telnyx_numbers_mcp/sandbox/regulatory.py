@@ -11,7 +11,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
 from . import numbers as n
+from . import outcomes
 from .core import Call, Sandbox
 from .errors import invalid_param, not_found
 from .query import as_list, as_str, paginate, sub
@@ -65,14 +69,33 @@ CATALOGUE: tuple[Requirement, ...] = (
 )
 
 
+TEST_NUMBER_REQUIREMENTS: tuple[Requirement, ...] = (
+    Requirement("US", "local", "address", "Address in the United States", "The end user's US address.", "address-id"),
+    Requirement("US", "local", "document", "Proof of address", "A utility bill or lease for that address.", "doc-id"),
+)
+"""What the regulatory test number (outcomes.REGULATORY) needs; no other US number needs anything."""
+
+
 def requirements_for(iso: str, number_type: str) -> list[Requirement]:
     """What numbers of this country and type need; [] when nothing is needed."""
     iso = iso.upper()
     return [r for r in CATALOGUE if r.iso == iso and r.number_type in ("*", number_type)]
 
 
+def requirements_for_number(e164: str, iso: str, number_type: str) -> list[Requirement]:
+    """What this number needs: its country's and type's requirements, or the test number's own."""
+    return list(TEST_NUMBER_REQUIREMENTS) if e164 == outcomes.REGULATORY else requirements_for(iso, number_type)
+
+
+def groupable(iso: str, number_type: str) -> list[Requirement]:
+    """Requirements a group for this country and type may hold values for (US local groups may also hold
+    the test number's, so a group can satisfy it)."""
+    extra = [r for r in TEST_NUMBER_REQUIREMENTS if (r.iso, r.number_type) == (iso.upper(), number_type)]
+    return requirements_for(iso, number_type) + extra
+
+
 def by_id(requirement_id: str) -> Requirement | None:
-    return next((r for r in CATALOGUE if r.id == requirement_id), None)
+    return next((r for r in (*CATALOGUE, *TEST_NUMBER_REQUIREMENTS) if r.id == requirement_id), None)
 
 
 def _types_of(iso: str) -> list[str]:
@@ -96,7 +119,7 @@ def render_requirement_type(req: Requirement) -> dict[str, Any]:
     }
 
 
-def _regulatory_entry(iso: str, number_type: str) -> dict[str, Any]:
+def _regulatory_entry(iso: str, number_type: str, reqs: list[Requirement]) -> dict[str, Any]:
     return {
         "action": "ordering",
         "country_code": iso,
@@ -110,7 +133,7 @@ def _regulatory_entry(iso: str, number_type: str) -> dict[str, Any]:
                 "example": r.example,
                 "acceptance_criteria": {k: str(v) for k, v in r.acceptance_criteria().items()},
             }
-            for r in requirements_for(iso, number_type)
+            for r in reqs
         ],
     }
 
@@ -149,15 +172,35 @@ def _docreqs() -> list[dict[str, Any]]:
 # ---- handlers -------------------------------------------------------------------------------------
 
 
-def _number_range(value: str, parameter: str) -> n.NumberRange:
-    rng = n.find_range(value) if n.is_valid(value) else None
-    if rng is None:
-        raise invalid_param(parameter, f"'{value}' is not a phone number this account can order (E.164 expected).")
-    return rng
+_NUMBER_TYPES = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.TOLL_FREE: "toll_free",
+    PhoneNumberType.SHARED_COST: "shared_cost",
+    PhoneNumberType.UAN: "national",
+    PhoneNumberType.PERSONAL_NUMBER: "national",
+}
+
+
+def number_facts(value: str, parameter: str) -> tuple[str, str, list[dict[str, str]]]:
+    """(country, number type, region information) of any valid E.164 number: the inventory's facts for the
+    numbers the sandbox sells, libphonenumber's for the rest (e.g. the spec's Swiss examples)."""
+    if not (value.startswith("+") and value[1:].isascii() and value[1:].isdigit() and n.is_valid(value)):
+        raise invalid_param(parameter, f"'{value}' is not a valid E.164 phone number.")
+    rng = n.find_range(value)
+    if rng is not None:
+        return rng.iso, rng.phone_number_type, n.region_information(rng)
+    parsed = phonenumbers.parse(value)
+    iso = phonenumbers.region_code_for_number(parsed) or ""
+    return (
+        iso,
+        _NUMBER_TYPES.get(phonenumbers.number_type(parsed), "local"),
+        [{"region_type": "country_code", "region_name": iso}],
+    )
 
 
 def regulatory_requirements(sb: Sandbox, call: Call) -> Reply:
-    """By phone number, by requirement group, or by country and number type."""
+    """By phone number, by requirement group, or by country and number type. Countries the sandbox does not
+    sell in need nothing it knows of: their entries list no requirements."""
     flt = sub(call.query, "filter")
     phone = as_str(flt.get("phone_number"))
     group_id = as_str(flt.get("requirement_group_id"))
@@ -167,48 +210,53 @@ def regulatory_requirements(sb: Sandbox, call: Call) -> Reply:
     if action and action != "ordering":
         return 200, {"data": []}  # the simulator knows ordering requirements only
     if phone:
-        rng = _number_range(phone, "filter[phone_number]")
-        iso, number_type = rng.iso, rng.phone_number_type
-    elif group_id:
-        group = sb.store.get("requirement_groups", group_id)
+        iso, number_type, _ = number_facts(phone, "filter[phone_number]")
+        return 200, {"data": [_regulatory_entry(iso, number_type, requirements_for_number(phone, iso, number_type))]}
+    if group_id:
+        group = sb.find("requirement_groups", group_id, call.account)
         if group is None:
             raise invalid_param("filter[requirement_group_id]", f"Requirement group '{group_id}' was not found.")
         iso, number_type = group["country_code"], group["phone_number_type"]
-    if not iso:
-        raise invalid_param(
-            "filter[country_code]",
-            "Give filter[phone_number], filter[requirement_group_id], or filter[country_code] (with "
-            "filter[phone_number_type] for one type).",
-        )
+    if not iso:  # no filter is required: every country and number type with requirements
+        every = [(r.iso, t) for r in CATALOGUE for t in _types_of(r.iso) if r.number_type in ("*", t)]
+        wanted = [(c, t) for c, t in dict.fromkeys(every) if not number_type or t == number_type]
+        return 200, {"data": [_regulatory_entry(c, t, requirements_for(c, t)) for c, t in wanted]}
+    if len(iso) != 2 or not iso.isascii() or not iso.isalpha():
+        raise invalid_param("filter[country_code]", f"'{iso}' is not an ISO 3166-1 alpha-2 country code.")
     iso = iso.upper()
-    if iso not in n.COUNTRIES:
-        raise invalid_param("filter[country_code]", f"'{iso}' is not a country the simulator sells numbers in.")
-    types = [number_type] if number_type else _types_of(iso)
-    return 200, {"data": [_regulatory_entry(iso, t) for t in types]}
+    types = [number_type] if number_type else (_types_of(iso) or ["local", "mobile", "toll_free"])
+    return 200, {"data": [_regulatory_entry(iso, t, requirements_for(iso, t)) for t in types]}
+
+
+def _number_requirement(r: Requirement) -> dict[str, Any]:
+    criteria: dict[str, Any] = {"field_type": r.field_type}
+    if r.field_type == "address":
+        criteria["locality_limit"] = r.acceptance_criteria()["locality_limit"]
+    return {
+        "id": r.id,
+        "record_type": "regulatory_requirement",
+        "label": r.name,
+        "field_type": r.field_type,
+        "description": r.description,
+        "example": r.example,
+        "acceptance_criteria": criteria,
+    }
 
 
 def phone_numbers_regulatory_requirements(sb: Sandbox, call: Call) -> Reply:
-    """One entry per number of a comma-joined filter[phone_number]."""
+    """One entry per number of a comma-joined filter[phone_number] (not required: none, no entries)."""
     phones = as_list(sub(call.query, "filter").get("phone_number"))
-    if not phones:
-        raise invalid_param("filter[phone_number]", "filter[phone_number] is required (comma-separated E.164).")
     data = []
     for phone in phones:
-        rng = _number_range(phone, "filter[phone_number]")
+        iso, number_type, region = number_facts(phone, "filter[phone_number]")
         data.append(
             {
                 "phone_number": phone,
-                "phone_number_type": rng.phone_number_type,
+                "phone_number_type": number_type,
                 "record_type": "phone_number_regulatory_requirements",
-                "region_information": n.region_information(rng),
+                "region_information": region,
                 "regulatory_requirements": [
-                    {
-                        "requirement_id": r.id,
-                        "field_type": r.field_type,
-                        "label": r.name,
-                        "acceptance_criteria": {"field_type": r.field_type, **r.acceptance_criteria()},
-                    }
-                    for r in requirements_for(rng.iso, rng.phone_number_type)
+                    _number_requirement(r) for r in requirements_for_number(phone, iso, number_type)
                 ],
             }
         )
@@ -218,7 +266,8 @@ def phone_numbers_regulatory_requirements(sb: Sandbox, call: Call) -> Reply:
 
 def list_requirement_types(sb: Sandbox, call: Call) -> Reply:
     contains = as_str(sub(sub(call.query, "filter"), "name").get("contains"))
-    out = [render_requirement_type(r) for r in CATALOGUE if not contains or contains.lower() in r.name.lower()]
+    known = (*CATALOGUE, *TEST_NUMBER_REQUIREMENTS)
+    out = [render_requirement_type(r) for r in known if not contains or contains.lower() in r.name.lower()]
     return 200, {
         "data": out,
         "meta": {"page_number": 1, "page_size": len(out), "total_pages": 1, "total_results": len(out)},

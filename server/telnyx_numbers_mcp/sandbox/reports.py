@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from .clock import iso, parse_iso
-from .core import USER_ID, Call, Sandbox
+from .core import Call, Sandbox, user_id
 from .errors import ApiError, invalid
 from .orders import render_sub_order
 from .query import body_object, opt_str
@@ -56,7 +56,7 @@ def render_report(sb: Sandbox, doc: Doc) -> dict[str, Any]:
         "order_type": "sub_number_order",
         "status": status,
         "filters": doc["filters"],
-        "user_id": USER_ID,
+        "user_id": user_id(doc["account"]),
         "created_at": doc["created_at"],
         "updated_at": updated,
     }
@@ -77,13 +77,13 @@ def create_report(sb: Sandbox, call: Call) -> Reply:
         if key == "status" and value not in ("pending", "success", "failure"):
             raise invalid("/status", "'status' must be pending, success or failure.")
         filters[key] = value
-    doc: Doc = {"id": sb.new_id(), "filters": filters, "created_at": sb.now_iso()}
+    doc: Doc = {"id": sb.new_id(), "account": call.account, "filters": filters, "created_at": sb.now_iso()}
     sb.store.put("reports", doc["id"], doc)
     return 202, {"data": render_report(sb, doc)}
 
 
 def retrieve_report(sb: Sandbox, call: Call) -> Reply:
-    return 200, {"data": render_report(sb, sb.get_or_404("reports", call.params["report_id"], "report"))}
+    return 200, {"data": render_report(sb, sb.get_or_404("reports", call.params["report_id"], "report", call.account))}
 
 
 def _csv_time(stamp: str) -> str:
@@ -92,7 +92,7 @@ def _csv_time(stamp: str) -> str:
 
 def download_report(sb: Sandbox, call: Call) -> tuple[int, str]:
     """CSV of the sub orders that match the report's filters and existed when it was requested."""
-    doc = sb.get_or_404("reports", call.params["report_id"], "report")
+    doc = sb.get_or_404("reports", call.params["report_id"], "report", call.account)
     if _report_status(sb, doc) != "success":
         raise ApiError(
             422,
@@ -110,7 +110,7 @@ def download_report(sb: Sandbox, call: Call) -> tuple[int, str]:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(_CSV_HEADER)
-    for so in sb.store.all("sub_number_orders"):
+    for so in sb.mine("sub_number_orders", call.account):
         row = render_sub_order(sb, so)
         created = parse_iso(row["created_at"])
         if created > cutoff:

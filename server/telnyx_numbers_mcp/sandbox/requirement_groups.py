@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from . import numbers as n
 from . import regulatory
 from .clock import iso, parse_iso
 from .core import Call, Sandbox
@@ -75,7 +74,7 @@ def _check_value(sb: Sandbox, group: Doc, req: regulatory.Requirement, value: An
     if not isinstance(value, str) or not value.strip():
         raise invalid(ptr, "'field_value' must be a non-empty string.")
     if req.field_type == "address":
-        address = sb.store.get("addresses", value)
+        address = sb.find("addresses", value, group["account"])
         if address is None:
             raise invalid(ptr, f"Address '{value}' was not found; create it with POST /addresses first.")
         if address["country_code"] != group["country_code"]:
@@ -93,7 +92,7 @@ def _set_values(sb: Sandbox, group: Doc, items: Any) -> None:
     """Validate every item first, then merge them into the group's values (by requirement id)."""
     if not isinstance(items, list):
         raise invalid("/regulatory_requirements", "'regulatory_requirements' must be an array.")
-    applicable = {r.id: r for r in regulatory.requirements_for(group["country_code"], group["phone_number_type"])}
+    applicable = {r.id: r for r in regulatory.groupable(group["country_code"], group["phone_number_type"])}
     updates: dict[str, str] = {}
     for i, item in enumerate(items):
         ptr = f"/regulatory_requirements/{i}"
@@ -128,14 +127,21 @@ def _set_values(sb: Sandbox, group: Doc, items: Any) -> None:
             )
 
 
-def missing_requirements(group: Doc) -> list[regulatory.Requirement]:
+def missing_requirements(
+    group: Doc, needed: list[regulatory.Requirement] | None = None
+) -> list[regulatory.Requirement]:
+    """What the group lacks of `needed` (by default what its country and number type need)."""
     have = {v["requirement_id"] for v in group["values"] if v.get("field_value")}
-    needed = regulatory.requirements_for(group["country_code"], group["phone_number_type"])
+    if needed is None:
+        needed = regulatory.requirements_for(group["country_code"], group["phone_number_type"])
     return [r for r in needed if r.id not in have]
 
 
-def fit_problem(sb: Sandbox, group: Doc, country: str, number_type: str) -> str | None:
-    """Why this group cannot satisfy numbers of `country` and `number_type`; None when it can."""
+def fit_problem(
+    sb: Sandbox, group: Doc, country: str, number_type: str, needed: list[regulatory.Requirement] | None = None
+) -> str | None:
+    """Why this group cannot satisfy a number of `country` and `number_type` that needs `needed` (by default
+    what that country and type need); None when it can."""
     label = f"{country} {number_type}"
     if group["action"] != "ordering":
         return f"requirement group '{group['id']}' is for {group['action']}, not ordering"
@@ -144,7 +150,7 @@ def fit_problem(sb: Sandbox, group: Doc, country: str, number_type: str) -> str 
             f"requirement group '{group['id']}' is for {group['country_code']} {group['phone_number_type']} numbers, "
             f"not {label}"
         )
-    lacking = missing_requirements(group)
+    lacking = missing_requirements(group, needed)
     if lacking:
         return f"requirement group '{group['id']}' lacks: {', '.join(r.name for r in lacking)}"
     if status(sb, group) == "unapproved":
@@ -152,11 +158,11 @@ def fit_problem(sb: Sandbox, group: Doc, country: str, number_type: str) -> str 
     return None
 
 
-def find(sb: Sandbox, group_id: Any, pointer: str) -> Doc:
-    """A group named in a request body: unknown ids are a 422 on that field."""
+def find(sb: Sandbox, group_id: Any, pointer: str, account: str) -> Doc:
+    """A group of the account named in a request body: unknown ids are a 422 on that field."""
     if not isinstance(group_id, str) or not group_id:
         raise invalid(pointer, "'requirement_group_id' must be a requirement group id.")
-    group = sb.store.get("requirement_groups", group_id)
+    group = sb.find("requirement_groups", group_id, account)
     if group is None:
         raise invalid(
             pointer, f"Requirement group '{group_id}' was not found.", code="10005", title="Resource not found"
@@ -173,14 +179,15 @@ def create(sb: Sandbox, call: Call) -> Reply:
     if action not in ACTIONS:
         raise invalid("/action", f"'action' must be one of {', '.join(ACTIONS)}.")
     country = req_str(body, "country_code").upper()
-    if country not in n.COUNTRIES:
-        raise invalid("/country_code", f"'{country}' is not a country the simulator sells numbers in.")
+    if len(country) != 2 or not country.isascii() or not country.isalpha():
+        raise invalid("/country_code", f"'{country}' is not an ISO 3166-1 alpha-2 country code.")
     number_type = req_str(body, "phone_number_type")
     if number_type not in NUMBER_TYPES:
         raise invalid("/phone_number_type", f"'phone_number_type' must be one of {', '.join(NUMBER_TYPES)}.")
     now = sb.now_iso()
     group: Doc = {
         "id": sb.new_id(),
+        "account": call.account,
         "action": action,
         "country_code": country,
         "phone_number_type": number_type,
@@ -201,7 +208,7 @@ def list_(sb: Sandbox, call: Call) -> Reply:
     wanted = {k: as_str(flt.get(k)) for k in ("country_code", "phone_number_type", "action", "customer_reference")}
     state = as_str(flt.get("status"))
     out = []
-    for group in sb.store.all("requirement_groups"):
+    for group in sb.mine("requirement_groups", call.account):
         data = render(sb, group)
         if any(v is not None and str(data.get(k)).lower() != v.lower() for k, v in wanted.items()):
             continue
@@ -212,12 +219,12 @@ def list_(sb: Sandbox, call: Call) -> Reply:
 
 
 def retrieve(sb: Sandbox, call: Call) -> Reply:
-    return 200, render(sb, sb.get_or_404("requirement_groups", call.params["id"], "requirement group"))
+    return 200, render(sb, sb.get_or_404("requirement_groups", call.params["id"], "requirement group", call.account))
 
 
 def update(sb: Sandbox, call: Call) -> Reply:
     """Changed values need a new review: the group goes back to `unapproved`."""
-    group = sb.get_or_404("requirement_groups", call.params["id"], "requirement group")
+    group = sb.get_or_404("requirement_groups", call.params["id"], "requirement group", call.account)
     body = body_object(call.body)
     ref = opt_str(body, "customer_reference")
     if body.get("regulatory_requirements") is not None:
@@ -231,8 +238,8 @@ def update(sb: Sandbox, call: Call) -> Reply:
 
 
 def delete(sb: Sandbox, call: Call) -> Reply:
-    group = sb.get_or_404("requirement_groups", call.params["id"], "requirement group")
-    in_use = [x for x in sb.store.all("order_numbers") if x.get("requirement_group_id") == group["id"]]
+    group = sb.get_or_404("requirement_groups", call.params["id"], "requirement group", call.account)
+    in_use = [x for x in sb.mine("order_numbers", call.account) if x.get("requirement_group_id") == group["id"]]
     if any(not x.get("cancelled") and not x.get("released") for x in in_use):
         raise ApiError(
             422,
@@ -251,7 +258,7 @@ def delete(sb: Sandbox, call: Call) -> Reply:
 
 
 def submit_for_approval(sb: Sandbox, call: Call) -> Reply:
-    group = sb.get_or_404("requirement_groups", call.params["id"], "requirement group")
+    group = sb.get_or_404("requirement_groups", call.params["id"], "requirement group", call.account)
     lacking = missing_requirements(group)
     if lacking:
         first = lacking[0]

@@ -9,7 +9,7 @@ from . import pool
 from .clock import iso, parse_iso
 from .core import RESERVATION_TTL, Call, Sandbox
 from .errors import ApiError, invalid
-from .query import as_str, body_object, in_window, opt_str, paginate, req_list, sub
+from .query import as_str, body_object, created_window, opt_str, paginate, req_list, sub
 from .state import Doc
 
 Reply = tuple[int, Any]
@@ -45,7 +45,7 @@ def create(sb: Sandbox, call: Call) -> Reply:
     body = body_object(call.body)
     items = req_list(body, "phone_numbers")
     ref = opt_str(body, "customer_reference")
-    held = pool.held_numbers(sb)
+    held = pool.held_numbers(sb)  # every account's holds, this one's too: a number is reserved once
     now = sb.now()
     seen: set[str] = set()
     entries = []
@@ -60,10 +60,12 @@ def create(sb: Sandbox, call: Call) -> Reply:
                 code="85001",
                 title="Phone number not available",
             )
-        if not n.COUNTRIES[rng.iso].reservable:
+        if not n.is_reservable(e164, rng):
             raise invalid(
                 ptr,
-                f"Numbers in {rng.iso} cannot be reserved.",
+                f"{e164} cannot be reserved"
+                + ("" if n.COUNTRIES[rng.iso].reservable else f" (numbers in {rng.iso} cannot)")
+                + ".",
                 code="85002",
                 title="Phone number not reservable",
             )
@@ -94,15 +96,16 @@ def list_(sb: Sandbox, call: Call) -> Reply:
     ref = as_str(flt.get("customer_reference"))
     number = as_str(flt.get("phone_numbers.phone_number")) or as_str(sub(flt, "phone_numbers").get("phone_number"))
     status = as_str(flt.get("status"))
+    created = created_window(flt)
     out = []
-    for doc in sb.store.all("reservations"):
+    for doc in sb.mine("reservations", call.account):
         if ref is not None and doc.get("customer_reference") != ref:
             continue
         if number and all(x["phone_number"] != number for x in doc["phone_numbers"]):
             continue
         if status and status != "success":
             continue
-        if not in_window(doc["created_at"], sub(flt, "created_at")):
+        if not created(doc["created_at"]):
             continue
         out.append(render(doc))
     page, meta = paginate(out, call.query)
@@ -110,13 +113,13 @@ def list_(sb: Sandbox, call: Call) -> Reply:
 
 
 def retrieve(sb: Sandbox, call: Call) -> Reply:
-    doc = sb.get_or_404("reservations", call.params["number_reservation_id"], "number reservation")
+    doc = sb.get_or_404("reservations", call.params["number_reservation_id"], "number reservation", call.account)
     return 200, {"data": render(doc)}
 
 
 def extend(sb: Sandbox, call: Call) -> Reply:
     """Push every still-held number's expiry out by the reservation TTL; fully expired reservations refuse."""
-    doc = sb.get_or_404("reservations", call.params["number_reservation_id"], "number reservation")
+    doc = sb.get_or_404("reservations", call.params["number_reservation_id"], "number reservation", call.account)
     now = sb.now()
     live = [x for x in doc["phone_numbers"] if parse_iso(x["expired_at"]) > now]
     if not live:
