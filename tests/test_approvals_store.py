@@ -13,13 +13,18 @@ from approval_helpers import Flow, decide, text, us_number
 from sandbox_helpers import free_port
 from telnyx_numbers_mcp.approvals.store import SqliteApprovalStore
 from telnyx_numbers_mcp.config import build_settings
+from telnyx_numbers_mcp.mode import Mode
 from telnyx_numbers_mcp.sandbox import Sandbox
 
+MODE = Mode(sandbox=True, base_url="http://sandbox.invalid/v2", key_fingerprint=None).key
 
-def make(store: SqliteApprovalStore, ttl: float = 60) -> str:
-    created = store.create(
-        tool="number_orders_create", args={"a": 1}, args_digest="d", summary="BUY", channel="review-page", ttl=ttl
-    )
+
+def make(store: SqliteApprovalStore, ttl: float = 60, digest: str = "d") -> str:
+    created, fresh = store.open(
+        tool="number_orders_create", args={"a": 1}, args_digest=digest, summary="BUY", channel="review-page",
+        ttl=ttl, mode=MODE,
+    )  # fmt: skip
+    assert fresh
     return created.id
 
 

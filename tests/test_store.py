@@ -13,10 +13,12 @@ import pytest
 from replica_helpers import new_database
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.errors import ConfigError
+from telnyx_numbers_mcp.mode import Mode
 from telnyx_numbers_mcp.store import QuoteRecord, Store, open_store
 
 pytestmark = pytest.mark.slow  # starts PostgreSQL
 SECRET = "Zq8vK2pWx7LmN4rT9yB3cH6jD1fG5sQ0aE"
+MODE = Mode(sandbox=False, base_url="https://api.telnyx.com/v2", key_fingerprint="key-0123456789abcdef").key
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -125,8 +127,10 @@ def test_an_unreachable_postgresql_store_is_a_clear_error_without_the_password()
 
 def test_each_backends_approvals_decide_once_execute_once_and_list(opener: Callable[[], Store]) -> None:
     a, b = opener().approvals(), opener().approvals()  # as two replicas would
-    made = a.create(tool="number_orders_create", args={"n": 1}, args_digest="d", summary="BUY", channel="chat", ttl=60)
-    other = a.create(tool="number_orders_create", args={}, args_digest="e", summary="BUY", channel="chat", ttl=0)
+    made, _ = a.open(tool="number_orders_create", args={"n": 1}, args_digest="d", summary="BUY", channel="chat",
+                     ttl=60, mode=MODE)  # fmt: skip
+    other, _ = a.open(tool="number_orders_create", args={}, args_digest="e", summary="BUY", channel="chat", ttl=0,
+                      mode=MODE)  # fmt: skip
     assert b.get(made.id) == made and b.get("ap_missing") is None
     assert not b.transition(made.id, from_status="approved", to_status="executed")  # not approved yet
     assert b.transition(made.id, from_status="pending", to_status="approved", channel="terminal", decided_by="ops")
