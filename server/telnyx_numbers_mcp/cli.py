@@ -264,9 +264,15 @@ def awaiting_hint(settings: Settings, approval_id: str, tool: str) -> str:
                         *hint_flags(settings, tool=tool)])  # fmt: skip
     mode = Mode.of(settings)
     note = environment_note(settings, mode)
+    # under review-only the terminal is never asked in the call itself
+    ask = (
+        "Approve"
+        if settings.purchase_policy == "review-only"
+        else "Run it in a terminal to be asked directly, or approve"
+    )
     return (
-        f"\nNothing was sent; it was made under {mode.describe()}. Run it in a terminal to be asked directly, or "
-        f"approve it with\n  {approve}\nthen carry it out with\n  {check}" + (f"\nRun both{note}." if note else "")
+        f"\nNothing was sent; it was made under {mode.describe()}. {ask} it with\n  {approve}\n"
+        f"then carry it out with\n  {check}" + (f"\nRun both{note}." if note else "")
     )
 
 
