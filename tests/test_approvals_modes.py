@@ -62,7 +62,7 @@ def approve_at_the_terminal(flow: Flow, monkeypatch: pytest.MonkeyPatch, approva
 
 @pytest.mark.parametrize("case", MISMATCHES)
 async def test_check_approval_under_another_mode_sends_nothing_and_the_matching_server_sends_once(
-    flow: Flow, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], case: str
+    flow: Flow, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     asked_under, checked_under = MISMATCHES[case]
     async with flow.client("legacy", **asked_under) as asker:

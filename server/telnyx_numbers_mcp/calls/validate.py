@@ -63,37 +63,26 @@ StrictValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
-def closed(schema: Any) -> Any:
-    """A copy of ``schema`` where every object that lists its properties refuses other keys. Unknown keys
-    in a nested ``filter`` would reach the wire as ``filter[key]``, under a name the E.164 guard checks
-    in its SDK spelling only (``phone_numbers.phone_number`` vs ``phone_numbers_phone_number``)."""
+def strict(schema: Any) -> Any:
+    """A copy of ``schema`` where every object that lists its properties refuses other keys, and every string
+    without a maxLength (or an enum or const) gets STRING_LIMIT. Unknown keys in a nested ``filter`` would reach
+    the wire as ``filter[key]``, under a name the E.164 guard checks in its SDK spelling only
+    (``phone_numbers.phone_number`` vs ``phone_numbers_phone_number``); an unbounded string would be stored with
+    its approval and audited before anyone is asked."""
     if isinstance(schema, list):
-        return [closed(s) for s in schema]
+        return [strict(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: closed(v) if k in _SUBSCHEMAS else v for k, v in schema.items()}
+    out = {k: strict(v) if k in _SUBSCHEMAS else v for k, v in schema.items()}
     if "properties" in out:
-        out["properties"] = {k: closed(v) for k, v in out["properties"].items()}
+        out["properties"] = {k: strict(v) for k, v in out["properties"].items()}
         out.setdefault("additionalProperties", False)
+    if "string" in _listed(schema.get("type")) and not {"maxLength", "enum", "const"} & set(schema):
+        out.update({"maxLength": STRING_LIMIT, _OUR_LIMIT: True})
     return out
 
 
 _SUBSCHEMAS = {"items", "anyOf", "oneOf", "allOf", "additionalProperties", "not", "prefixItems"}
-
-
-def limited(schema: Any) -> Any:
-    """A copy of ``schema`` where every string without a maxLength (or an enum or const) gets STRING_LIMIT."""
-    if isinstance(schema, list):
-        return [limited(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: limited(v) if k in _SUBSCHEMAS else v for k, v in schema.items()}
-    if "properties" in out:
-        out["properties"] = {k: limited(v) for k, v in out["properties"].items()}
-    kinds = _listed(schema.get("type"))
-    if "string" in kinds and not {"maxLength", "enum", "const"} & set(schema):
-        out.update({"maxLength": STRING_LIMIT, _OUR_LIMIT: True})
-    return out
 
 
 def make_validator(input_schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
@@ -101,7 +90,7 @@ def make_validator(input_schema: Mapping[str, Any]) -> jsonschema.Draft202012Val
     where the spec lists the properties, patterns applied with ECMA-262 semantics (so "+13125550001\\n" or
     fullwidth digits never pass), and strings the spec leaves unbounded limited to STRING_LIMIT characters
     (before anything is stored). The advertised schema stays compact."""
-    validator = StrictValidator({**limited(closed(dict(input_schema))), "additionalProperties": False})
+    validator = StrictValidator({**strict(dict(input_schema)), "additionalProperties": False})
     return cast(jsonschema.Draft202012Validator, validator)  # a Draft 2020-12 validator with one keyword swapped
 
 
