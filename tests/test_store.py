@@ -163,3 +163,40 @@ def test_processes_opening_a_new_sqlite_state_folder_together_all_start(tmp_path
             SqliteApprovalStore(folder / "approvals.sqlite3")
 
         assert together(start) == [], folder
+
+
+def test_concurrent_requests_make_one_approval_each_and_never_pass_the_pending_limit(
+    opener: Callable[[], Store],
+) -> None:
+    """20 threads on two connections: the same request makes one approval; 20 different ones, with a limit
+    of 5, make exactly 5 and the other 15 are refused, naming the 5 (the same on SQLite and PostgreSQL)."""
+    from telnyx_numbers_mcp.approvals.store import TooManyPending
+
+    stores = [opener().approvals(), opener().approvals()]
+    made: list[tuple[str, bool]] = []
+    refused: list[list[str]] = []
+
+    def ask(i: int, digest: str) -> None:
+        start.wait()
+        try:
+            approval, fresh = stores[i % 2].open(tool="number_orders_create", args={"i": i}, args_digest=digest,
+                                                 summary="BUY", channel="review-page", ttl=60, mode=MODE,
+                                                 max_pending=5)  # fmt: skip
+            made.append((approval.id, fresh))
+        except TooManyPending as exc:
+            refused.append([a.id for a in exc.pending])
+
+    for digests in (["same"] * 20, [f"d{i}" for i in range(20)]):
+        made.clear()
+        start = threading.Barrier(20)
+        threads = [threading.Thread(target=ask, args=(i, d)) for i, d in enumerate(digests)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if digests[0] == "same":
+            assert len(made) == 20 and len({i for i, _ in made}) == 1 and sum(f for _, f in made) == 1
+    fresh_ids = {i for i, f in made if f}
+    assert len(fresh_ids) == 4 and len(refused) == 16  # with the first request's approval: 5 pending
+    assert all(set(names) == fresh_ids | {stores[0].list("pending")[-1].id} for names in refused)
+    assert len(stores[1].list("pending")) == 5
