@@ -59,6 +59,12 @@ class Flow:
             **overrides,
         }
 
+    def cli_flags(self) -> list[str]:
+        """What an operator's `approvals` command needs to work on this flow's store under the server's mode
+        (with TELNYX_API_KEY=API_KEY in its environment)."""
+        return ["--base-url", "http://sandbox.invalid/v2", "--state-dir", str(self.state),
+                "--audit-log", str(self.tmp / "audit.jsonl")]  # fmt: skip
+
     def sent(self, tool: str) -> int:
         spec = CATALOG[tool]
         pattern = re.compile("/v2" + re.sub(r"\{[^}]+\}", "[^/]+", spec.path))

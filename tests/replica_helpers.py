@@ -138,10 +138,12 @@ async def connect(url: str, mode: str = "legacy", elicit: Any = None) -> AsyncIt
 
 
 def cli(store: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`telnyx-numbers-mcp ... --store URL`, as an operator runs it on any machine that reaches the store."""
+    """`telnyx-numbers-mcp ... --store URL`, as an operator runs it on any machine that reaches the store (with
+    the replicas' API key: an approval is decided only under the mode it was made in)."""
     return subprocess.run(
         [sys.executable, "-m", "telnyx_numbers_mcp", *args, "--store", store],
-        env=child_env(TELNYX_MCP_STATE_SECRET=SECRET), capture_output=True, text=True, timeout=60,
+        env=child_env(TELNYX_MCP_STATE_SECRET=SECRET, TELNYX_API_KEY=API_KEY), capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
 
 

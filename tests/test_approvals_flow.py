@@ -15,6 +15,7 @@ import pytest
 from mcp import Client, MCPError
 
 from approval_helpers import API_KEY, Flow, decide, form_token, origin, text, us_number
+from helpers import Human
 from telnyx_numbers_mcp.cli import main as cli_main
 from telnyx_numbers_mcp.sandbox import Sandbox
 
@@ -129,12 +130,12 @@ async def test_decline_on_the_page_sends_nothing(flow: Flow, mode: str) -> None:
 
 
 async def test_an_expired_approval_sends_nothing(flow: Flow) -> None:
-    async with flow.client("legacy", approval_ttl=0.5) as c:
+    async with flow.client("legacy", approval_ttl=3) as c:  # long enough to load the page on a busy machine
         approval_id, _ = await awaiting(flow, c)
         url = flow.url()
         async with httpx.AsyncClient() as http:
             token = form_token((await http.get(url)).text)
-        await anyio.sleep(0.7)
+        await anyio.sleep(3.2)
         done = await decide(url, "approve", token=token)
         result = await check(flow, c, approval_id)
     assert "Expired" in done.text and "Nothing was sent" in done.text
@@ -144,9 +145,9 @@ async def test_an_expired_approval_sends_nothing(flow: Flow) -> None:
 
 async def test_forged_or_altered_links_and_tokens_change_nothing(flow: Flow) -> None:
     async with flow.client("legacy") as c:
-        first_id, _ = await awaiting(flow, c)
+        first_id, args = await awaiting(flow, c)
         url = flow.url()
-        other_id, _ = await awaiting(flow, c)
+        other_id, _ = await awaiting(flow, c, {**args, "customer_reference": "another-request"})
         other_url = flow.url(count=2)
         assert other_url != url
         base, secret = url.split("?t=")
@@ -191,11 +192,13 @@ async def test_check_approval_refuses_bad_and_unknown_ids_naming_the_field(flow:
     assert flow.sent(ORDER) == 0
 
 
-async def test_twenty_concurrent_check_approval_calls_send_one_order(flow: Flow, mode: str) -> None:
+async def test_twenty_concurrent_check_approval_calls_send_one_order(
+    flow: Flow, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELNYX_API_KEY", API_KEY)  # the operator's command runs under the server's mode
     async with flow.client(mode) as c:
         approval_id, _ = await awaiting(flow, c)
-        assert cli_main(["approvals", "approve", approval_id, "--state-dir", str(flow.state),
-                         "--audit-log", str(flow.tmp / "audit.jsonl")]) == 0  # fmt: skip
+        assert cli_main(["approvals", "approve", approval_id, "--yes", *flow.cli_flags()]) == 0
         assert flow.sent(ORDER) == 0  # the terminal decides; the server sends
         results: list[types.CallToolResult] = []
 
@@ -210,20 +213,23 @@ async def test_twenty_concurrent_check_approval_calls_send_one_order(flow: Flow,
     assert len({json.dumps(r.structured_content, sort_keys=True) for r in results}) == 1
 
 
-async def test_the_terminal_lists_approves_and_declines(flow: Flow, capsys: pytest.CaptureFixture[str]) -> None:
-    state = ["--state-dir", str(flow.state), "--audit-log", str(flow.tmp / "audit.jsonl")]
+async def test_the_terminal_lists_approves_and_declines(
+    flow: Flow, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELNYX_API_KEY", API_KEY)
+    state = flow.cli_flags()
     async with flow.client("legacy") as c:
         first, args = await awaiting(flow, c)
-        second, _ = await awaiting(flow, c)
+        second, _ = await awaiting(flow, c, {**args, "customer_reference": "second-request"})
         capsys.readouterr()
         assert cli_main(["approvals", *state]) == 0
         listed = capsys.readouterr().out
         assert first in listed and second in listed and args["phone_numbers"][0]["phone_number"] in listed
         assert cli_main(["approvals", "decline", second, *state]) == 0
-        assert cli_main(["approvals", "approve", second, *state]) == 1  # decided once
+        assert cli_main(["approvals", "approve", second, "--yes", *state]) == 1  # decided once
         assert "already declined" in capsys.readouterr().err
         assert cli_main(["approvals", "approve", "nonsense", *state]) == 2
-        assert cli_main(["approvals", "approve", first, *state]) == 0
+        assert cli_main(["approvals", "approve", first, "--yes", *state]) == 0
         capsys.readouterr()
         assert cli_main(["approvals", *state]) == 0
         assert "No approvals are waiting" in capsys.readouterr().out
@@ -384,3 +390,43 @@ async def test_twenty_concurrent_answers_to_one_2026_question_send_one_order(flo
         replies = await answer_together(c, args, state)
     assert flow.sent(ORDER) == 1
     assert sum(1 for r in replies if r is not None and not r.is_error) == 1
+
+
+# --- review-only: no MCP client can approve, not even one an agent runs itself --------------------------
+
+
+async def test_review_only_never_asks_through_the_client_and_an_answer_brought_by_a_client_approves_nothing(
+    flow: Flow, mode: str
+) -> None:
+    human = Human()  # a client that would approve anything it is asked, as an agent's own client would
+    async with flow.client(mode, elicitation_callback=human, purchase_policy="review-only") as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        args = {"phone_numbers": [{"phone_number": (await us_number(c))["phone_number"]}]}
+        result = await c.session.call_tool(ORDER, args, allow_input_required=True)
+        assert isinstance(result, types.CallToolResult), result  # no question for the client to answer
+        data = result.structured_content or {}
+        assert data.get("status") == "awaiting_approval", text(result)
+        assert human.asked == [] and flow.sent(ORDER) == 0
+        done = await decide(flow.url(), "approve")  # the human, on the review page
+        assert done.status_code == 200 and "Approved and sent" in done.text
+    assert "check_approval" in names
+    assert flow.sent(ORDER) == 1
+
+
+async def test_under_review_only_an_answer_to_a_question_another_server_asked_approves_nothing(flow: Flow) -> None:
+    """A server with another policy (sharing the store and secret) asked in the client; the review-only server
+    takes no answer from a client: the approval goes to the review page, and only the human there decides."""
+    secret = {"state_secret": "Nc5Vb8Mx2Lz7Kq4Wr9Ty3Ui6Op1As0Df"}
+    async with flow.client("auto", elicitation_callback=Human(), **secret) as asker:
+        args = {"phone_numbers": [{"phone_number": (await us_number(asker))["phone_number"]}]}
+        state = await ask(asker, args)
+    async with flow.client("auto", elicitation_callback=Human(), purchase_policy="review-only", **secret) as c:
+        brought = await c.session.call_tool(
+            ORDER, args, input_responses=APPROVE, request_state=state, allow_input_required=True
+        )
+        assert isinstance(brought, types.CallToolResult), brought
+        assert (brought.structured_content or {}).get("status") == "awaiting_approval", text(brought)
+        assert flow.sent(ORDER) == 0
+        done = await decide(flow.url(), "approve")  # moved to the review page, announced once
+        assert done.status_code == 200 and "Approved and sent" in done.text, done.text
+    assert flow.sent(ORDER) == 1

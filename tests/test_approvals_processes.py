@@ -29,11 +29,12 @@ def server(base_url: str, tmp: Path, name: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=args, env=child_env(TELNYX_API_KEY=KEY))
 
 
-def approvals(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def approvals(tmp: Path, base_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator's command, under the servers' mode (their base URL and key)."""
     return subprocess.run(
-        [sys.executable, "-m", "telnyx_numbers_mcp", "approvals", *args, "--state-dir", str(tmp / "state"),
-         "--audit-log", str(tmp / "audit-terminal.jsonl")],
-        env=child_env(), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "telnyx_numbers_mcp", "approvals", *args, "--base-url", base_url,
+         "--state-dir", str(tmp / "state"), "--audit-log", str(tmp / "audit-terminal.jsonl")],
+        env=child_env(TELNYX_API_KEY=KEY), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
 
 
@@ -51,11 +52,11 @@ async def test_two_server_processes_sharing_a_store_send_an_approved_purchase_on
             assert data.get("status") == "awaiting_approval", text(result)
             approval_id = data["approval_id"]
 
-            listed = approvals(tmp_path)
+            listed = approvals(tmp_path, base_url)
             assert listed.returncode == 0 and approval_id in listed.stdout and number in listed.stdout
             before = await b.call_tool("check_approval", {"approval_id": approval_id})  # the other process
             assert (before.structured_content or {}).get("status") == "awaiting_approval", text(before)
-            decided = approvals(tmp_path, "approve", approval_id)
+            decided = approvals(tmp_path, base_url, "approve", approval_id, "--yes")
             assert decided.returncode == 0, decided.stderr
 
             results: list[types.CallToolResult] = []

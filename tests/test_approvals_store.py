@@ -13,13 +13,18 @@ from approval_helpers import Flow, decide, text, us_number
 from sandbox_helpers import free_port
 from telnyx_numbers_mcp.approvals.store import SqliteApprovalStore
 from telnyx_numbers_mcp.config import build_settings
+from telnyx_numbers_mcp.mode import Mode
 from telnyx_numbers_mcp.sandbox import Sandbox
 
+MODE = Mode(sandbox=True, base_url="http://sandbox.invalid/v2", key_fingerprint=None).key
 
-def make(store: SqliteApprovalStore, ttl: float = 60) -> str:
-    created = store.create(
-        tool="number_orders_create", args={"a": 1}, args_digest="d", summary="BUY", channel="review-page", ttl=ttl
-    )
+
+def make(store: SqliteApprovalStore, ttl: float = 60, digest: str = "d") -> str:
+    created, fresh = store.open(
+        tool="number_orders_create", args={"a": 1}, args_digest=digest, summary="BUY", channel="review-page",
+        ttl=ttl, mode=MODE,
+    )  # fmt: skip
+    assert fresh
     return created.id
 
 
@@ -103,3 +108,43 @@ async def test_public_url_and_a_pinned_port_shape_the_review_link(tmp_path: Path
         done = await decide(local, "approve", origin_header="https://approvals.example.com")
         assert done.status_code == 200 and "Approved and sent" in done.text
     assert flow.sent("number_orders_create") == 1
+
+
+def test_the_execution_claim_holds_only_under_its_own_mode_and_before_its_expiry(tmp_path: Path) -> None:
+    store = SqliteApprovalStore(tmp_path / "a.sqlite3")
+    approval_id = make(store)
+    assert store.transition(approval_id, from_status="pending", to_status="approved", mode=MODE)
+    live = Mode(sandbox=False, base_url="http://sandbox.invalid/v2", key_fingerprint="key-0123456789abcdef").key
+    assert not store.transition(approval_id, from_status="approved", to_status="executed", mode=live)
+    short = make(store, ttl=0.05, digest="e")
+    assert store.transition(short, from_status="pending", to_status="approved", mode=MODE)
+    threading.Event().wait(0.1)  # past its expiry
+    assert not store.transition(short, from_status="approved", to_status="executed", mode=MODE)
+    assert store.transition(short, from_status="approved", to_status="expired")
+    assert store.transition(approval_id, from_status="approved", to_status="executed", mode=MODE)
+
+
+def test_approvals_made_before_modes_were_recorded_are_expired_by_the_migration(tmp_path: Path) -> None:
+    import sqlite3
+
+    from telnyx_numbers_mcp.store.base import MIGRATIONS
+    from telnyx_numbers_mcp.store.sqlite import SqliteStore
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # a store as version 2 left it, with open approvals
+        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
+        for version, statements in MIGRATIONS[:2]:
+            for sql in statements:
+                db.execute(sql.format(serial="INTEGER", real="REAL"))
+            db.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+        for i, status in enumerate(("pending", "approved", "executed")):
+            db.execute(
+                "INSERT INTO approvals (id, tool, args_digest, args_json, summary, status, channel, created_at, "
+                "expires_at) VALUES (?, 'number_orders_create', 'd', '{}', 'BUY', ?, 'review-page', 0, 4e9)",
+                (f"ap_{i:020d}", status),
+            )
+    SqliteStore(path).close()
+    store = SqliteApprovalStore(path)
+    assert sorted((a.id, a.status, a.mode) for a in store.list()) == [
+        ("ap_00000000000000000000", "expired", None), ("ap_00000000000000000001", "expired", None),
+        ("ap_00000000000000000002", "executed", None)]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,15 @@ def test_call_of_an_unknown_tool_exits_2(tmp_path: Path) -> None:
     assert "no_such_tool" in done.stderr
 
 
-def test_a_purchase_without_a_terminal_waits_for_the_operator_then_check_approval_buys_it(tmp_path: Path) -> None:
+def pasted(stderr: str) -> tuple[list[str], list[str]]:
+    """The two commands `call` printed for the operator (approve, then carry out), as arguments to `run`."""
+    lines = [line.strip() for line in stderr.splitlines() if line.startswith("  telnyx-numbers-mcp ")]
+    assert len(lines) == 2, stderr
+    approve, carry = (shlex.split(line)[1:] for line in lines)
+    return approve, carry
+
+
+def test_a_purchase_without_a_terminal_waits_for_the_operator_then_the_pasted_hints_buy_it(tmp_path: Path) -> None:
     state = str(tmp_path / "sandbox.sqlite3")
     found = run("--sandbox", "--sandbox-state", state, "call", "available_phone_numbers_list",
                 json.dumps({"filter": {"country_code": "US", "limit": 1}}), tmp_path=tmp_path)  # fmt: skip
@@ -79,13 +88,16 @@ def test_a_purchase_without_a_terminal_waits_for_the_operator_then_check_approva
     assert done.returncode == 3, done.stderr
     assert "BUY 1 phone number" in done.stdout and number in done.stdout
     assert "Nothing was sent" in done.stderr
-    approval_id = done.stderr.split("approvals approve ")[1].split()[0]
-    early = run("--sandbox", "--sandbox-state", state, "call", "check_approval",
-                json.dumps({"approval_id": approval_id}), tmp_path=tmp_path)  # fmt: skip
+    approve, carry = pasted(done.stderr)
+    assert approve[:2] == ["approvals", "approve"] and carry[:2] == ["call", "check_approval"]
+    assert "--sandbox" in approve and "--sandbox" in carry and state in carry  # the hints cannot cross modes
+    early = run(*carry, tmp_path=tmp_path)
     assert early.returncode == 3  # still waiting: nothing sent
-    assert run("approvals", "approve", approval_id, tmp_path=tmp_path).returncode == 0
-    bought = run("--sandbox", "--sandbox-state", state, "call", "check_approval",
-                 json.dumps({"approval_id": approval_id}), tmp_path=tmp_path)  # fmt: skip
+    unsure = run(*approve, tmp_path=tmp_path)  # no terminal to confirm on, and no --yes
+    assert unsure.returncode == 1 and "--yes" in unsure.stderr and "Nothing was decided" in unsure.stderr
+    assert number in unsure.stdout and "Total:" in unsure.stdout  # the whole summary came first
+    assert run(*approve, "--yes", tmp_path=tmp_path).returncode == 0
+    bought = run(*carry, tmp_path=tmp_path)
     assert bought.returncode == 0, bought.stderr
     assert json.loads(bought.stdout)["data"]["phone_numbers"][0]["phone_number"] == number
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]

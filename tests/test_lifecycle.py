@@ -322,8 +322,8 @@ async def test_lookups_within_the_budget_run_unasked_and_are_audited_then_need_a
     requests = [r for r in env.audit if r.get("event") == "request" and r["tool"] == "number_lookup_retrieve"]
     assert [r["approval"]["how"] for r in requests] == ["lookup-budget", "lookup-budget", "confirm_action"]
     assert [r["approval"]["detail"] for r in requests[:2]] == [
-        "lookup 1 of 2 (--lookup-budget)",
-        "lookup 2 of 2 (--lookup-budget)",
+        "lookup 1 of 2 today (UTC; --lookup-budget)",
+        "lookup 2 of 2 today (UTC; --lookup-budget)",
     ]
 
 
@@ -399,10 +399,10 @@ async def test_discovery_says_a_billed_lookup_needs_approval_beyond_the_budget(e
         described = await c.call_tool("describe_tool", {"name": "number_lookup_retrieve"})
     assert isinstance(found.structured_content, dict) and isinstance(described.structured_content, dict)
     row = {t["name"]: t for t in found.structured_content["tools"]}["number_lookup_retrieve"]
-    assert row["needs_approval"] == "beyond the lookup budget (3 per server run)"
+    assert row["needs_approval"] == "beyond the lookup budget (3 per UTC day)"
     assert "number_lookup_retrieve: " in text_of(found)
-    assert "(needs approval beyond the lookup budget (3 per server run))" in text_of(found)
-    assert described.structured_content["needs_approval"] == "beyond the lookup budget (3 per server run)"
+    assert "(needs approval beyond the lookup budget (3 per UTC day))" in text_of(found)
+    assert described.structured_content["needs_approval"] == "beyond the lookup budget (3 per UTC day)"
     async with env.client(None, tool_mode="discover", lookup_budget=0) as c:
         none_free = await c.call_tool("describe_tool", {"name": "number_lookup_retrieve"})
     assert isinstance(none_free.structured_content, dict) and none_free.structured_content["needs_approval"] is True

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,11 @@ class Cluster:
 
     def start(self, *extra: str, secret: str | None = SECRET) -> Replica:
         return start_replica(self.store, self.upstream.base, self.logs, *extra, secret=secret)
+
+
+def approve_at_shell(cluster: Cluster, approval_id: str) -> subprocess.CompletedProcess[str]:
+    """The operator, at any machine's shell, under the replicas' mode (their base URL and API key)."""
+    return cli(cluster.store, "approvals", "approve", approval_id, "--yes", "--base-url", f"{cluster.upstream.base}/v2")
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +103,10 @@ async def order_args(client: Client, skip: int = 0) -> dict[str, Any]:
 
 
 async def purchase_on(replica: Replica, skip: int = 0) -> tuple[dict[str, Any], str]:
-    """A purchase from a client that cannot elicit: an approval waiting for a human (review page, terminal)."""
+    """A purchase from a client that cannot elicit: an approval waiting for a human (review page, terminal).
+    Each is its own request (its own customer_reference): a repeat would get another test's pending approval."""
     async with connect(replica.url) as c:
-        args = await order_args(c, skip)
+        args = {**await order_args(c, skip), "customer_reference": f"replicas-{uuid.uuid4().hex[:12]}"}
         result = await c.call_tool("number_orders_create", args)
     data = result.structured_content
     assert isinstance(data, dict) and data["status"] == "awaiting_approval", text(result)
@@ -147,7 +155,7 @@ async def test_twenty_concurrent_check_approval_calls_over_both_replicas_send_on
     _, approval_id = await purchase_on(cluster.a)
     early = await check_on(cluster.b, approval_id)
     assert isinstance(early.structured_content, dict) and early.structured_content["status"] == "awaiting_approval"
-    approved = cli(cluster.store, "approvals", "approve", approval_id)  # the operator, at any machine's shell
+    approved = approve_at_shell(cluster, approval_id)  # the operator, at any machine's shell
     assert approved.returncode == 0, approved.stderr
     results: list[types.CallToolResult] = []
 
@@ -246,7 +254,7 @@ async def test_a_quote_is_confirmed_once_among_twenty_concurrent_confirm_action_
 async def test_killing_a_replica_mid_purchase_loses_no_audit_record(cluster: Cluster, up: Upstream) -> None:
     victim = cluster.start()
     args, approval_id = await purchase_on(cluster.a)
-    assert cli(cluster.store, "approvals", "approve", approval_id).returncode == 0
+    assert approve_at_shell(cluster, approval_id).returncode == 0
     up.delay_orders(60)  # Telnyx "hangs": the order request arrives and is not answered
 
     async def check_on_victim() -> None:
@@ -273,7 +281,7 @@ async def test_killing_a_replica_mid_purchase_loses_no_audit_record(cluster: Clu
 
 async def test_the_audit_command_prints_every_replicas_trail_as_json_lines(cluster: Cluster, up: Upstream) -> None:
     _, approval_id = await purchase_on(cluster.a)
-    assert cli(cluster.store, "approvals", "approve", approval_id).returncode == 0
+    assert approve_at_shell(cluster, approval_id).returncode == 0
     order_id(await check_on(cluster.b, approval_id))
     trail = audit_cli(cluster.store)
     ids = [r["store_id"] for r in trail]
@@ -300,7 +308,6 @@ async def test_health_and_readiness_answer_without_the_token_and_say_nothing_els
 
 
 def test_a_postgresql_store_without_a_secret_is_refused_before_connecting(tmp_path: Path) -> None:
-    import subprocess
     import sys
 
     from sandbox_helpers import child_env

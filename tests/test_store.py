@@ -13,10 +13,12 @@ import pytest
 from replica_helpers import new_database
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.errors import ConfigError
+from telnyx_numbers_mcp.mode import Mode
 from telnyx_numbers_mcp.store import QuoteRecord, Store, open_store
 
 pytestmark = pytest.mark.slow  # starts PostgreSQL
 SECRET = "Zq8vK2pWx7LmN4rT9yB3cH6jD1fG5sQ0aE"
+MODE = Mode(sandbox=False, base_url="https://api.telnyx.com/v2", key_fingerprint="key-0123456789abcdef").key
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -125,8 +127,10 @@ def test_an_unreachable_postgresql_store_is_a_clear_error_without_the_password()
 
 def test_each_backends_approvals_decide_once_execute_once_and_list(opener: Callable[[], Store]) -> None:
     a, b = opener().approvals(), opener().approvals()  # as two replicas would
-    made = a.create(tool="number_orders_create", args={"n": 1}, args_digest="d", summary="BUY", channel="chat", ttl=60)
-    other = a.create(tool="number_orders_create", args={}, args_digest="e", summary="BUY", channel="chat", ttl=0)
+    made, _ = a.open(tool="number_orders_create", args={"n": 1}, args_digest="d", summary="BUY", channel="chat",
+                     ttl=60, mode=MODE)  # fmt: skip
+    other, _ = a.open(tool="number_orders_create", args={}, args_digest="e", summary="BUY", channel="chat", ttl=0,
+                      mode=MODE)  # fmt: skip
     assert b.get(made.id) == made and b.get("ap_missing") is None
     assert not b.transition(made.id, from_status="approved", to_status="executed")  # not approved yet
     assert b.transition(made.id, from_status="pending", to_status="approved", channel="terminal", decided_by="ops")
@@ -159,3 +163,40 @@ def test_processes_opening_a_new_sqlite_state_folder_together_all_start(tmp_path
             SqliteApprovalStore(folder / "approvals.sqlite3")
 
         assert together(start) == [], folder
+
+
+def test_concurrent_requests_make_one_approval_each_and_never_pass_the_pending_limit(
+    opener: Callable[[], Store],
+) -> None:
+    """20 threads on two connections: the same request makes one approval; 20 different ones, with a limit
+    of 5, make exactly 5 and the other 15 are refused, naming the 5 (the same on SQLite and PostgreSQL)."""
+    from telnyx_numbers_mcp.approvals.store import TooManyPending
+
+    stores = [opener().approvals(), opener().approvals()]
+    made: list[tuple[str, bool]] = []
+    refused: list[list[str]] = []
+
+    def ask(i: int, digest: str) -> None:
+        start.wait()
+        try:
+            approval, fresh = stores[i % 2].open(tool="number_orders_create", args={"i": i}, args_digest=digest,
+                                                 summary="BUY", channel="review-page", ttl=60, mode=MODE,
+                                                 max_pending=5)  # fmt: skip
+            made.append((approval.id, fresh))
+        except TooManyPending as exc:
+            refused.append([a.id for a in exc.pending])
+
+    for digests in (["same"] * 20, [f"d{i}" for i in range(20)]):
+        made.clear()
+        start = threading.Barrier(20)
+        threads = [threading.Thread(target=ask, args=(i, d)) for i, d in enumerate(digests)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if digests[0] == "same":
+            assert len(made) == 20 and len({i for i, _ in made}) == 1 and sum(f for _, f in made) == 1
+    fresh_ids = {i for i, f in made if f}
+    assert len(fresh_ids) == 4 and len(refused) == 16  # with the first request's approval: 5 pending
+    assert all(set(names) == fresh_ids | {stores[0].list("pending")[-1].id} for names in refused)
+    assert len(stores[1].list("pending")) == 5

@@ -54,7 +54,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sandbox-state", default=S, help="SQLite file that keeps sandbox state across restarts")
     g.add_argument(
         "--purchase-policy",
-        choices=["confirm", "host-confirm", "elicit-only", "deny", "allow"],
+        choices=["confirm", "host-confirm", "elicit-only", "review-only", "deny", "allow"],
         default=S,
         help="how purchases and destructive calls are approved (default confirm: a human, through the client "
         "or the review page)",
@@ -65,6 +65,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                    "(default 60)")  # fmt: skip
     g.add_argument("--approval-ttl", type=float, default=S, help="seconds an approval stays open (default 900)")
     g.add_argument("--approval-port", type=int, default=S, help="port of the review page on stdio (default: free)")
+    g.add_argument("--max-pending-approvals", type=int, default=S,
+                   help="approvals that may wait for a human at once; beyond them a guarded call is refused "
+                   "(env TELNYX_MCP_MAX_PENDING_APPROVALS; default 10)")  # fmt: skip
     g.add_argument("--no-browser", action="store_true", default=S, help="never open the review page in a browser")
     g.add_argument(
         "--approval-notify", default=S, help="command run with the review URL as its last argument (no shell)"
@@ -82,7 +85,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--elicitation-timeout", type=float, default=S, help="seconds to wait for the user's answer (default 300)"
     )
     g.add_argument(
-        "--lookup-budget", type=int, default=S, help="number lookups per run before each needs approval (default 25)"
+        "--lookup-budget",
+        type=int,
+        default=S,
+        help="number lookups per UTC day (shared by every process on the store) before each needs approval "
+        "(default 25)",
     )
     g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
     g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
@@ -130,6 +137,13 @@ def parser() -> argparse.ArgumentParser:
     ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one")
     ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline"])
     ap.add_argument("approval_id", nargs="?", help="the approval to decide")
+    ap.add_argument(
+        "--all-modes",
+        action="store_true",
+        help="list the approvals of every mode (sandbox or live, base URL, API key), not only this one's",
+    )
+    ap.add_argument("--yes", action="store_true",
+                    help="approve without asking (needed to approve when not at a terminal)")  # fmt: skip
     demo = sub.add_parser("demo", parents=[common], help="a short walk-through against the sandbox")
     demo.add_argument("--yes", action="store_true", help="approve the demo purchase without asking")
     return p
@@ -141,7 +155,7 @@ FLAG_KEYS = {
     "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "allowed_hosts",
     "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
     "lookup_budget", "store", "state_secret", "state_secret_file", "shutdown_grace", "auth_issuer", "auth_audience",
-    "approver_client_id", "approver_client_secret_file", "approvers", "approver_claim",
+    "approver_client_id", "approver_client_secret_file", "approvers", "approver_claim", "max_pending_approvals",
 }  # fmt: skip
 
 
@@ -182,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "approvals":
             from telnyx_numbers_mcp.approvals.terminal import run as run_approvals
 
-            return run_approvals(settings, ns.action, ns.approval_id)
+            return run_approvals(settings, ns.action, ns.approval_id, all_modes=ns.all_modes, assume_yes=ns.yes)
         if command == "demo":
             from telnyx_numbers_mcp.demo import run_demo
 
@@ -252,9 +266,34 @@ def print_tools(settings: Settings) -> int:
     guarded = any(t.may_ask for t in rt.tools.values())
     if guarded and settings.purchase_policy == "host-confirm":
         print(f"{'confirm_action':<42} {'confirm':<11} Confirm a quoted purchase or destructive action")
-    if guarded and settings.purchase_policy in ("confirm", "elicit-only"):
+    if guarded and settings.purchase_policy in ("confirm", "elicit-only", "review-only"):
         print(f"{'check_approval':<42} {'approval':<11} Check a purchase or destructive action awaiting approval")
     return 0
+
+
+def awaiting_hint(settings: Settings, approval_id: str, tool: str) -> str:
+    """How to approve and then carry out an approval `call` left waiting: commands that work when pasted into
+    the same shell (the same store, mode and tools), and that cannot cross into another mode."""
+    import shlex
+
+    from telnyx_numbers_mcp.approvals.terminal import environment_note, hint_flags
+    from telnyx_numbers_mcp.mode import Mode
+
+    approve = shlex.join(["telnyx-numbers-mcp", "approvals", "approve", approval_id, *hint_flags(settings)])
+    check = shlex.join(["telnyx-numbers-mcp", "call", "check_approval", json.dumps({"approval_id": approval_id}),
+                        *hint_flags(settings, tool=tool)])  # fmt: skip
+    mode = Mode.of(settings)
+    note = environment_note(settings, mode)
+    # under review-only the terminal is never asked in the call itself
+    ask = (
+        "Approve"
+        if settings.purchase_policy == "review-only"
+        else "Run it in a terminal to be asked directly, or approve"
+    )
+    return (
+        f"\nNothing was sent; it was made under {mode.describe()}. {ask} it with\n  {approve}\n"
+        f"then carry it out with\n  {check}" + (f"\nRun both{note}." if note else "")
+    )
 
 
 def call_once(settings: Settings, tool: str, arguments: str) -> int:
@@ -288,14 +327,9 @@ def call_once(settings: Settings, tool: str, arguments: str) -> int:
                 return 2
         data = result.structured_content
         if isinstance(data, dict) and data.get("status") == "awaiting_approval":
-            approval_id = data.get("approval_id")
             print(data.get("summary", ""))
-            print(
-                f"\nNothing was sent. Run it in a terminal to be asked directly, or approve it with\n"
-                f"  telnyx-numbers-mcp approvals approve {approval_id}\nthen carry it out with\n"
-                f'  telnyx-numbers-mcp call check_approval \'{{"approval_id": "{approval_id}"}}\'',
-                file=sys.stderr,
-            )
+            hint = awaiting_hint(settings, str(data.get("approval_id")), str(data.get("tool") or tool))
+            print(hint, file=sys.stderr)
             return 3
         if isinstance(data, dict) and data.get("status") == "awaiting_confirmation":
             print(data.get("summary", ""))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from telnyx_numbers_mcp.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
-PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "deny", "allow"]
+PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "review-only", "deny", "allow"]
 # never handed to an --approval-notify command
 SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN", "TELNYX_MCP_STATE_SECRET", "TELNYX_MCP_STORE")
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -36,6 +36,7 @@ ENV_VARS = {
     "state_dir": "TELNYX_MCP_STATE_DIR",
     "tool_mode": "TELNYX_MCP_TOOL_MODE",
     "allowed_hosts": "MCP_ALLOWED_HOSTS",
+    "max_pending_approvals": "TELNYX_MCP_MAX_PENDING_APPROVALS",
 }
 MIN_SECRET_CHARS = 32
 STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
@@ -62,7 +63,7 @@ class Settings(BaseModel):
     result_format: ResultFormat = "text"  # what the model reads; structuredContent is always Telnyx's JSON
     max_numbers_per_order: int = Field(default=10, ge=1)
     max_order_cost: float | None = Field(default=None, gt=0)
-    lookup_budget: int = Field(default=25, ge=0)  # billed lookups per server run before each needs approval
+    lookup_budget: int = Field(default=25, ge=0)  # billed lookups per UTC day (shared by the store's processes)
     audit_log: Path | None = None
     confirmation_ttl: float = Field(default=600.0, gt=0)
     elicitation_timeout: float = Field(default=300.0, gt=0)
@@ -79,6 +80,7 @@ class Settings(BaseModel):
     state_dir: Path | None = None
     approval_wait: float = Field(default=60.0, ge=0)
     approval_ttl: float = Field(default=900.0, gt=0)
+    max_pending_approvals: int = Field(default=10, ge=1)  # per requester; beyond it a guarded call is refused
     approval_port: int | None = Field(default=None, ge=0, le=65535)
     open_browser: bool = False
     approval_notify: str | None = None

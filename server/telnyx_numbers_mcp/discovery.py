@@ -34,7 +34,7 @@ def needs_approval(tool: ToolSpec, policy: str, lookup_budget: int) -> bool | st
     if policy == "allow":
         return False
     if tool.billed:
-        return f"beyond the lookup budget ({lookup_budget} per server run)" if lookup_budget else True
+        return f"beyond the lookup budget ({lookup_budget} per UTC day)" if lookup_budget else True
     if tool.billed_settings is not None and not tool.guarded:
         return f"when it turns on {', '.join(tool.billed_settings.names)}"
     return tool.guarded

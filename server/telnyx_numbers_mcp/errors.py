@@ -8,6 +8,7 @@ NumbersMcpError
  │    ├── PhoneNumberError  a field that must be E.164 is not           .problems [E164Problem]
  │    ├── MissingApiKey     TELNYX_API_KEY is not set
  │    ├── ApprovalError     the human did not approve / confirmation invalid; nothing was sent
+ │    │    └── ModeMismatch made under another mode (sandbox/live, base URL, API key); nothing was sent
  │    ├── PolicyError       purchase policy or caps forbid the call; nothing was sent
  │    ├── ApiError          Telnyx answered with an error status       .status .errors
  │    └── TransportError    timeout or connection failure              .may_have_reached
@@ -107,6 +108,10 @@ class MissingApiKey(ToolCallError):
 
 class ApprovalError(ToolCallError):
     """A human did not approve (declined, cancelled, timed out) or a confirmation was invalid."""
+
+
+class ModeMismatch(ApprovalError):
+    """An approval or quote made under another mode (mode.py) than this process's; nothing was decided or sent."""
 
 
 class PolicyError(ToolCallError):

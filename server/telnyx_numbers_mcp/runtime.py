@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,8 @@ from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
 from telnyx_numbers_mcp.guards.redaction import Redactor
-from telnyx_numbers_mcp.keyring import Keyring
+from telnyx_numbers_mcp.keyring import LABELS, Keyring, hkdf_sha256
+from telnyx_numbers_mcp.mode import Mode
 from telnyx_numbers_mcp.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ class Runtime:
     confirmations: ConfirmationStore
     store: Store
     keys: Keyring
+    mode: Mode  # what approvals and quotes made here are bound to
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
     reads: dict[str, ToolSpec] = field(default_factory=dict)  # look-ups before an approval, even if not offered
     _prices: PriceCache | None = field(default=None, repr=False)
@@ -81,24 +84,30 @@ class Runtime:
     task_group: anyio.abc.TaskGroup | None = None  # where side work (the review page listener) runs
     _gate: Gate | None = field(default=None, repr=False)
     redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
-    lookups_used: int = 0  # billed calls sent without approval in this server run (--lookup-budget)
+    _reference_key: bytes | None = field(default=None, repr=False)
 
     _listings: dict[Hashable, list[types.Tool]] = field(default_factory=dict, repr=False)
     _names: dict[Hashable, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
-        """A customer_reference that stays the same across the rounds of one approval (2026 flow), on
-        every replica sharing the state secret."""
-        digest = hmac.new(self.keys.reference, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
+        """A customer_reference that stays the same across the rounds of one approval (2026 flow), on every
+        replica sharing the state secret and every process sharing the state folder: the same request gets the
+        same reference everywhere, so its repeats find its pending approval (one approval per request)."""
+        if self._reference_key is None:
+            shared = self.keys.shared
+            self._reference_key = self.keys.reference if shared else hkdf_sha256(self.gate.key, LABELS["reference"])
+        digest = hmac.new(self._reference_key, f"{tool}\n{canonical_json(args)}".encode(), "sha256")
         return f"mcp-{digest.hexdigest()[:12]}"
 
     def take_lookup(self) -> int | None:
-        """Use one unit of the lookup budget: its number (1-based), or None once it is spent. Taken when the
-        call is decided, not when it answers, so concurrent calls never overspend the budget."""
-        if self.lookups_used >= self.settings.lookup_budget:
+        """Use one unit of today's lookup budget (UTC), kept in the store and shared by every process and
+        replica on it under this mode: its number (1-based), or None once it is spent. Taken when the call is
+        decided, not when it answers, so concurrent calls never overspend the budget."""
+        budget = self.settings.lookup_budget
+        if budget <= 0:
             return None
-        self.lookups_used += 1
-        return self.lookups_used
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        return self.gate.store.take_lookup(day=day, mode=self.mode.key, budget=budget)
 
     @property
     def prices(self) -> PriceCache:
@@ -187,7 +196,7 @@ class Runtime:
             approvals = granted is None or SERVER_TOOL_SCOPE in granted
             if any(t.may_ask for t in offered) and policy == "host-confirm" and approvals:
                 listed.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
-            if any(t.may_ask for t in offered) and policy in ("confirm", "elicit-only") and approvals:
+            if any(t.may_ask for t in offered) and policy in ("confirm", "elicit-only", "review-only") and approvals:
                 listed.append(self.check)  # approval tools stay direct in every mode: clients gate them by name
             cached = self._listings[key] = listed
         return cached
@@ -243,6 +252,7 @@ def build_runtime(
         transport = LazySandbox(str(settings.sandbox_state) if settings.sandbox_state else None)
     keys = Keyring.from_secret(settings.state_secret.get_secret_value() if settings.state_secret else None)
     store = store if store is not None else open_store(settings)
+    mode = Mode.of(settings)
     # masked in everything the server writes: the key, the state secret, a password in the store URL
     hidden = [v.get_secret_value() for v in (settings.api_key, settings.state_secret) if v]
     if settings.store is not None and (password := urlsplit(settings.store.get_secret_value()).password):
@@ -251,9 +261,12 @@ def build_runtime(
         settings=settings,
         tools={t.name: t for t in catalog},
         audit=AuditLog(settings.audit_log, secrets=hidden, store=store),
-        confirmations=ConfirmationStore(secret=keys.confirmation, ttl_seconds=settings.confirmation_ttl, book=store),
+        confirmations=ConfirmationStore(
+            secret=keys.confirmation, ttl_seconds=settings.confirmation_ttl, book=store, mode=mode
+        ),
         store=store,
         keys=keys,
+        mode=mode,
         searches={t.name: t for t in full if t.toolset == "search"},  # costs.py picks its searches by name
         reads={t.name: t for t in full if t.kind == "read"},  # calls/lookups.py picks its reads by name
         transport=transport,

@@ -1,6 +1,7 @@
 """The one place that answers "may this call go out, and who said so?": purchase policy, caps, the summary a
 human approves, the channel that reaches them (form elicitation -> URL elicitation -> review page; quote +
-confirm_action only under --purchase-policy host-confirm), the approvals store and the decision. The call
+confirm_action only under --purchase-policy host-confirm; the review page alone under review-only, so that no
+MCP client, not even one an agent runs itself, can answer), the approvals store and the decision. The call
 pipeline asks it once per guarded call; the review page and the `approvals` command decide through it."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp.approvals import channels, keys
 from telnyx_numbers_mcp.approvals.channels import Decision
-from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
+from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore, TooManyPending
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
@@ -32,6 +33,7 @@ from telnyx_numbers_mcp.errors import (
     ApprovalError,
     ArgumentError,
     ArgumentProblem,
+    ModeMismatch,
     PolicyError,
     ToolCallError,
     shown,
@@ -39,6 +41,7 @@ from telnyx_numbers_mcp.errors import (
 from telnyx_numbers_mcp.guards.confirmations import canonical_args_digest
 from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.guards.summary import Costs, count_numbers, total_cost
+from telnyx_numbers_mcp.mode import Mode, refusal
 from telnyx_numbers_mcp.store import default_state_dir
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ ID_PATTERN = re.compile(r"ap_[0-9a-f]{20}")
 POLL = 0.2  # seconds between looks at the store while waiting for a decision (it may come from another process)
 CONFIRMATION_ID_LIMIT = 200  # issued ids are about 70 characters
 OUTCOME_WAIT = 60.0  # how long a caller that lost the race to execute waits for the winner's result
+NAMED_PENDING = 20  # pending approvals a flood refusal names one by one
 
 Send = Callable[[ToolSpec, dict[str, Any], Decision | None], Awaitable[types.CallToolResult]]
 Ctx = ServerRequestContext[Any]
@@ -121,24 +125,30 @@ class Gate:
                 raise PolicyError(f"{tool.name}: this change turns on what Telnyx bills, which --purchase-policy "
                                   "deny forbids; nothing was sent. Leave the billed settings out.")  # fmt: skip
             raise PolicyError(f"{tool.name} is disabled by --purchase-policy deny; nothing was sent.")
-        if channels.modern(ctx) and (answer := channels.answered(params)) is not None:
+        in_client = s.purchase_policy != "review-only"  # may the MCP client ask (and answer) for the human?
+        if in_client and channels.modern(ctx) and (answer := channels.answered(params)) is not None:
             return await self._answer(ctx, tool, args, *answer)  # caps and summary were checked when asked
+        asks = s.purchase_policy != "allow" and (channels.can_form(ctx) or s.purchase_policy != "host-confirm")
+        if asks and (repeated := self._pending_same(tool, args)) is not None:  # an approval (not a quote) is next
+            return await self._resume(ctx, repeated)
         costs = await self._caps(tool, args)
         if s.purchase_policy == "allow":
             return await self.send(tool, args, Decision(True, "policy-allow", "--purchase-policy allow"))
         summary = await summarize(self.rt, tool, args, costs)  # after look-ups naming what the call acts on
-        if channels.can_form(ctx):
+        if in_client and channels.can_form(ctx):
             return await self._form(ctx, tool, args, summary)
         if s.purchase_policy == "host-confirm":
             return self._quote(tool, args, summary)
-        if channels.can_url(ctx):
+        if in_client and channels.can_url(ctx):
             return await self._url(ctx, tool, args, summary)
         if s.purchase_policy == "elicit-only":
             raise PolicyError(
                 f"{tool.name} needs a human's approval and this client cannot ask (no elicitation support); "
                 "--purchase-policy elicit-only forbids the review page. Nothing was sent."
             )
-        approval = self._create(tool, args, summary, "review-page")
+        approval, created = self._create(tool, args, summary, "review-page")
+        if not created:
+            return await self._resume(ctx, approval)
         await self.announce(approval)
         return await self._wait(ctx, approval.id)
 
@@ -172,24 +182,79 @@ class Gate:
                 )
         return costs
 
-    def _create(self, tool: ToolSpec, args: dict[str, Any], summary: str, channel: str) -> Approval:
-        approval = self.store.create(
-            tool=tool.name, args=args, args_digest=canonical_args_digest(args), summary=summary,
-            channel=channel, ttl=self.rt.settings.approval_ttl,
-        )  # fmt: skip
-        self.rt.audit.append({"event": "asked", "approval_id": approval.id, "tool": tool.name, "kind": tool.kind,
-                              "args": args, "channel": channel, "expires_at": when(approval.expires_at)})  # fmt: skip
-        return approval
+    def _create(self, tool: ToolSpec, args: dict[str, Any], summary: str, channel: str) -> tuple[Approval, bool]:
+        """The pending approval for this call under this mode: a new one (True: asked and audited) or the one
+        already waiting for the same request (False: its human is not asked again)."""
+        try:
+            approval, created = self.store.open(
+                tool=tool.name, args=args, args_digest=canonical_args_digest(args), summary=summary,
+                channel=channel, ttl=self.rt.settings.approval_ttl, mode=self.rt.mode.key,
+                max_pending=self.rt.settings.max_pending_approvals,
+            )  # fmt: skip
+        except TooManyPending as exc:
+            raise self._flood(tool, exc.pending) from None
+        if created:
+            self.rt.audit.append({"event": "asked", "approval_id": approval.id, "tool": tool.name,
+                                  "kind": tool.kind, "args": args, "channel": channel,
+                                  "expires_at": when(approval.expires_at), **self.rt.mode.record()})  # fmt: skip
+        return approval, created
+
+    def _pending_same(self, tool: ToolSpec, args: dict[str, Any]) -> Approval | None:
+        """Before cost look-ups: the approval already pending for this very request, or a refusal when too many
+        are pending. A cheap first look; `_create` decides again, atomically, when an approval is made."""
+        waiting = self.store.waiting()
+        same = (tool.name, canonical_args_digest(args), self.rt.mode.key)
+        repeated = next((a for a in waiting if (a.tool, a.args_digest, a.mode) == same), None)
+        if repeated is None and len(waiting) >= self.rt.settings.max_pending_approvals:
+            raise self._flood(tool, waiting)
+        return repeated
+
+    def _flood(self, tool: ToolSpec, pending: list[Approval]) -> PolicyError:
+        """--max-pending-approvals: refused before anything is stored or anyone is notified."""
+        limit = self.rt.settings.max_pending_approvals
+        named = "\n".join(f"- {a.id}: {a.tool}, expires {when(a.expires_at)}" for a in pending[:NAMED_PENDING])
+        more = f"\n- ... and {len(pending) - NAMED_PENDING} more" if len(pending) > NAMED_PENDING else ""
+        return PolicyError(
+            f"{tool.name} needs a human's approval, and {len(pending)} approvals are already waiting for one "
+            f"(--max-pending-approvals {limit}), so this call was refused: nothing was stored, sent or shown to "
+            f"anyone. Ask the user to decide the waiting ones (check_approval reports each), or wait until they "
+            f"expire:\n{named}{more}"
+        )
+
+    async def _resume(self, ctx: Ctx, approval: Approval) -> types.CallToolResult | types.InputRequiredResult:
+        """A repeat of a request whose approval is pending: that approval again, and no new notification. On
+        2026-07-28 the client gets the same question back (bound to the same approval); otherwise the call waits
+        for the decision as the first one does. A question pending in a client (form elicitation) that this
+        caller cannot answer there is moved to the review page, once, and announced then."""
+        in_client = self.rt.settings.purchase_policy != "review-only"
+        if in_client and channels.modern(ctx) and approval.channel == "elicitation" and channels.can_form(ctx):
+            return channels.form_question(approval.summary, approval.id)
+        if in_client and channels.modern(ctx) and approval.channel == "url-elicitation":
+            return channels.url_question(await self.review_url(approval), approval.id)
+        if approval.channel == "elicitation" and self.store.rechannel(
+            approval.id, from_channel="elicitation", to_channel="review-page"
+        ):
+            self.rt.audit.append({"event": "asked", "approval_id": approval.id, "tool": approval.tool,
+                                  "kind": self._kind(approval.tool), "args": approval.args, "channel": "review-page",
+                                  "expires_at": when(approval.expires_at), **self.rt.mode.record()})  # fmt: skip
+            await self.announce(approval)
+        return await self._wait(ctx, approval.id)
 
     # --- channel 1: form elicitation --------------------------------------------------------------------
 
     async def _form(
         self, ctx: Ctx, tool: ToolSpec, args: dict[str, Any], summary: str
     ) -> types.CallToolResult | types.InputRequiredResult:
-        approval = self._create(tool, args, summary, "elicitation")
+        approval, created = self._create(tool, args, summary, "elicitation")
+        if not created:
+            return await self._resume(ctx, approval)
         if channels.modern(ctx):
             return channels.form_question(summary, approval.id)
-        decision = await channels.ask_form(ctx, summary, timeout=self.rt.settings.elicitation_timeout)
+        try:
+            decision = await channels.ask_form(ctx, summary, timeout=self.rt.settings.elicitation_timeout)
+        except BaseException:  # the call ended unanswered (cancelled): no one else can answer this question
+            self._decide(approval, False, "elicitation", "the call ended before the user answered")
+            raise
         return await self._settle(ctx, approval, decision)
 
     async def _answer(
@@ -203,6 +268,7 @@ class Gate:
                 "This answer does not belong to a pending question for these exact arguments; nothing was sent. "
                 "Call the tool again to be asked afresh."
             )
+        self.own(approval)
         how = "url-elicitation" if approval.channel == "url-elicitation" else "elicitation"
         if how == "url-elicitation":
             action = answer.action if isinstance(answer, types.ElicitResult) else "malformed"
@@ -241,7 +307,9 @@ class Gate:
     async def _url(
         self, ctx: Ctx, tool: ToolSpec, args: dict[str, Any], summary: str
     ) -> types.CallToolResult | types.InputRequiredResult:
-        approval = self._create(tool, args, summary, "url-elicitation")
+        approval, created = self._create(tool, args, summary, "url-elicitation")
+        if not created:
+            return await self._resume(ctx, approval)
         url = await self.review_url(approval)
         if channels.modern(ctx):
             log.warning("Approval %s for %s: review page %s", approval.id, tool.name, url)
@@ -280,11 +348,18 @@ class Gate:
 
     # --- waiting, deciding, executing ---------------------------------------------------------------
 
+    def own(self, approval: Approval) -> Approval:
+        """The approval, if it was made under this process's mode; else ModeMismatch (nothing decided or sent)."""
+        if approval.mode != self.rt.mode.key:
+            raise ModeMismatch(refusal(f"Approval {approval.id}", Mode.from_key(approval.mode), self.rt.mode))
+        return approval
+
     def current(self, approval_id: str) -> Approval | None:
-        """The approval as stored, marking it expired once its time is up."""
+        """The approval as stored (ModeMismatch if made under another mode), marked expired once its time is up:
+        pending, or approved but not carried out."""
         approval = self.store.get(approval_id)
-        if approval is not None and approval.expired():
-            self.store.transition(approval_id, from_status="pending", to_status="expired")
+        if approval is not None and self.own(approval).expired():
+            self.store.transition(approval_id, from_status=approval.status, to_status="expired")
             approval = self.store.get(approval_id)
         return approval
 
@@ -304,12 +379,12 @@ class Gate:
     ) -> bool:
         won = self.store.transition(
             approval.id, from_status="pending", to_status="approved" if approve else "declined",
-            channel=channel, decided_by=decided_by or detail,
+            channel=channel, decided_by=decided_by or detail, mode=self.rt.mode.key,
         )  # fmt: skip
         if won:
             self.rt.audit.append({
                 "event": "decided", "approval_id": approval.id, "tool": approval.tool, "approved": approve,
-                "channel": channel, "decided_by": decided_by or detail, "detail": detail,
+                "channel": channel, "decided_by": decided_by or detail, "detail": detail, **self.rt.mode.record(),
             })  # fmt: skip
             if not approve:
                 self.rt.audit.append({
@@ -341,10 +416,7 @@ class Gate:
                     f"{approval.summary.splitlines()[0]}"
                 )
             if approval.status == "expired":
-                raise ApprovalError(
-                    f"Approval {approval_id} expired at {when(approval.expires_at)} without a decision; nothing "
-                    "was sent to Telnyx. Call the tool again to ask for a new approval."
-                )
+                raise self._expired(approval)
             elapsed = time.monotonic() - started
             if elapsed >= wait:
                 return self._awaiting(approval)
@@ -365,20 +437,30 @@ class Gate:
         data = {
             "status": "awaiting_approval",
             "approval_id": approval.id,
+            "tool": approval.tool,
             "summary": approval.summary,
             "expires_at": when(approval.expires_at),
             "next": f"check_approval(approval_id={approval.id!r})",
         }
         return results.structured(data, text, sandbox=self.rt.sandbox)
 
+    def _expired(self, approval: Approval) -> ApprovalError:
+        """Expired pending, or approved but not carried out in time (then it is never sent)."""
+        at = when(approval.expires_at)
+        how = f"was approved but not carried out before it expired at {at}" if approval.decided_by else (
+            f"expired at {at} without a decision")  # fmt: skip
+        return ApprovalError(
+            f"Approval {approval.id} {how}; nothing was sent to Telnyx. Call the tool again to ask for a new approval."
+        )
+
     async def carry_out(self, approval_id: str) -> types.CallToolResult:
-        """Execute an approved approval exactly once (the store's approved -> executed claim decides who
-        sends); everyone else gets the stored result."""
-        approval = self.store.get(approval_id)
+        """Execute an approved approval exactly once, under the mode it was made in and before it expires (the
+        store's conditional approved -> executed claim decides who sends); everyone else gets the stored result."""
+        approval = self.current(approval_id)
         if approval is None:
             raise ApprovalError(f"No approval {approval_id!r} is known; nothing was sent.")
         if approval.status == "approved" and self.store.transition(
-            approval_id, from_status="approved", to_status="executed"
+            approval_id, from_status="approved", to_status="executed", mode=self.rt.mode.key
         ):
             tool = self.rt.tools.get(approval.tool)
             decision = Decision(True, approval.channel, f"approved by {approval.decided_by} via {approval.channel}",
@@ -389,7 +471,11 @@ class Gate:
             return result
         deadline = time.monotonic() + OUTCOME_WAIT
         while time.monotonic() < deadline:
-            approval = self.store.get(approval_id)
+            approval = self.current(approval_id)  # the claim failed because it expired: it is expired now
+            if approval is not None and approval.status == "expired":
+                raise self._expired(approval)
+            if approval is not None and approval.status in ("pending", "declined"):
+                raise ApprovalError(f"Approval {approval_id} is {approval.status}; nothing was sent to Telnyx.")
             if approval is not None and approval.outcome is not None:
                 return result_from(approval.outcome)
             await anyio.sleep(POLL)
@@ -434,7 +520,7 @@ class Gate:
         """host-confirm: the host's approval prompt on confirm_action is the human's approval."""
         quote = self.rt.confirmations.issue(tool.name, args, summary)
         self.rt.audit.append({"event": "quoted", "tool": tool.name, "kind": tool.kind, "args": args,
-                              "confirmation_expires_at": quote.expires_at})  # fmt: skip
+                              "confirmation_expires_at": quote.expires_at, **self.rt.mode.record()})  # fmt: skip
         return results.structured(
             {"status": "awaiting_confirmation", "confirmation_id": quote.confirmation_id, "summary": quote.summary,
              "expires_at": quote.expires_at},

@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 
 from telnyx_numbers_mcp.approvals import keys
 from telnyx_numbers_mcp.approvals.store import Approval
+from telnyx_numbers_mcp.errors import ModeMismatch
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.gate import Gate
@@ -151,7 +152,10 @@ def _linked(listener: ReviewListener, request: Request, nonce: str) -> tuple[App
     gate = listener.gate
     approval_id = request.path_params["approval_id"]
     secret = request.query_params.get("t")
-    approval = gate.current(approval_id) if keys.check(gate.key, "view", approval_id, secret) else None
+    try:
+        approval = gate.current(approval_id) if keys.check(gate.key, "view", approval_id, secret) else None
+    except ModeMismatch as exc:  # made under another mode (sandbox/live, base URL, key): never decided here
+        return _page("Made under another mode", f"<p>{html.escape(str(exc))}</p>", nonce, status=409)
     if approval is None or secret is None:
         return _page("Link not valid", "<p>This approval link is not valid: it was altered, or it belongs to "
                      "another server. Nothing was approved and nothing was sent.</p>", nonce, status=404)  # fmt: skip
@@ -287,10 +291,11 @@ def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str, actions
     titles = {
         "approved": "Approved", "executed": "Approved and sent", "declined": "Declined", "expired": "Expired",
     }  # fmt: skip
+    late = "was approved but not carried out before it expired" if a.decided_by else "expired before anyone decided"
     lines = {
         "approved": "<p>Approved. The server sends it as soon as the agent asks for the result.</p>",
         "declined": f"<p>Declined by {html.escape(a.decided_by or 'a human')}. Nothing was sent to Telnyx.</p>",
-        "expired": "<p>This approval expired before anyone decided. Nothing was sent to Telnyx.</p>",
+        "expired": f"<p>This approval {late}. Nothing was sent to Telnyx.</p>",
         "executed": _outcome(a),
     }
     return _page(titles[a.status], note + lines[a.status] + summary, nonce)

@@ -41,7 +41,7 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
             "approval": None if decision is None else {"approved": decision.approved, "how": decision.how,
                                                       "detail": decision.detail},
             "approval_id": None if decision is None else decision.approval_id,
-            "sandbox": rt.sandbox,
+            **rt.mode.record(),  # sandbox or live, base URL, API key fingerprint
         })  # fmt: skip
     try:
         # never repeated: purchases and destructive calls, and billed lookups (a retry would be billed again)
@@ -87,6 +87,6 @@ async def call(
         used = rt.take_lookup()
         if used is None:  # the budget is spent: a human approves each further lookup
             return await rt.gate.guarded_call(ctx, params, tool, args)
-        budget = f"lookup {used} of {rt.settings.lookup_budget} (--lookup-budget)"
+        budget = f"lookup {used} of {rt.settings.lookup_budget} today (UTC; --lookup-budget)"
         return await execute(rt, tool, args, Decision(True, "lookup-budget", budget))
     return await execute(rt, tool, args, None)

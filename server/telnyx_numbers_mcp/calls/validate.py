@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 # Telnyx ids are UUIDs or short tokens; the spec sets no limit, so this one keeps a runaway value out of
 # the URL (and the audit trail) and gives a clear refusal instead of a transport failure.
 PATH_ID_LIMIT = 256
+# Characters of any string argument whose spec sets no maxLength: a megabyte `customer_reference` would
+# otherwise be stored with its approval and audited before anyone is asked. The spec's own limits stay.
+STRING_LIMIT = 1000
+_OUR_LIMIT = "x-telnyx-numbers-mcp-limit"  # marks a maxLength this server added (for the error's wording)
 
 
 @functools.lru_cache(maxsize=256)
@@ -59,18 +63,22 @@ StrictValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
-def closed(schema: Any) -> Any:
-    """A copy of ``schema`` where every object that lists its properties refuses other keys. Unknown keys
-    in a nested ``filter`` would reach the wire as ``filter[key]``, under a name the E.164 guard checks
-    in its SDK spelling only (``phone_numbers.phone_number`` vs ``phone_numbers_phone_number``)."""
+def strict(schema: Any) -> Any:
+    """A copy of ``schema`` where every object that lists its properties refuses other keys, and every string
+    without a maxLength (or an enum or const) gets STRING_LIMIT. Unknown keys in a nested ``filter`` would reach
+    the wire as ``filter[key]``, under a name the E.164 guard checks in its SDK spelling only
+    (``phone_numbers.phone_number`` vs ``phone_numbers_phone_number``); an unbounded string would be stored with
+    its approval and audited before anyone is asked."""
     if isinstance(schema, list):
-        return [closed(s) for s in schema]
+        return [strict(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: closed(v) if k in _SUBSCHEMAS else v for k, v in schema.items()}
+    out = {k: strict(v) if k in _SUBSCHEMAS else v for k, v in schema.items()}
     if "properties" in out:
-        out["properties"] = {k: closed(v) for k, v in out["properties"].items()}
+        out["properties"] = {k: strict(v) for k, v in out["properties"].items()}
         out.setdefault("additionalProperties", False)
+    if "string" in _listed(schema.get("type")) and not {"maxLength", "enum", "const"} & set(schema):
+        out.update({"maxLength": STRING_LIMIT, _OUR_LIMIT: True})
     return out
 
 
@@ -79,9 +87,10 @@ _SUBSCHEMAS = {"items", "anyOf", "oneOf", "allOf", "additionalProperties", "not"
 
 def make_validator(input_schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
     """The call-time validator of a tool: its advertised schema with unknown keys refused at every level
-    where the spec lists the properties, and patterns applied with ECMA-262 semantics (so
-    "+13125550001\\n" or fullwidth digits never pass). The advertised schema stays compact."""
-    validator = StrictValidator({**closed(dict(input_schema)), "additionalProperties": False})
+    where the spec lists the properties, patterns applied with ECMA-262 semantics (so "+13125550001\\n" or
+    fullwidth digits never pass), and strings the spec leaves unbounded limited to STRING_LIMIT characters
+    (before anything is stored). The advertised schema stays compact."""
+    validator = StrictValidator({**strict(dict(input_schema)), "additionalProperties": False})
     return cast(jsonschema.Draft202012Validator, validator)  # a Draft 2020-12 validator with one keyword swapped
 
 
@@ -114,7 +123,8 @@ def _expected(error: jsonschema.ValidationError) -> str:
     # jsonschema's own messages repeat the whole value: say the same with the value bounded
     sized = len(error.instance) if isinstance(error.instance, str | list | dict) else None
     phrases = {
-        "maxLength": f"is {sized} characters long; expected at most {limit}",
+        "maxLength": f"is {sized} characters long; expected at most {limit}"
+        + (" (the spec sets no limit; this server takes at most that many)" if schema.get(_OUR_LIMIT) else ""),
         "minLength": f"is {sized} characters long; expected at least {limit}",
         "maxItems": f"has {sized} items; expected at most {limit}",
         "minItems": f"has {sized} items; expected at least {limit}",

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from telnyx_numbers_mcp.errors import ApprovalError
+from telnyx_numbers_mcp.errors import ApprovalError, ModeMismatch
+from telnyx_numbers_mcp.mode import Mode, refusal
 from telnyx_numbers_mcp.store.base import QuoteRecord
 
 __all__ = ["ConfirmationStore", "MemoryQuoteBook", "Quote", "QuoteBook", "canonical_args_digest", "canonical_json"]
@@ -105,7 +106,9 @@ def _when(timestamp: float) -> str:
 
 class ConfirmationStore:
     """Signs quotes and redeems each once. The book may be shared by several processes (the store): any of
-    them redeems a quote another issued when they share the secret, and the claim is atomic in the book."""
+    them redeems a quote another issued when they share the secret and run under the same mode (mode.py: a
+    quote made in the sandbox is never redeemed live, nor one for one key or base URL under another), and the
+    claim is atomic in the book."""
 
     def __init__(
         self,
@@ -114,9 +117,12 @@ class ConfirmationStore:
         ttl_seconds: float = 600,
         clock: Callable[[], float] = time.time,
         book: QuoteBook | None = None,
+        mode: Mode | None = None,
     ) -> None:
         if ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive")
+        self._mode = mode
+        self._mode_key = mode.key if mode is not None else None
         self._secret = secret if secret is not None else _secrets.token_bytes(32)
         self._ttl = float(ttl_seconds)
         self._clock = clock
@@ -128,15 +134,18 @@ class ConfirmationStore:
         nonce = _b64(_secrets.token_bytes(16))
         now = self._clock()
         expires_at = now + self._ttl
-        tag = self._tag(nonce, tool, args_json, _summary_digest(summary), expires_at)
+        tag = self._tag(nonce, tool, args_json, _summary_digest(summary), expires_at, self._mode_key)
         quote = Quote(confirmation_id=f"{_PREFIX}{nonce}.{tag}", summary=summary, expires_at=expires_at, tool=tool)
         self._book.prune_quotes(now - self._ttl)  # forget quotes one TTL after they expired
-        self._book.put_quote(QuoteRecord(nonce, tool, args_json, summary, expires_at))
+        self._book.put_quote(QuoteRecord(nonce, tool, args_json, summary, expires_at, mode=self._mode_key))
         return quote
 
     def redeem(self, confirmation_id: str, summary: str) -> tuple[str, dict[str, Any]]:
         """Return (tool, a fresh copy of the quoted args) and mark the id used; else ApprovalError."""
         entry = self._verified(confirmation_id)
+        if entry.mode != self._mode_key and self._mode is not None:
+            raise ModeMismatch(refusal(f"Confirmation {confirmation_id!r}", Mode.from_key(entry.mode), self._mode)
+                               + " Start over here to get a new quote.")  # fmt: skip
         used = ApprovalError(
             f"Confirmation {confirmation_id!r} was already used; {_NOTHING_SENT} by this call. "
             "Each confirmation works once: start over to get a new quote."
@@ -165,7 +174,7 @@ class ConfirmationStore:
             entry = self._verified(confirmation_id)
         except ApprovalError:
             return None
-        if entry.used or self._clock() >= entry.expires_at:
+        if entry.used or self._clock() >= entry.expires_at or entry.mode != self._mode_key:
             return None
         return Quote(confirmation_id, entry.summary, entry.expires_at, entry.tool)
 
@@ -182,7 +191,9 @@ class ConfirmationStore:
                 f"Unknown confirmation id {confirmation_id!r}: this server (and the replicas sharing its store) "
                 f"never issued it, or it expired long ago; {_NOTHING_SENT}. Start over to get a new quote."
             )
-        expected = self._tag(entry.nonce, entry.tool, entry.args_json, _summary_digest(entry.summary), entry.expires_at)
+        expected = self._tag(
+            entry.nonce, entry.tool, entry.args_json, _summary_digest(entry.summary), entry.expires_at, entry.mode
+        )
         if not hmac.compare_digest(tag.encode("ascii", "replace"), expected.encode("ascii")):
             raise ApprovalError(
                 f"Confirmation id {confirmation_id!r} does not match its signature (altered or forged, or "
@@ -190,6 +201,12 @@ class ConfirmationStore:
             )
         return entry
 
-    def _tag(self, nonce: str, tool: str, args_json: str, summary_digest: str, expires_at: float) -> str:
-        message = json.dumps([nonce, tool, args_json, summary_digest, repr(expires_at)], separators=(",", ":"))
+    def _tag(
+        self, nonce: str, tool: str, args_json: str, summary_digest: str, expires_at: float, mode: str | None
+    ) -> str:
+        """Binds everything a quote says, its mode included: a quote whose stored mode was changed is forged."""
+        parts: list[Any] = [nonce, tool, args_json, summary_digest, repr(expires_at)]
+        if mode is not None:
+            parts.append(mode)
+        message = json.dumps(parts, separators=(",", ":"))
         return _b64(hmac.new(self._secret, message.encode("utf-8"), hashlib.sha256).digest())

@@ -29,6 +29,7 @@ class QuoteRecord:
     summary: str
     expires_at: float
     used: bool = False
+    mode: str | None = None  # the issuing process's mode (mode.py); None: issued before modes were recorded
 
 
 # (version, statements); the SQL is the common subset of SQLite and PostgreSQL, with {serial} and {real}
@@ -55,6 +56,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             " channel TEXT NOT NULL, decided_by TEXT, created_at {real} NOT NULL, expires_at {real} NOT NULL,"
             " decided_at {real}, executed_at {real}, outcome_json TEXT)",
             "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, created_at)",
+        ],
+    ),
+    (
+        3,  # approvals and quotes bound to their mode (mode.py); one pending approval per request and requester
+        [
+            "ALTER TABLE approvals ADD COLUMN mode TEXT",
+            "ALTER TABLE approvals ADD COLUMN requester TEXT",  # who asked (hosted mode); NULL: the local user
+            # made before modes were recorded: no process may decide or carry them out any more
+            "UPDATE approvals SET status = 'expired' WHERE status IN ('pending', 'approved') AND mode IS NULL",
+            "CREATE UNIQUE INDEX IF NOT EXISTS approvals_one_pending ON approvals"
+            " (tool, args_digest, mode, COALESCE(requester, '')) WHERE status = 'pending'",
+            # one row per requester, locked while one of its approvals is made (the pending count is exact)
+            "CREATE TABLE IF NOT EXISTS approval_requesters (requester TEXT PRIMARY KEY, asked_at {real} NOT NULL)",
+            "ALTER TABLE quotes ADD COLUMN mode TEXT",
+            "CREATE TABLE IF NOT EXISTS lookup_budget (day TEXT NOT NULL, requester TEXT NOT NULL,"
+            " mode TEXT NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (day, requester, mode))",
         ],
     ),
 ]

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from telnyx_numbers_mcp.approvals.store import ApprovalStore
+from telnyx_numbers_mcp.approvals.store import ApprovalStore, Run
 from telnyx_numbers_mcp.errors import ConfigError
 from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_json
 
 __all__ = ["PostgresApprovalStore", "PostgresStore", "redact_url"]
 
 log = logging.getLogger("telnyx_numbers_mcp.store")
+T = TypeVar("T")
 _MIGRATION_LOCK = 0x7E1E_0015  # pg_advisory_xact_lock key: one migrating replica at a time
 
 
@@ -106,18 +107,20 @@ class PostgresStore(Store):
     def put_quote(self, record: QuoteRecord) -> None:
         with self._pool.connection() as conn:
             conn.execute(
-                "INSERT INTO quotes (nonce, tool, args_json, summary, expires_at) VALUES (%s, %s, %s, %s, %s)",
-                (record.nonce, record.tool, record.args_json, record.summary, record.expires_at),
+                "INSERT INTO quotes (nonce, tool, args_json, summary, expires_at, mode)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (record.nonce, record.tool, record.args_json, record.summary, record.expires_at, record.mode),
             )
 
     def get_quote(self, nonce: str) -> QuoteRecord | None:
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT nonce, tool, args_json, summary, expires_at, used_at FROM quotes WHERE nonce = %s", (nonce,)
+                "SELECT nonce, tool, args_json, summary, expires_at, used_at, mode FROM quotes WHERE nonce = %s",
+                (nonce,),
             ).fetchone()
         if row is None:
             return None
-        return QuoteRecord(row[0], row[1], row[2], row[3], float(row[4]), used=row[5] is not None)
+        return QuoteRecord(row[0], row[1], row[2], row[3], float(row[4]), used=row[5] is not None, mode=row[6])
 
     def claim_quote(self, nonce: str, now: float) -> bool:
         with self._pool.connection() as conn:
@@ -151,6 +154,16 @@ class PostgresApprovalStore(ApprovalStore):
     def _read(self, sql: str, params: Sequence[Any]) -> builtins.list[tuple[Any, ...]]:
         with self._pool.connection() as conn:
             return [tuple(row) for row in conn.execute(sql.encode(), params).fetchall()]
+
+    def _transaction(self, work: Callable[[Run], T]) -> T:
+        with self._pool.connection() as conn, conn.transaction():
+
+            def run(sql: str, params: Sequence[Any]) -> tuple[int, builtins.list[tuple[Any, ...]]]:
+                cursor = conn.execute(sql.encode(), params)
+                rows = cursor.fetchall() if cursor.description is not None else []
+                return int(cursor.rowcount), [tuple(row) for row in rows]
+
+            return work(run)
 
     def close(self) -> None:
         """The pool belongs to PostgresStore, which closes it."""

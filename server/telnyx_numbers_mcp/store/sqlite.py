@@ -15,7 +15,7 @@ from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.store import ApprovalStore
 
-__all__ = ["SqliteStore", "enable_wal"]
+__all__ = ["SqliteStore", "enable_wal", "migrate"]
 
 
 def enable_wal(db: sqlite3.Connection) -> None:
@@ -30,6 +30,24 @@ def enable_wal(db: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply what is missing, once, even when several processes start together (BEGIN IMMEDIATE)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        done = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
+        for version, statements in MIGRATIONS:
+            if version in done:
+                continue
+            for sql in statements:
+                db.execute(sql.format(serial="INTEGER", real="REAL"))
+            db.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 class SqliteStore(Store):
@@ -48,22 +66,8 @@ class SqliteStore(Store):
         self._migrate()
 
     def _migrate(self) -> None:
-        """Apply what is missing, once, even when several processes start together (BEGIN IMMEDIATE)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-                done = {v for (v,) in self._db.execute("SELECT version FROM schema_migrations")}
-                for version, statements in MIGRATIONS:
-                    if version in done:
-                        continue
-                    for sql in statements:
-                        self._db.execute(sql.format(serial="INTEGER", real="REAL"))
-                    self._db.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            migrate(self._db)
 
     def describe(self) -> str:
         return f"sqlite:///{self.path}"
@@ -96,18 +100,19 @@ class SqliteStore(Store):
     def put_quote(self, record: QuoteRecord) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO quotes (nonce, tool, args_json, summary, expires_at) VALUES (?, ?, ?, ?, ?)",
-                (record.nonce, record.tool, record.args_json, record.summary, record.expires_at),
+                "INSERT INTO quotes (nonce, tool, args_json, summary, expires_at, mode) VALUES (?, ?, ?, ?, ?, ?)",
+                (record.nonce, record.tool, record.args_json, record.summary, record.expires_at, record.mode),
             )
 
     def get_quote(self, nonce: str) -> QuoteRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT nonce, tool, args_json, summary, expires_at, used_at FROM quotes WHERE nonce = ?", (nonce,)
+                "SELECT nonce, tool, args_json, summary, expires_at, used_at, mode FROM quotes WHERE nonce = ?",
+                (nonce,),
             ).fetchone()
         if row is None:
             return None
-        return QuoteRecord(row[0], row[1], row[2], row[3], float(row[4]), used=row[5] is not None)
+        return QuoteRecord(row[0], row[1], row[2], row[3], float(row[4]), used=row[5] is not None, mode=row[6])
 
     def claim_quote(self, nonce: str, now: float) -> bool:
         with self._lock:
