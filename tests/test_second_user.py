@@ -130,8 +130,9 @@ def test_the_agents_user_can_call_tools_but_not_read_the_state_or_approve(base: 
     with log.open("wb") as err:
         os.chmod(log, 0o600)
         server = subprocess.Popen(
-            as_user(SERVER_UID, server_env, SYSTEM_PYTHON, "-m", "telnyx_numbers_mcp", "--transport", "http",
-                    "--port", str(port), "--http-token", TOKEN, "--sandbox", "--sandbox-state",
+            as_user(SERVER_UID, {**server_env, "MCP_HTTP_TOKEN": TOKEN}, SYSTEM_PYTHON, "-m", "telnyx_numbers_mcp",
+                    "--transport", "http",
+                    "--port", str(port), "--sandbox", "--sandbox-state",
                     f"{state}/sandbox.sqlite3", "--audit-log", f"{state}/audit.jsonl", "--approval-wait", "0",
                     "--no-browser", *store),
             stdout=subprocess.DEVNULL, stderr=err, cwd="/",
@@ -153,7 +154,7 @@ def test_the_agents_user_can_call_tools_but_not_read_the_state_or_approve(base: 
         # the operator (the server's user) approves; then the agent's check_approval gets the order
         approve = subprocess.run(
             as_user(SERVER_UID, server_env, SYSTEM_PYTHON, "-m", "telnyx_numbers_mcp", "approvals", "approve",
-                    seen["approval_id"], *store),
+                    seen["approval_id"], "--sandbox", "--yes", *store),
             capture_output=True, text=True, timeout=60, cwd="/",
         )  # fmt: skip
         assert approve.returncode == 0, approve.stderr
