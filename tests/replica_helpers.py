@@ -102,9 +102,11 @@ def start_replica(store: str, upstream: str, log_dir: Path, *extra: str, secret:
     port = free_port()
     log = log_dir / f"replica-{port}.log"
     args = ["--transport", "http", "--port", str(port), "--store", store, "--base-url", f"{upstream}/v2",
-            "--http-token", TOKEN, "--state-dir", str(log_dir / f"state-{port}"), "--no-browser",
+            "--state-dir", str(log_dir / f"state-{port}"), "--no-browser",
             "--approval-wait", "0", *extra]  # fmt: skip
-    env = child_env(TELNYX_API_KEY=API_KEY, **({"TELNYX_MCP_STATE_SECRET": secret} if secret else {}))
+    env = child_env(
+        TELNYX_API_KEY=API_KEY, MCP_HTTP_TOKEN=TOKEN, **({"TELNYX_MCP_STATE_SECRET": secret} if secret else {})
+    )
     with log.open("wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "telnyx_numbers_mcp", "serve", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip

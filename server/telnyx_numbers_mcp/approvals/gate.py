@@ -272,7 +272,7 @@ class Gate:
         if s.open_browser:
             threading.Thread(target=_open_browser, args=(url,), daemon=True).start()
         if s.approval_notify:
-            _notify(s.approval_notify, url, dict(s.notify_environ))
+            _notify(s.approval_notify, url, dict(s.child_environ))
 
     # --- waiting, deciding, executing ---------------------------------------------------------------
 
