@@ -36,7 +36,7 @@ def http_server(tmp: Path, base_url: str) -> Iterator[str]:
         [sys.executable, "-m", "telnyx_numbers_mcp", "--transport", "http", "--port", str(port),
          "--http-token-file", str(tmp / "token"), "--base-url", base_url, "--state-dir", str(tmp / "state"),
          "--audit-log", str(tmp / "audit.jsonl"), "--approval-wait", "0",
-         "--approval-notify", f"{sys.executable} {NOTIFY} {tmp / 'urls.tsv'}"],
+         "--approval-notify", f"{sys.executable} {NOTIFY} {tmp / 'urls.jsonl'}"],
         env=child_env(TELNYX_API_KEY=KEY), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -224,6 +224,8 @@ def run_http(
         )
     drain = Drain()
     app = http_app(server, host=host, token=token, allowed_hosts=allowed, routes=routes, ready=ready, drain=drain)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
+    # log_config=None: uvicorn's records (its access log names every path, a review link's secret included) go to
+    # the root handlers on stderr, through the filters that mask secrets, instead of handlers of its own
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on", log_config=None,
                             timeout_graceful_shutdown=math.ceil(shutdown_grace) + 5)  # fmt: skip
     anyio.run(DrainingServer(config, drain, shutdown_grace).serve)
