@@ -87,3 +87,28 @@ def test_a_key_others_can_read_is_refused_and_a_readable_folder_is_tightened(tmp
     key.chmod(0o644)
     done = cli(state, "tools")
     assert done.returncode == 2 and f"refusing to use {key}" in done.stderr and f"rm {key}" in done.stderr
+
+
+@pytest.mark.anyio
+async def test_everything_an_approval_puts_in_the_state_folder_is_private(tmp_path: Path) -> None:
+    """The store (with -wal and -shm), approval.key and the review page's redirect file, while one is pending."""
+    from approval_helpers import Flow, text, us_number
+    from telnyx_numbers_mcp.sandbox import Sandbox
+
+    flow = Flow(Sandbox(), tmp_path)
+    old = os.umask(0o022)
+    try:
+        quiet = (("BROWSER", "true"), ("PATH", os.defpath))  # a "browser" that opens nothing
+        async with flow.client("legacy", open_browser=True, child_environ=quiet) as c:
+            number = await us_number(c)
+            result = await flow.call(
+                c, "number_orders_create", {"phone_numbers": [{"phone_number": number["phone_number"]}]}
+            )
+            assert (result.structured_content or {}).get("status") == "awaiting_approval", text(result)
+            found = modes(flow.state)
+    finally:
+        os.umask(old)
+    assert {"approval.key", "state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm", "links"} <= set(found), found
+    assert any(name.startswith("links/ap_") for name in found), found
+    assert found.pop(".") == found.pop("links") == "0o700"
+    assert set(found.values()) == {"0o600"}, found
