@@ -230,11 +230,11 @@ def serve(settings: Settings) -> int:
         server, rt = build_app(settings, runtime=rt)
         if settings.transport == "http":
             token = settings.http_token.get_secret_value() if settings.http_token else None
-            review = rt.gate.review = ReviewListener(rt.gate)
-            review.use_http_transport(settings.host, settings.port)  # review pages on the same listener
+            review = rt.gate.review = ReviewListener(rt.gate)  # review pages on the same listener;
             run_http(server, host=settings.host, port=settings.port, token=token, log_level=settings.log_level,
                      allowed_hosts=settings.allowed_hosts, routes=routes(review), ready=rt.store.ping,
-                     shutdown_grace=settings.shutdown_grace)  # fmt: skip
+                     shutdown_grace=settings.shutdown_grace,
+                     on_bound=review.use_http_transport)  # links name the address it is bound to  # fmt: skip
         else:
             anyio.run(run_stdio, server)
     finally:
