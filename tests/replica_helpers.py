@@ -145,9 +145,12 @@ def audit_cli(store: str) -> list[dict[str, Any]]:
 
 
 def review_link(replica: Replica, approval_id: str) -> str:
-    """The review page's URL as the replica announced it to the operator (stderr), never to the model."""
-    found = re.search(rf"(http://\S+/approvals/{approval_id}\?t=[0-9a-f]+)", replica.stderr())
-    assert found, replica.stderr()[-2000:]
+    """The review page's URL as the replica handed it to the operator: in the redirect file its log names (the
+    log never holds the link itself), never to the model."""
+    page = Path(replica.args[replica.args.index("--state-dir") + 1]) / "links" / f"{approval_id}.html"
+    assert f"{approval_id} needed" in replica.stderr() and page.as_uri() in replica.stderr(), replica.stderr()[-2000:]
+    found = re.search(rf'url=(http://[^"]+/approvals/{approval_id}\?t=[0-9a-f]+)"', page.read_text())
+    assert found and found.group(1).split("?t=")[1] not in replica.stderr(), page.read_text()
     return found.group(1)
 
 

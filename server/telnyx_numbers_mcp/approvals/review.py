@@ -68,7 +68,8 @@ class ReviewListener:
     def use_http_transport(self, host: str, port: int) -> None:
         """The HTTP transport serves `routes()` itself: `host` and `port` are the address its listener is bound
         to (not the --host name: `localhost` may resolve to an address another user listens on)."""
-        self.base = self.gate.rt.settings.public_url or f"http://{self._bound(host, port)}"
+        bound = self._bound(host, port)  # accepted as Host and Origin even behind --public-url
+        self.base = self.gate.rt.settings.public_url or f"http://{bound}"
 
     async def ensure_started(self) -> str:
         if self.base is not None and (self._server is None or not self._server.should_exit):
@@ -92,7 +93,8 @@ class ReviewListener:
                 raise RuntimeError("the review page listener did not start")
             await anyio.sleep(0.01)
         self.hosts, self.origins = set(), set()
-        self.base = self.gate.rt.settings.public_url or f"http://{self._bound(host, port)}"
+        bound = self._bound(host, port)  # accepted as Host and Origin even behind --public-url
+        self.base = self.gate.rt.settings.public_url or f"http://{bound}"
         log.info("review pages served at %s", self.base)
         return self.base
 
