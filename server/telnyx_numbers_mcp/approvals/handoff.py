@@ -56,8 +56,14 @@ def write_link(folder: Path, approval_id: str, url: str, expires_at: float) -> P
 
 
 async def drop_when_settled(path: Path, settled: Callable[[], bool], poll: float = SETTLE_POLL) -> None:
-    """Remove the redirect file once its approval is decided or expired (whichever process decided it)."""
-    while not settled():
+    """Remove the redirect file once its approval is decided or expired (whichever process decided it). Runs in
+    the server's task group, so a failing look at the store is logged and retried, never raised."""
+    while True:
+        try:
+            if settled():
+                break
+        except Exception as exc:  # the store is briefly unavailable: the next look may work
+            log.debug("could not look up the approval behind %s: %s", path.name, exc)
         await anyio.sleep(poll)
     path.unlink(missing_ok=True)
 
