@@ -59,9 +59,10 @@ def wait_ok(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def process(argv: list[str], probe: str) -> Iterator[subprocess.Popen[bytes]]:
+def process(argv: list[str], probe: str, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`extra` environment: secrets go there, never into argv (the server refuses them as flags)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_"))}
-    proc = subprocess.Popen(argv, env={**env, "TELNYX_API_KEY": "KEY_bench"}, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, env={**env, "TELNYX_API_KEY": "KEY_bench", **extra}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_ok(probe, proc)
@@ -118,10 +119,14 @@ def main() -> None:
                     urls = []
                     for _ in range(count):
                         port = free_port()
-                        argv = [*exe, "--transport", "http", "--port", str(port), "--store", store,
-                                "--state-secret", SECRET, "--http-token", TOKEN, "--state-dir", tmp,
+                        argv = [*exe, "--transport", "http", "--port", str(port), "--state-dir", tmp,
                                 "--base-url", f"http://127.0.0.1:{upstream_port}/v2"]  # fmt: skip
-                        stack.enter_context(process(argv, f"http://127.0.0.1:{port}/readyz"))
+                        secrets = {
+                            "TELNYX_MCP_STORE": store,
+                            "TELNYX_MCP_STATE_SECRET": SECRET,
+                            "MCP_HTTP_TOKEN": TOKEN,
+                        }
+                        stack.enter_context(process(argv, f"http://127.0.0.1:{port}/readyz", **secrets))
                         urls.append(f"http://127.0.0.1:{port}/mcp")
                     for name, (tool, args) in WORKLOADS.items():
                         anyio.run(load, urls, opts.workers, 1.0, tool, args)  # warm-up

@@ -42,7 +42,7 @@ class Flow:
 
     @property
     def urls_file(self) -> Path:
-        return self.tmp / "urls.tsv"
+        return self.tmp / "urls.jsonl"
 
     @property
     def state(self) -> Path:
@@ -94,28 +94,40 @@ class Flow:
 
     def url(self, index: int = -1, count: int = 1) -> str:
         """The review URL handed to --approval-notify (waits for the notifier process to write it)."""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            lines = self.urls_file.read_text().splitlines() if self.urls_file.exists() else []
-            if len(lines) >= count:
-                argv_url, env_url, key = lines[index].split("\t")
-                assert argv_url == env_url, "the URL must be the last argument and TELNYX_MCP_APPROVAL_URL"
-                assert key == "", "the notify command must not get the Telnyx API key"
-                return argv_url
-            time.sleep(0.02)
-        raise AssertionError("--approval-notify was not run")
+        return notified(self.urls_file, index, count)
 
     def assert_secret_never_seen(self) -> None:
         """No tool result of the flow carries a review URL, its secret or the listener's address."""
-        lines = self.urls_file.read_text().splitlines() if self.urls_file.exists() else []
-        assert lines, "the flow produced no review URL to look for"
-        for line in lines:
-            url = line.split("\t")[0]
+        records = notifications(self.urls_file)
+        assert records, "the flow produced no review URL to look for"
+        for record in records:
+            url = record["env_url"]
             secret = parse_qs(urlsplit(url).query)["t"][0]
             netloc = urlsplit(url).netloc
             for result in self.seen:
                 assert secret not in result and url not in result and netloc not in result, result[:300]
                 assert "?t=" not in result
+
+
+def notifications(path: Path) -> list[dict[str, Any]]:
+    """What each run of notify_recorder.py was given."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def notified(path: Path, index: int = -1, count: int = 1) -> str:
+    """The review URL the `index`th --approval-notify run got, once `count` runs wrote theirs. Each got it in
+    TELNYX_MCP_APPROVAL_URL and on stdin, never as an argument, and had no secret in its environment."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        records = notifications(path)
+        if len(records) >= count:
+            record = records[index]
+            assert record["env_url"] == record["stdin"] and "/approvals/ap_" in record["env_url"], record
+            assert not any("/approvals/" in arg or "?t=" in arg for arg in record["argv"]), record["argv"]
+            assert record["secrets"] == [], "the notify command must get no secret in its environment"
+            return str(record["env_url"])
+        time.sleep(0.02)
+    raise AssertionError("--approval-notify was not run")
 
 
 async def us_number(c: Client) -> dict[str, Any]:

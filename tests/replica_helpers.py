@@ -111,9 +111,9 @@ def start_replica(
     port = port or free_port()
     log = log_dir / f"replica-{port}.log"
     args = ["--transport", "http", "--port", str(port), "--store", store, "--base-url", f"{upstream}/v2",
-            *(["--http-token", token] if token else []), "--state-dir", str(log_dir / f"state-{port}"),
-            "--no-browser", "--approval-wait", "0", *extra]  # fmt: skip
-    env = child_env(TELNYX_API_KEY=API_KEY, **({"TELNYX_MCP_STATE_SECRET": secret} if secret else {}))
+            "--state-dir", str(log_dir / f"state-{port}"), "--no-browser", "--approval-wait", "0", *extra]  # fmt: skip
+    tokens = {"MCP_HTTP_TOKEN": token} if token else {}
+    env = child_env(TELNYX_API_KEY=API_KEY, **tokens, **({"TELNYX_MCP_STATE_SECRET": secret} if secret else {}))
     with log.open("wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "telnyx_numbers_mcp", "serve", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
@@ -154,9 +154,12 @@ def audit_cli(store: str) -> list[dict[str, Any]]:
 
 
 def review_link(replica: Replica, approval_id: str) -> str:
-    """The review page's URL as the replica announced it to the operator (stderr), never to the model."""
-    found = re.search(rf"(http://\S+/approvals/{approval_id}\?t=[0-9a-f]+)", replica.stderr())
-    assert found, replica.stderr()[-2000:]
+    """The review page's URL as the replica handed it to the operator: in the redirect file its log names (the
+    log never holds the link itself), never to the model."""
+    page = Path(replica.args[replica.args.index("--state-dir") + 1]) / "links" / f"{approval_id}.html"
+    assert f"{approval_id} needed" in replica.stderr() and page.as_uri() in replica.stderr(), replica.stderr()[-2000:]
+    found = re.search(rf'url=(http://[^"]+/approvals/{approval_id}\?t=[0-9a-f]+)"', page.read_text())
+    assert found and found.group(1).split("?t=")[1] not in replica.stderr(), page.read_text()
     return found.group(1)
 
 

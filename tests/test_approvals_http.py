@@ -1,4 +1,4 @@
-"""Approvals with the HTTP transport, as a user runs it (`--transport http --http-token ...` in a subprocess):
+"""Approvals with the HTTP transport, as a user runs it (`--transport http --http-token-file ...` in a subprocess):
 the review page on the same listener without the bearer token, and a 2026-07-28 approval replayed from a new
 HTTP session."""
 
@@ -31,11 +31,12 @@ ORDERS = "/v2/number_orders"
 @contextmanager
 def http_server(tmp: Path, base_url: str) -> Iterator[str]:
     port = free_port()
+    (tmp / "token").write_text(TOKEN + "\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "telnyx_numbers_mcp", "--transport", "http", "--port", str(port),
-         "--http-token", TOKEN, "--base-url", base_url, "--state-dir", str(tmp / "state"),
+         "--http-token-file", str(tmp / "token"), "--base-url", base_url, "--state-dir", str(tmp / "state"),
          "--audit-log", str(tmp / "audit.jsonl"), "--approval-wait", "0",
-         "--approval-notify", f"{sys.executable} {NOTIFY} {tmp / 'urls.tsv'}"],
+         "--approval-notify", f"{sys.executable} {NOTIFY} {tmp / 'urls.jsonl'}"],
         env=child_env(TELNYX_API_KEY=KEY), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

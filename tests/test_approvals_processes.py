@@ -24,7 +24,7 @@ def server(base_url: str, tmp: Path, name: str) -> StdioServerParameters:
     args = [
         "-m", "telnyx_numbers_mcp", "--base-url", base_url, "--state-dir", str(tmp / "state"),
         "--audit-log", str(tmp / f"audit-{name}.jsonl"), "--approval-wait", "0",
-        "--approval-notify", f"{sys.executable} {NOTIFY} {tmp / 'urls.tsv'}",
+        "--approval-notify", f"{sys.executable} {NOTIFY} {tmp / 'urls.jsonl'}",
     ]  # fmt: skip
     return StdioServerParameters(command=sys.executable, args=args, env=child_env(TELNYX_API_KEY=KEY))
 
@@ -73,7 +73,7 @@ async def test_two_server_processes_sharing_a_store_send_an_approved_purchase_on
     assert len(results) == 10 and not any(r.is_error for r in results), [text(r) for r in results if r.is_error]
     ids = {(r.structured_content or {})["data"]["id"] for r in results}
     assert len(ids) == 1
-    urls = (tmp_path / "urls.tsv").read_text()
+    urls = (tmp_path / "urls.jsonl").read_text()
     assert KEY not in urls  # the notify command never gets the Telnyx key
     for r in results:
         assert "?t=" not in r.model_dump_json()

@@ -84,11 +84,18 @@ def test_the_review_page_opens_in_a_browser_only_on_a_desktop(
     assert build_settings(flags, env).open_browser is opens
 
 
-def test_the_notify_command_environment_leaves_out_the_secrets() -> None:
-    env = {"TELNYX_API_KEY": "KEY_x", "MCP_HTTP_TOKEN": "tok", "PATH": "/bin", "SLACK_WEBHOOK": "https://hooks"}
-    settings = build_settings({"approval_notify": "notify-send"}, env)
-    assert dict(settings.notify_environ) == {"PATH": "/bin", "SLACK_WEBHOOK": "https://hooks"}
-    assert "KEY_x" not in repr(settings)
+def test_the_notify_command_and_browser_environment_leaves_out_the_secrets(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("Zq8vK2pWx7LmN4rT9yB3cH6jD1fG5sQ0aE\n")
+    (tmp_path / "store").write_text(f"sqlite:///{tmp_path}/s.sqlite3\n")
+    secrets = {"TELNYX_API_KEY": "KEY_x", "MCP_HTTP_TOKEN": "tok", "PGPASSWORD": "pg", "PGPASSFILE": "/p",
+               "TELNYX_MCP_STATE_SECRET_FILE": str(tmp_path / "secret"),
+               "TELNYX_MCP_STORE_FILE": str(tmp_path / "store")}  # fmt: skip
+    env = {**secrets, "PATH": "/bin", "SLACK_WEBHOOK": "https://hooks", "DISPLAY": ":0", "BROWSER": "firefox"}
+    for flags in ({"approval_notify": "notify-send"}, {}):  # the browser opens: DISPLAY is set
+        settings = build_settings(flags, env)
+        assert dict(settings.child_environ) == {"PATH": "/bin", "SLACK_WEBHOOK": "https://hooks", "DISPLAY": ":0",
+                                                "BROWSER": "firefox"}  # fmt: skip
+        assert "KEY_x" not in repr(settings)
 
 
 @pytest.mark.anyio

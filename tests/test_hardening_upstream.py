@@ -5,6 +5,7 @@ against recording endpoints: an in-process fake and a real local HTTP server tha
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -31,8 +32,37 @@ FRAGMENTS = [KEY[i : i + 8] for i in range(len(KEY) - 7)]
 ORDER = {"phone_numbers": [{"phone_number": "+13125550001"}], "customer_reference": "ref-1"}
 
 
+def _b64(prefix: str, alphabet: Callable[[bytes], bytes] = base64.b64encode) -> Callable[[str], str]:
+    return lambda s: alphabet(prefix.encode() + s.encode()).decode()
+
+
+# Every form the key is masked in besides itself: how an upstream, a proxy or a library may echo it.
+ENCODINGS: dict[str, Callable[[str], str]] = {
+    "base64": _b64(""),
+    "base64 after 1 byte": _b64("a"),
+    "base64 of the header": _b64("Authorization: Bearer "),
+    "URL-safe base64 after 2 bytes": _b64("ab", base64.urlsafe_b64encode),
+    "MIME base64 (wrapped lines)": lambda s: base64.encodebytes(b"x" * 40 + s.encode()).decode(),
+    "hex": lambda s: s.encode().hex(),
+    "HEX": lambda s: s.encode().hex().upper(),
+    "percent-encoding": lambda s: "".join(f"%{b:02X}" for b in s.encode()),
+    "HTML decimal entities": lambda s: "".join(f"&#{ord(c)};" for c in s),
+    "HTML hex entities": lambda s: "".join(f"&#x{ord(c):x};" for c in s),
+    "JSON \\u escapes": lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
+    "UTF-16 (NUL-interleaved)": lambda s: s.encode("utf-16-le").decode("latin-1"),
+    "spaced out": " ".join,
+    "dash-interleaved": "-".join,
+}
+
+
 def leaks(text: str) -> list[str]:
-    return [f for f in FRAGMENTS if f in text]
+    """Fragments of the key, as written or in any of ENCODINGS, that are in `text`."""
+    found = [f for f in FRAGMENTS if f in text]
+    for name, encode in ENCODINGS.items():
+        form = encode(KEY).strip()
+        middle = form[len(form) // 4 : -len(form) // 4]  # whatever comes before or after, this is the key's alone
+        found += [f"{name}: {middle[:30]}"] if middle in text else []
+    return found
 
 
 @dataclass
@@ -108,6 +138,15 @@ ECHOES: dict[str, Callable[[httpx.Request], httpx.Response]] = {
     ),
     "5xx with a bearer token of a proxy": lambda r: httpx.Response(
         502, text="proxy saw Authorization: Bearer proxy-own-token-123456"
+    ),
+    "2xx JSON with the key in every encoded form": lambda r: httpx.Response(
+        200, json={"data": shaped(r, {"id": "o1", **{name: f"<{encode(KEY)}>" for name, encode in ENCODINGS.items()}})}
+    ),
+    "4xx text with the key in every encoded form": lambda r: httpx.Response(
+        400, text=" | ".join(f"{name}: {encode(KEY)}" for name, encode in ENCODINGS.items())
+    ),
+    "4xx JSON detail with the key base64-encoded": lambda r: httpx.Response(
+        422, json={"errors": [{"code": "10015", "title": "Bad", "detail": "seen: " + ENCODINGS["base64"](KEY)}]}
     ),
 }
 
@@ -260,6 +299,47 @@ def test_property_any_8_characters_of_the_key_anywhere_in_a_text_are_masked(
     assert not leaks(masked) and "***" in masked, masked
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, len(KEY) - 8),
+    st.integers(8, len(KEY)),
+    st.sampled_from(sorted(ENCODINGS)),
+    st.text(max_size=40),
+    st.text(max_size=40),
+)
+def test_property_any_8_characters_of_the_key_in_any_encoded_form_are_masked(
+    start: int, size: int, encoding: str, before: str, after: str
+) -> None:
+    """An encoded fragment loses everything the fragment alone decides: at most the few characters at each
+    end that its neighbours share (a base64 character spanning two bytes, say) can stay."""
+    from telnyx_numbers_mcp.guards.redaction import Redactor
+
+    form = ENCODINGS[encoding](KEY[start : start + size]).strip()
+    middle = form[4:-4] if encoding.startswith(("base64", "URL", "MIME")) else form[1:-1]
+    masked = Redactor([KEY]).text(before + form + after)
+    assert "***" in masked and middle not in masked, (encoding, form, masked)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_property_text_without_the_key_is_left_alone(text: str) -> None:
+    """Masking is exact: a text that holds no fragment of the key in any form comes back unchanged."""
+    from telnyx_numbers_mcp.guards.redaction import Redactor
+
+    assert Redactor([KEY]).text(text.replace("earer", "")) == text.replace("earer", "")
+
+
+def test_ids_and_hex_that_merely_look_like_an_encoded_key_are_left_alone() -> None:
+    from telnyx_numbers_mcp.guards.redaction import Redactor
+
+    redactor = Redactor([KEY])
+    text = json.dumps(
+        {"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "sha": KEY[:7].encode().hex() + "0" * 50,
+         "b64": base64.b64encode(KEY[:7].encode() + b"-different-").decode(), "n": "+13125550001"}
+    )  # fmt: skip
+    assert redactor.text(text) == text
+
+
 def test_the_log_filter_masks_messages_and_tracebacks_and_survives_a_malformed_call() -> None:
     import io
 
@@ -283,3 +363,27 @@ def test_the_log_filter_masks_messages_and_tracebacks_and_survives_a_malformed_c
     text = out.getvalue()
     assert "sent Bearer ***" in text and "unformattable" in text and "ValueError: upstream said ***" in text
     assert not leaks(text), text
+
+
+def test_the_log_filter_masks_encoded_keys_and_review_link_secrets() -> None:
+    import io
+
+    from telnyx_numbers_mcp.guards.redaction import RedactingLogFilter, Redactor
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactingLogFilter(Redactor([KEY])))
+    log = logging.getLogger("tests.hardening.redaction.encoded")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    secret = "0123456789abcdef0123456789abcdef0123456789a"
+    try:
+        for name, encode in ENCODINGS.items():
+            log.warning("%s: %s", name, encode(KEY))
+        log.info('127.0.0.1:5000 - "GET /approvals/ap_0123456789abcdef0123?t=%s HTTP/1.1" 200', secret)
+        log.warning("link %s", f"http://127.0.0.1:5000/approvals/ap_0123456789abcdef0123?x=1&t={secret}")
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert not leaks(text) and secret not in text and text.count("t=***") == 2, text

@@ -314,8 +314,8 @@ def test_a_postgresql_store_without_a_secret_is_refused_before_connecting(tmp_pa
 
     url = "postgresql://mcp:hunter2-password@127.0.0.1:1/numbers"
     out = subprocess.run(
-        [sys.executable, "-m", "telnyx_numbers_mcp", "--transport", "http", "--store", url],
-        env=child_env(), capture_output=True, timeout=60,
+        [sys.executable, "-m", "telnyx_numbers_mcp", "--transport", "http"],
+        env=child_env(TELNYX_MCP_STORE=url), capture_output=True, timeout=60,
     )  # fmt: skip
     err = out.stderr.decode()
     assert out.returncode == 2, err

@@ -23,6 +23,7 @@ from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, shown
 from telnyx_numbers_mcp.guards.redaction import bounded, redact_logs
 from telnyx_numbers_mcp.listing import ToolListCache
+from telnyx_numbers_mcp.logs import limit_repeats
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def build_app(
     """The MCP server and its runtime (the HTTP transport mounts the review page from `runtime.gate`)."""
     rt = runtime if runtime is not None else build_runtime(settings, transport=transport)
     redact_logs(rt.redactor.secrets)
+    limit_repeats()  # a flood of one log line cannot fill the disk through stderr
 
     @asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncIterator[Runtime]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from telnyx_numbers_mcp import __version__
 from telnyx_numbers_mcp.config import Settings, build_settings
-from telnyx_numbers_mcp.errors import NumbersMcpError
+from telnyx_numbers_mcp.errors import ConfigError, NumbersMcpError
 
 S = argparse.SUPPRESS  # unset flags stay absent, so the environment can fill them
 
@@ -27,7 +27,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--transport", choices=["stdio", "http"], default=S, help="stdio (default) or streamable HTTP")
     g.add_argument("--host", default=S, help="HTTP bind address (default 127.0.0.1)")
     g.add_argument("--port", type=int, default=S, help="HTTP port (default 8765)")
-    g.add_argument("--http-token", default=S, help="bearer token HTTP clients must send (env MCP_HTTP_TOKEN)")
+    g.add_argument("--http-token", default=S, help=S)  # refused: see refuse_secret_flags
+    g.add_argument("--http-token-file", default=S,
+                   help="file holding the bearer token HTTP clients must send (or env MCP_HTTP_TOKEN)")  # fmt: skip
     g.add_argument(
         "--allowed-host",
         dest="allowed_hosts",
@@ -93,11 +95,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
     g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
-    g.add_argument("--store", default=S, help="postgresql://... or sqlite:///PATH (env TELNYX_MCP_STORE; "
-                   "default: SQLite in the user data folder)")  # fmt: skip
-    g.add_argument("--state-secret", default=S, help="secret shared by replicas, 32+ characters "
-                   "(env TELNYX_MCP_STATE_SECRET)")  # fmt: skip
-    g.add_argument("--state-secret-file", default=S, help="read the state secret from this file")
+    g.add_argument("--store", default=S, help="postgresql://... or sqlite:///PATH, without a password (env "
+                   "TELNYX_MCP_STORE or --store-file may hold one; default: SQLite in the state folder)")  # fmt: skip
+    g.add_argument("--store-file", default=S, help="file holding the store URL (e.g. with its password)")
+    g.add_argument("--state-secret", default=S, help=S)  # refused: see refuse_secret_flags
+    g.add_argument("--state-secret-file", default=S, help="file holding the secret shared by replicas, 32+ random "
+                   "characters (or env TELNYX_MCP_STATE_SECRET)")  # fmt: skip
     g.add_argument("--shutdown-grace", type=float, default=S,
                    help="seconds calls in flight may take to finish on SIGTERM (HTTP; default 30)")  # fmt: skip
     h = parser.add_argument_group("hosted for a team (--transport http; see the README's 'Host it for a team')")
@@ -154,13 +157,43 @@ FLAG_KEYS = {
     "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
     "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "allowed_hosts",
     "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
-    "lookup_budget", "store", "state_secret", "state_secret_file", "shutdown_grace", "auth_issuer", "auth_audience",
-    "approver_client_id", "approver_client_secret_file", "approvers", "approver_claim", "max_pending_approvals",
+    "lookup_budget", "store", "store_file", "state_secret", "state_secret_file", "http_token_file", "shutdown_grace",
+    "auth_issuer", "auth_audience", "approver_client_id", "approver_client_secret_file", "approvers", "approver_claim",
+    "max_pending_approvals",
 }  # fmt: skip
+
+
+def refuse_secret_flags(flags: Mapping[str, Any]) -> None:
+    """Every local user can read a process's command line (`ps`, /proc/PID/cmdline): a secret given as a flag
+    is refused at start, naming where it belongs instead."""
+    from telnyx_numbers_mcp.config import SECRET_SOURCES
+
+    for field, (file_flag, var, _) in SECRET_SOURCES.items():
+        value = flags.get(field)
+        if value is None or (field == "store" and not _has_password(str(value))):
+            continue
+        what = "a password in --store" if field == "store" else f"--{field.replace('_', '-')}"
+        raise ConfigError(
+            f"{what} is refused: every user of this machine can read a process's command line. Put it in the "
+            f"environment ({var}) or in a file only you can read (--{file_flag.replace('_', '-')} FILE)"
+            + (", or let PostgreSQL find it (PGPASSWORD, ~/.pgpass)" if field == "store" else "")
+            + "."
+        )
+
+
+def _has_password(url: str) -> bool:
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return bool(parts.password) or any(k.lower() == "password" for k in parse_qs(parts.query))
+    except ValueError:
+        return False
 
 
 def settings_from(ns: argparse.Namespace, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     flags = {k: v for k, v in vars(ns).items() if k in FLAG_KEYS}
+    refuse_secret_flags(flags)
     flags.update(overrides)
     return build_settings(flags, environ)
 
@@ -225,8 +258,7 @@ def serve(settings: Settings) -> int:
         server, rt = build_app(settings, runtime=rt)
         if settings.transport == "http":
             token = settings.http_token.get_secret_value() if settings.http_token else None
-            review = rt.gate.review = ReviewListener(rt.gate)
-            review.use_http_transport(settings.host, settings.port)  # review pages on the same listener
+            review = rt.gate.review = ReviewListener(rt.gate)  # review pages on the same listener
             protect, allowed = None, list(settings.allowed_hosts)
             if settings.auth_issuer:
                 from telnyx_numbers_mcp.auth.resource import hosted
@@ -235,7 +267,8 @@ def serve(settings: Settings) -> int:
                 allowed += names
             run_http(server, host=settings.host, port=settings.port, token=token, log_level=settings.log_level,
                      allowed_hosts=allowed, routes=routes(review), ready=rt.store.ping,
-                     shutdown_grace=settings.shutdown_grace, protect=protect)  # fmt: skip
+                     shutdown_grace=settings.shutdown_grace, protect=protect,
+                     on_bound=review.use_http_transport)  # links name the address it is bound to  # fmt: skip
         else:
             anyio.run(run_stdio, server)
     finally:

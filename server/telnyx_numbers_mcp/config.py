@@ -16,8 +16,27 @@ from telnyx_numbers_mcp.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "review-only", "deny", "allow"]
-# never handed to an --approval-notify command
-SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN", "TELNYX_MCP_STATE_SECRET", "TELNYX_MCP_STORE")
+# Secrets come from the environment or from files, never from flags: every local user can read a process's
+# arguments (/proc/PID/cmdline, `ps`). Setting -> (its --...-file flag, its environment variable, that
+# variable's *_FILE form, the fix to name when the flag form is refused).
+SECRET_SOURCES = {
+    "http_token": ("http_token_file", "MCP_HTTP_TOKEN", "MCP_HTTP_TOKEN_FILE"),
+    "state_secret": ("state_secret_file", "TELNYX_MCP_STATE_SECRET", "TELNYX_MCP_STATE_SECRET_FILE"),
+    "store": ("store_file", "TELNYX_MCP_STORE", "TELNYX_MCP_STORE_FILE"),
+    "approver_client_secret": (
+        "approver_client_secret_file",
+        "TELNYX_MCP_APPROVER_CLIENT_SECRET",
+        "TELNYX_MCP_APPROVER_CLIENT_SECRET_FILE",
+    ),
+}
+# never handed to the browser or an --approval-notify command: our secrets, where to read them, and the
+# PostgreSQL client's own password variables (psycopg reads them for --store)
+SECRET_ENV_VARS = (
+    "TELNYX_API_KEY",
+    *(var for _, env, env_file in SECRET_SOURCES.values() for var in (env, env_file)),
+    "PGPASSWORD",
+    "PGPASSFILE",
+)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 ResultFormat = Literal["text", "json"]
 ToolMode = Literal["all", "discover"]
@@ -92,7 +111,8 @@ class Settings(BaseModel):
     approver_client_secret: SecretStr | None = None
     approvers: tuple[str, ...] = ()  # subjects or e-mail addresses who may approve on the review page
     approver_claim: tuple[str, str] | None = None  # (claim, value): e.g. ("groups", "telnyx-approvers")
-    notify_environ: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
+    # the environment of the browser and the --approval-notify command: this process's, without SECRET_ENV_VARS
+    child_environ: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
 
     @field_validator("base_url")
     @classmethod
@@ -126,13 +146,27 @@ class Settings(BaseModel):
             raise ValueError(f"not a host name, address or host:port: {', '.join(repr(b) for b in bad)}")
         return value
 
+    @field_validator("state_secret", "http_token", "store", "approver_client_secret", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        """A secret from the environment and the same one from a file (with its trailing newline) are one."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("state_secret")
     @classmethod
-    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET_CHARS:
+    def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        from telnyx_numbers_mcp.keyring import MIN_SECRET_BITS, estimated_bits
+
+        how = "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters of randomness {how}")
+        if value is not None and (bits := estimated_bits(value.get_secret_value())) < MIN_SECRET_BITS:
             raise ValueError(
-                f"must be at least {MIN_SECRET_CHARS} characters of randomness "
-                "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+                f"is too predictable (about {bits:.0f} bits of randomness, {MIN_SECRET_BITS} needed: one character "
+                f"or a short pattern repeated, or a run like abcd... or 0123...); use {MIN_SECRET_CHARS}+ random "
+                f"characters {how}"
             )
         return value
 
@@ -147,8 +181,8 @@ class Settings(BaseModel):
     def _postgres_needs_a_secret(self) -> Settings:
         if self.store_kind == "postgresql" and self.state_secret is None:
             raise ValueError(
-                "a PostgreSQL store is shared by several replicas, so they need one --state-secret "
-                "(env TELNYX_MCP_STATE_SECRET, or --state-secret-file) to accept each other's quotes and "
+                "a PostgreSQL store is shared by several replicas, so they need one state secret "
+                "(env TELNYX_MCP_STATE_SECRET, or --state-secret-file FILE) to accept each other's quotes and "
                 "approval round trips; refusing to start without it"
             )
         return self
@@ -259,14 +293,34 @@ def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def _read_secret(path: Path, flag: str) -> str:
-    """The secret is the file's text without surrounding whitespace (a trailing newline is usual)."""
+def _read_secret(path: Path, source: str) -> str:
+    """The secret is the file's text; Settings strips surrounding whitespace (a trailing newline is usual)."""
     try:
-        return path.read_text(encoding="utf-8").strip()
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"invalid configuration: {flag}: cannot read {str(path)!r} ({exc.__class__.__name__})"
+            f"invalid configuration: {source}: cannot read {str(path)!r} ({exc.__class__.__name__})"
         ) from None
+
+
+def _secrets(values: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Fill each secret setting from, in order: its value or its --...-file flag (not both), then its
+    environment variable or that variable's *_FILE form (not both)."""
+    for field, (file_flag, var, file_var) in SECRET_SOURCES.items():
+        path = values.pop(file_flag, None)
+        flag = "--" + file_flag.replace("_", "-")
+        if path is not None:
+            if field in values:
+                raise ConfigError(f"invalid configuration: give --{field.replace('_', '-')} or {flag}, not both")
+            values[field] = _read_secret(Path(path), flag)
+        if field in values:
+            continue
+        if env.get(var) and env.get(file_var):
+            raise ConfigError(f"invalid configuration: set {var} or {file_var}, not both")
+        if env.get(file_var):
+            values[field] = _read_secret(Path(env[file_var]), file_var)
+        elif env.get(var):
+            values[field] = env[var]
 
 
 def _desktop(env: Mapping[str, str]) -> bool:
@@ -277,14 +331,7 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None =
     """Flags win over environment variables; unset flags are absent from `flags` (or None)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
-    secret_file = values.pop("state_secret_file", None)
-    if secret_file is not None:
-        if "state_secret" in values:
-            raise ConfigError("invalid configuration: give --state-secret or --state-secret-file, not both")
-        values["state_secret"] = _read_secret(Path(secret_file), "state_secret_file")
-    client_secret_file = values.pop("approver_client_secret_file", None)
-    if client_secret_file is not None:
-        values["approver_client_secret"] = _read_secret(Path(client_secret_file), "approver_client_secret_file")
+    _secrets(values, env)
     for field, var in ENV_VARS.items():
         if field not in values and env.get(var):
             values[field] = _truthy(env[var]) if field == "sandbox" else env[var]
@@ -292,10 +339,13 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None =
     no_browser = bool(values.pop("no_browser", False))
     if "open_browser" not in values:
         values["open_browser"] = not no_browser and _desktop(env)
-    if values.get("approval_notify") and "notify_environ" not in values:
-        values["notify_environ"] = tuple((k, v) for k, v in env.items() if k not in SECRET_ENV_VARS)
+    if (values.get("approval_notify") or values["open_browser"]) and "child_environ" not in values:
+        values["child_environ"] = tuple((k, v) for k, v in env.items() if k not in SECRET_ENV_VARS)
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
         raise ConfigError(f"invalid configuration: {problems}") from None

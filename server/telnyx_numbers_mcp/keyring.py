@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
+import math
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["LABELS", "Keyring", "hkdf_sha256"]
+__all__ = ["LABELS", "MIN_SECRET_BITS", "Keyring", "estimated_bits", "hkdf_sha256"]
+
+MIN_SECRET_BITS = 64  # 32 random hex digits give about 115 by estimated_bits, 32 random decimal digits about 100
 
 # One label per use: a key leaked or misused in one place tells nothing about the others.
 LABELS = {
@@ -33,6 +38,26 @@ def hkdf_sha256(secret: bytes, info: bytes, length: int = 32, salt: bytes = _SAL
         out += block
         counter += 1
     return out[:length]
+
+
+def _entropy(items: list[str] | list[int]) -> float:
+    """Shannon entropy of the items' frequencies, in bits per item."""
+    counts = Counter(items)
+    return -sum(n / len(items) * math.log2(n / len(items)) for n in counts.values()) if items else 0.0
+
+
+def estimated_bits(secret: str) -> float:
+    """A rough, deliberately low estimate of how many bits of randomness `secret` holds, to refuse the
+    obviously guessable: one character repeated ('a' * 32), a short pattern repeated ('ab' * 16, 'password' * 4)
+    or a run ('abcdefgh...', '0123456789...'). It is the length of the shortest repeating unit times the
+    entropy per character of the unit's characters or of the steps between them, whichever is lower."""
+    period = next(
+        (p for p in range(1, len(secret) // 2 + 1) if all(secret[i] == secret[i - p] for i in range(p, len(secret)))),
+        len(secret),
+    )
+    unit = secret[:period]
+    steps = [ord(b) - ord(a) for a, b in itertools.pairwise(unit)]
+    return max(0.0, len(unit) * min(_entropy(list(unit)), _entropy(steps)))
 
 
 @dataclass(frozen=True, repr=False)

@@ -211,16 +211,29 @@ def run_http(
     ready: Callable[[], bool] | None = None,
     shutdown_grace: float = 30.0,
     protect: Callable[[Any], Any] | None = None,
+    on_bound: Callable[[str, int], None] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; then drain (health.py): calls in flight finish, up to `shutdown_grace`
-    seconds, before the listener and the open event streams close."""
+    seconds, before the listener and the open event streams close. `on_bound(host, port)` is told the address
+    the listener is actually bound to (with `localhost`, an IPv4 one when it has one), before any request.
+    Connections are bounded and timed out (connections.py), so idle ones cannot stop the server."""
     import uvicorn
 
+    from telnyx_numbers_mcp.connections import KEEP_ALIVE, ConnectionGuard, guarded_http, max_connections
     from telnyx_numbers_mcp.health import DrainingServer
+
+    class BoundServer(DrainingServer):
+        async def startup(self, sockets: list[Any] | None = None) -> None:
+            await super().startup(sockets)
+            names = [s.getsockname() for server in getattr(self, "servers", []) for s in server.sockets or ()]
+            if on_bound is not None and names:
+                host, port = next((n for n in names if len(n) == 2), names[0])[:2]
+                on_bound(str(host), int(port))
 
     allowed = list(allowed_hosts)
     if not token and protect is None and host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving on %s without --http-token: anyone who can reach it can use your Telnyx key", host)
+        log.warning("serving on %s without an HTTP token (MCP_HTTP_TOKEN or --http-token-file): anyone who can "
+                    "reach it can use your Telnyx key", host)  # fmt: skip
     if host not in ("127.0.0.1", "localhost", "::1") and not allowed:
         log.warning(
             "serving on %s with no --allowed-host: only requests whose Host is 127.0.0.1, localhost or [::1] "
@@ -230,6 +243,9 @@ def run_http(
     drain = Drain()
     app = http_app(server, host=host, token=token, allowed_hosts=allowed, routes=routes, ready=ready, drain=drain,
                    protect=protect)  # fmt: skip
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on",
-                            timeout_graceful_shutdown=math.ceil(shutdown_grace) + 5)  # fmt: skip
-    anyio.run(DrainingServer(config, drain, shutdown_grace).serve)
+    # log_config=None: uvicorn's records (its access log names every path, a review link's secret included) go to
+    # the root handlers on stderr, through the filters that mask secrets, instead of handlers of its own
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), lifespan="on", log_config=None,
+                            timeout_graceful_shutdown=math.ceil(shutdown_grace) + 5, timeout_keep_alive=KEEP_ALIVE,
+                            http=guarded_http(ConnectionGuard(max_connections())))  # fmt: skip
+    anyio.run(BoundServer(config, drain, shutdown_grace).serve)

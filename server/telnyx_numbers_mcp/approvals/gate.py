@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import logging
 import re
-import shlex
-import subprocess
 import threading
 import time
-import webbrowser
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
 from mcp.server import ServerRequestContext
 
-from telnyx_numbers_mcp.approvals import channels, keys
+from telnyx_numbers_mcp.approvals import channels, handoff, keys
 from telnyx_numbers_mcp.approvals.channels import Decision
 from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore, TooManyPending
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
@@ -312,7 +310,7 @@ class Gate:
             return await self._resume(ctx, approval)
         url = await self.review_url(approval)
         if channels.modern(ctx):
-            log.warning("Approval %s for %s: review page %s", approval.id, tool.name, url)
+            log.warning("Approval %s for %s: its review page was handed to the client", approval.id, tool.name)
             return channels.url_question(url, approval.id)
         action = await channels.ask_url(ctx, url, approval.id, timeout=self.rt.settings.elicitation_timeout)
         if action is None:  # the client could not show it: fall back to the review page's own channels
@@ -322,7 +320,7 @@ class Gate:
             if self._decide(approval, False, decision.how, decision.detail, decided_by=self._client_name(ctx)):
                 raise self._refusal(approval, decision)
         else:
-            log.warning("Approval %s for %s: review page %s", approval.id, tool.name, url)
+            log.warning("Approval %s for %s: the user opened its review page from the client", approval.id, tool.name)
         return await self._wait(ctx, approval.id)
 
     # --- channel 3: the review page ---------------------------------------------------------------------
@@ -337,14 +335,27 @@ class Gate:
         return f"{base}/approvals/{approval.id}?t={keys.tag(self.key, 'view', approval.id)}"
 
     async def announce(self, approval: Approval) -> None:
-        """Bring the review page to the human: stderr always, the browser on a desktop, --approval-notify."""
+        """Bring the review page to the human without its secret reaching argv or a log (handoff.py): a 0600
+        redirect file in the state folder, opened in the browser on a desktop; --approval-notify (the link in
+        its environment and on stdin); and a log line naming the approval and that file."""
         s = self.rt.settings
         url = await self.review_url(approval)
-        log.warning("Approval %s needed for %s: open %s", approval.id, approval.tool, url)
-        if s.open_browser:
-            threading.Thread(target=_open_browser, args=(url,), daemon=True).start()
+        page = handoff.write_link(s.state_dir or default_state_dir(), approval.id, url, approval.expires_at)
+        how = f"open {page.as_uri()} in a browser on this machine, or " if page else ""
+        log.warning("Approval %s needed for %s: %srun `telnyx-numbers-mcp approvals`",
+                    approval.id, approval.tool, how)  # fmt: skip
+        if page is not None:
+            if self.rt.task_group is not None:
+
+                def settled() -> bool:
+                    current = self.current(approval.id)
+                    return current is None or current.status != "pending"
+
+                self.rt.task_group.start_soon(handoff.drop_when_settled, page, settled)
+            if s.open_browser:
+                threading.Thread(target=_open_browser, args=(page, dict(s.child_environ)), daemon=True).start()
         if s.approval_notify:
-            _notify(s.approval_notify, url, dict(s.notify_environ))
+            _notify(s.approval_notify, url, dict(s.child_environ))
 
     # --- waiting, deciding, executing ---------------------------------------------------------------
 
@@ -562,22 +573,11 @@ class Gate:
         return f"the user in {name}" if name else "the user in the MCP client"
 
 
-def _open_browser(url: str) -> None:
-    try:
-        webbrowser.open(url, new=2)
-    except Exception as exc:  # a missing browser must not break the call; the URL is on stderr anyway
-        log.warning("could not open a browser: %s", exc)
+def _open_browser(page: Path, env: dict[str, str]) -> None:
+    """The browser opens the redirect file, not the link: its argument holds no secret; no secret in its env."""
+    handoff.open_browser(page, env)
 
 
 def _notify(command: str, url: str, env: dict[str, str]) -> None:
-    """Run --approval-notify: no shell, the URL as the last argument and in TELNYX_MCP_APPROVAL_URL."""
-    try:
-        argv = [*shlex.split(command), url]
-        proc = subprocess.Popen(
-            argv, env={**env, "TELNYX_MCP_APPROVAL_URL": url},
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-    except (OSError, ValueError) as exc:
-        log.warning("--approval-notify failed to start: %s", exc)
-        return
-    threading.Thread(target=proc.wait, daemon=True).start()  # reap it without blocking the call
+    """Run --approval-notify (no shell) with the link in TELNYX_MCP_APPROVAL_URL and on stdin, never in argv."""
+    handoff.notify(command, url, env)

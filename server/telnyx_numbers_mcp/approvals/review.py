@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 
 from telnyx_numbers_mcp.approvals import keys
 from telnyx_numbers_mcp.approvals.store import Approval
+from telnyx_numbers_mcp.connections import KEEP_ALIVE, ConnectionGuard, guarded_http, max_connections
 from telnyx_numbers_mcp.errors import ModeMismatch
 
 if TYPE_CHECKING:
@@ -71,12 +72,10 @@ class ReviewListener:
             self.origins.add(f"{parts.scheme}://{parts.netloc}")
 
     def use_http_transport(self, host: str, port: int) -> None:
-        """The HTTP transport serves `routes()` itself, on its own host and port."""
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        self._allow(shown, port)
-        if host in ("0.0.0.0", "::"):
-            self._allow("127.0.0.1", port)
-        self.base = self.gate.rt.settings.public_url or f"http://{shown}:{port}"
+        """The HTTP transport serves `routes()` itself: `host` and `port` are the address its listener is bound
+        to (not the --host name: `localhost` may resolve to an address another user listens on)."""
+        bound = self._bound(host, port)  # accepted as Host and Origin even behind --public-url
+        self.base = self.gate.rt.settings.public_url or f"http://{bound}"
         settings = self.gate.rt.settings
         self.hosted = settings.auth_issuer is not None
         if settings.approver_client_id:
@@ -93,8 +92,11 @@ class ReviewListener:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.gate.rt.settings.approval_port or 0))
-        port = int(sock.getsockname()[1])
-        config = uvicorn.Config(app(self), log_level="warning", lifespan="off", ws="none", access_log=False)
+        host, port = sock.getsockname()[:2]
+        # bounded and timed-out connections (connections.py): idle ones cannot stop the review page or the server
+        config = uvicorn.Config(app(self), log_level="warning", lifespan="off", ws="none", access_log=False,
+                                log_config=None, timeout_keep_alive=KEEP_ALIVE,
+                                http=guarded_http(ConnectionGuard(max_connections())))  # fmt: skip
         server = _QuietServer(config)
         self._server = server
         tg.start_soon(server.serve, [sock])
@@ -103,10 +105,18 @@ class ReviewListener:
                 raise RuntimeError("the review page listener did not start")
             await anyio.sleep(0.01)
         self.hosts, self.origins = set(), set()
-        self._allow("127.0.0.1", port)
-        self.base = self.gate.rt.settings.public_url or f"http://127.0.0.1:{port}"
+        bound = self._bound(host, port)  # accepted as Host and Origin even behind --public-url
+        self.base = self.gate.rt.settings.public_url or f"http://{bound}"
         log.info("review pages served at %s", self.base)
         return self.base
+
+    def _bound(self, host: str, port: int) -> str:
+        """`host:port` of a bound socket as a link names it (a wildcard bind: its loopback address); the
+        pages accept it, and the public URL's, as Host and Origin."""
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+        shown = f"[{host}]" if ":" in host else host
+        self._allow(shown, port)
+        return f"{shown}:{port}"
 
     def stop(self) -> None:
         """Stop the side listener (the HTTP transport's own listener is not ours to stop)."""

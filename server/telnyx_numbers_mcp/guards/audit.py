@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from telnyx_numbers_mcp.guards.redaction import REDACTED, Redactor
+from telnyx_numbers_mcp.statefolder import private_file
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.store.base import Store
@@ -85,6 +86,8 @@ class AuditLog:
         if path is None and store is None:
             raise ValueError("an audit log needs a file, a store, or both")
         self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            private_file(self.path)  # 0600 in a folder made 0700; an older, readable trail of ours is tightened
         self.store = store
         self._secrets = Redactor(secrets)
         self._lock = threading.Lock()
@@ -109,8 +112,9 @@ class AuditLog:
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
         created = not path.exists()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if created and not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # the trail is read by its owner only
         try:
             view = memoryview(data)
             while view:

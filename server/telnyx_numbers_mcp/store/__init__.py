@@ -9,6 +9,7 @@ import platformdirs
 
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.errors import ConfigError
+from telnyx_numbers_mcp.statefolder import secure_folder, sweep_links
 from telnyx_numbers_mcp.store.base import QuoteRecord, Store
 
 __all__ = ["QuoteRecord", "Store", "default_state_dir", "default_store_path", "open_store"]
@@ -24,7 +25,11 @@ def default_store_path(settings: Settings) -> Path:
 
 
 def open_store(settings: Settings) -> Store:
-    """Open (and migrate) the configured store; ConfigError names the problem without any password."""
+    """Open (and migrate) the configured store; ConfigError names the problem without any password. The state
+    folder is checked first (statefolder.py): it holds the default store, the review-link key and redirect files."""
+    folder = settings.state_dir or default_state_dir()
+    if settings.store is None or folder.exists():
+        sweep_links(secure_folder(folder))
     url = settings.store.get_secret_value() if settings.store else None
     if settings.store_kind == "postgresql" and url:
         from telnyx_numbers_mcp.store.postgres import PostgresStore

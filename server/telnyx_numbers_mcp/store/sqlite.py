@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from telnyx_numbers_mcp.statefolder import private_file
 from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_json
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class SqliteStore(Store):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # 0600 before SQLite makes it 0644 (the -wal and -shm files follow its mode)
         self._lock = threading.Lock()  # one connection, shared by the event loop and helper threads
         self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 30000")
