@@ -3,6 +3,7 @@ the resource URL tokens must name, every tool's scope by its kind, and who may a
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,8 +76,8 @@ def test_help_shows_the_hosted_flags_and_a_conflict_exits_2() -> None:
     for flag in ("--auth-issuer", "--auth-audience", "--approver-client-id", "--approver-client-secret-file",
                  "--approvers", "--approver-claim"):  # fmt: skip
         assert flag in shown
-    both = subprocess.run([*run, "--transport", "http", "--http-token", "x", "--auth-issuer", "http://127.0.0.1:1"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    both = subprocess.run([*run, "--transport", "http", "--auth-issuer", "http://127.0.0.1:1"], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "MCP_HTTP_TOKEN": "x"})  # fmt: skip
     assert both.returncode == 2 and "not both" in both.stderr
 
 
