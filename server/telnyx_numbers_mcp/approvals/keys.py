@@ -12,10 +12,11 @@ from pathlib import Path
 KEY_FILE = "approval.key"
 
 
-def load_or_create(state_dir: Path) -> bytes:
-    """Read the key, or create it atomically (O_EXCL) so two processes starting together agree on one."""
+def load_or_create(state_dir: Path, name: str = KEY_FILE) -> bytes:
+    """Read the key, or create it atomically (O_EXCL) so two processes starting together agree on one. `name`:
+    another key file in the same folder (store/: the audit chain's audit.key)."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / KEY_FILE
+    path = state_dir / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
