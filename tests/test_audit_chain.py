@@ -125,8 +125,13 @@ def test_a_record_made_with_another_key_does_not_verify_and_the_message_says_why
 def test_a_changed_or_missing_head_is_reported() -> None:
     head, rows = trail(3)
     assert not verify(KEY, replace(head, seq=2, last_id=2, mac=rows[1].mac), rows[:2]).ok  # head rolled back
-    assert "chain head (table audit_chain) was changed" in verify(KEY, replace(head, older=7), rows).message
-    assert "was deleted" in verify(KEY, None, rows).message
+    assert verify(KEY, replace(head, older=7), rows).message == (
+        "TAMPERED: the chain head: changed: its MAC does not match (table audit_chain) (3 records verified before it)"
+    )
+    assert verify(KEY, None, rows).message == (
+        "TAMPERED: the chain head: deleted: the row of table audit_chain is missing (3 records verified before it)"
+    )
+    failed(verify(KEY, None, [rows[0], rows[2]]), 2, "deleted")  # the records are still walked
     failed(verify(KEY, ChainHead(), rows), 3, "the chain head was reset")
 
 

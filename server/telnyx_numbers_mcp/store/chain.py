@@ -26,6 +26,7 @@ __all__ = ["KEY_LABEL", "ChainHead", "ChainRow", "Verdict", "head_mac", "link", 
 KEY_LABEL = "audit-chain"  # keyring.py derives the key from --state-secret with this label
 _RECORD = "telnyx-numbers-mcp/audit-record/v1"
 _HEAD = "telnyx-numbers-mcp/audit-head/v1"
+HEAD = "the chain head"
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,7 @@ class Verdict:
 def verify(key: bytes, head: ChainHead | None, rows: Iterable[ChainRow]) -> Verdict:
     """Walk `rows` (oldest first, one snapshot with `head`) and stop at the first record that was changed,
     deleted or inserted."""
-    if head is None:
-        return _fail(None, 0, 0, "the chain head (the row of table audit_chain) was deleted")
+    found, head = head, head or ChainHead()
     good: ChainRow | None = None  # the newest record that verified and followed its predecessor
     checked = older = 0
     last_older: int | None = None
@@ -137,6 +137,8 @@ def verify(key: bytes, head: ChainHead | None, rows: Iterable[ChainRow]) -> Verd
         if row.seq != expected or (row.prev_id, row.prev_mac) != (want_id, want_mac):
             return _fail(row.id, checked, older, "out of place: it does not follow the record before it")
         good, checked = row, checked + 1
+    if found is None:
+        return _fail(None, checked, older, "deleted: the row of table audit_chain is missing", where=HEAD)
     return _check_head(key, head, good, checked, older, last_older)
 
 
@@ -148,7 +150,7 @@ def _check_head(
             return _fail(good.id, checked, older, "the chain head was reset: this record is chained, the head is empty")
         return Verdict(True, 0, older, f"ok 0 records{_older_note(older, last_older)}")
     if not _head_ok(key, head):
-        return _fail(None, checked, older, "the chain head (table audit_chain) was changed: its MAC does not match")
+        return _fail(None, checked, older, "changed: its MAC does not match (table audit_chain)", where=HEAD)
     seen = (good.seq or 0) if good else 0
     if head.seq > seen:
         gone = head.seq - seen
@@ -188,9 +190,11 @@ def _older_note(older: int, last: int | None) -> str:
             "before the upgrade that added it, they are counted but not covered")  # fmt: skip
 
 
-def _fail(store_id: int | None, checked: int, older: int, what: str, where: str = "the chain") -> Verdict:
+def _fail(store_id: int | None, checked: int, older: int, what: str, where: str = HEAD) -> Verdict:
     where = f"store id {store_id}" if store_id is not None else where
     ok_before = f" ({checked} record{' before it verifies' if checked == 1 else 's before it verify'})"
+    if where == HEAD:
+        ok_before = f" ({checked} record{'' if checked == 1 else 's'} verified before it)"
     return Verdict(False, checked, older, f"TAMPERED: {where}: {what}{ok_before}", store_id)
 
 
