@@ -53,23 +53,27 @@ def child(store: str, state_dir: str, appends: int, start_at: float) -> None:
         log.append({**RECORD, "id": uuid.uuid4().hex})
     time.sleep(max(0.0, start_at - time.time()))  # two writers start together
     took = []
+    cpu = time.process_time()
     for _ in range(appends):
         began = time.perf_counter()
         log.append({**RECORD, "id": uuid.uuid4().hex})
         took.append(time.perf_counter() - began)
+    cpu = time.process_time() - cpu
     opened.close()
-    print(json.dumps({"median_us": statistics.median(took) * 1e6, "package": telnyx_numbers_mcp.__file__}))
+    print(json.dumps({"median_us": statistics.median(took) * 1e6, "cpu_us": cpu / appends * 1e6,
+                      "package": telnyx_numbers_mcp.__file__}))  # fmt: skip
 
 
-def run_children(variant: dict[str, str], store: str, writers: int, appends: int, tmp: str) -> float:
-    """Start `writers` children on one store; the mean of their median per-append times (us)."""
+def run_children(variant: dict[str, str], store: str, writers: int, appends: int, tmp: str) -> tuple[float, float]:
+    """Start `writers` children on one store; the mean of their median per-append times and of their CPU time per
+    append (us)."""
     env = dict(os.environ)
     if variant["path"]:
         env["PYTHONPATH"] = variant["path"]
     start_at = time.time() + 4.0  # after every child has imported and warmed up
     argv = [sys.executable, __file__, "--child", store, tmp, str(appends), str(start_at)]
     procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) for _ in range(writers)]
-    medians = []
+    medians, cpus = [], []
     for proc in procs:
         out, _ = proc.communicate(timeout=600)
         if proc.returncode:
@@ -78,7 +82,8 @@ def run_children(variant: dict[str, str], store: str, writers: int, appends: int
         expected = variant["path"] or str(BENCH.parent / "server")
         assert result["package"].startswith(expected), (result["package"], expected)
         medians.append(float(result["median_us"]))
-    return statistics.mean(medians)
+        cpus.append(float(result["cpu_us"]))
+    return statistics.mean(medians), statistics.mean(cpus)
 
 
 def main() -> None:
@@ -107,7 +112,7 @@ def main() -> None:
         pg = pgserver.get_server(pg_root, cleanup_mode="stop")  # type: ignore[attr-defined]
     import psycopg
 
-    results: dict[tuple[str, str, int], list[float]] = {}
+    results: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
     databases = itertools.count(1)
     load_start = os.getloadavg()
     try:
@@ -126,8 +131,8 @@ def main() -> None:
                                 store = admin.replace("/postgres?", f"/{name}?", 1)
                             took = run_children(variant, store, writers, opts.appends, tmp)
                         results.setdefault((variant["name"], backend, writers), []).append(took)
-                        print(f"round {rnd + 1}: {variant['name']}, {backend}, {writers} writer(s): {took:.0f} us",
-                              file=sys.stderr)  # fmt: skip
+                        print(f"round {rnd + 1}: {variant['name']}, {backend}, {writers} writer(s): {took[0]:.0f} us, "
+                              f"CPU {took[1]:.0f} us", file=sys.stderr)  # fmt: skip
     finally:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -137,13 +142,17 @@ def main() -> None:
     lines = [f"Per-append time (median of {opts.rounds} rounds of each child's median over {opts.appends} appends), "
              f"{os.cpu_count()} CPUs, {load}:", ""]  # fmt: skip
     names = [v["name"] for v in variants]
-    lines.append("| store | writers | " + " | ".join(names) + (" | today / baseline |" if len(names) > 1 else " |"))
-    lines.append("|---|---|" + "---|" * len(names) + ("---|" if len(names) > 1 else ""))
+    both = len(names) > 1
+    lines.append("| store | writers | " + " | ".join(names) + (" | today / baseline |" if both else " |")
+                 + " CPU per append: " + ", ".join(names) + " |")  # fmt: skip
+    lines.append("|---|---|" + "---|" * len(names) + ("---|" if both else "") + "---|")
     for backend in ("sqlite", "postgresql"):
         for writers in (1, 2):
-            cells = [statistics.median(results[(n, backend, writers)]) for n in names]
-            ratio = f" {cells[0] / cells[1]:.2f}x |" if len(cells) > 1 else ""
-            lines.append(f"| {backend} | {writers} | " + " | ".join(f"{c / 1000:.2f} ms" for c in cells) + " |" + ratio)
+            cells = [statistics.median(t for t, _ in results[(n, backend, writers)]) for n in names]
+            cpu = [statistics.median(c for _, c in results[(n, backend, writers)]) for n in names]
+            ratio = f" {cells[0] / cells[1]:.2f}x |" if both else ""
+            lines.append(f"| {backend} | {writers} | " + " | ".join(f"{c / 1000:.2f} ms" for c in cells) + " |" + ratio
+                         + " " + ", ".join(f"{c / 1000:.2f} ms" for c in cpu) + " |")  # fmt: skip
     print("\n".join(lines))
     if opts.out:
         command = " ".join(["python bench/audit_append.py", *sys.argv[1:]])
