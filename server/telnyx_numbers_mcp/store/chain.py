@@ -6,8 +6,8 @@ What a record's MAC covers, as one canonical encoding (a compact JSON array, ASC
 MAC, event_id, ts, record JSON text]``: every column of the row except the MAC itself. The first chained record has
 no previous (null, null). The head covers ``["telnyx-numbers-mcp/audit-head/v1", position, store id, MAC, older
 records, last older store id]``, so deleting the newest records shows too, and records older than the chain (written
-before the upgrade that added it) are counted when the chain starts: they are not covered, but one deleted or
-inserted among them is named.
+before the upgrade that added it) are counted when the chain starts: they are not covered, but a deletion or an
+insertion among them is reported (not which one).
 
 Only stdlib `hmac` and `hashlib`; the backends (sqlite.py, postgres.py) read the head, link and write in one locked
 transaction, and `verify` is backend-neutral."""
@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["KEY_LABEL", "ChainHead", "ChainRow", "Verdict", "head_mac", "link", "record_mac", "verify"]
 
-KEY_LABEL = "audit-chain"  # keyring.py derives the key from --state-secret with this label
+KEY_LABEL = "audit-chain"  # the Keyring label of the key derived from --state-secret (store/__init__.py)
 _RECORD = "telnyx-numbers-mcp/audit-record/v1"
 _HEAD = "telnyx-numbers-mcp/audit-head/v1"
 HEAD = "the chain head"
