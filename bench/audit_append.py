@@ -17,6 +17,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -137,6 +138,7 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pg.cleanup()
+        shutil.rmtree(pg_root, ignore_errors=True)
     load_end = os.getloadavg()
     load = f"load average {load_start[0]:.1f} at start, {load_end[0]:.1f} at end"
     lines = [f"Per-append time (median of {opts.rounds} rounds of each child's median over {opts.appends} appends), "
