@@ -150,7 +150,7 @@ def test_approvals_made_before_modes_were_recorded_are_expired_by_the_migration(
                 "expires_at) VALUES (?, 'number_orders_create', 'd', '{}', 'BUY', ?, 'review-page', 0, 4e9)",
                 (f"ap_{i:020d}", status),
             )
-    SqliteStore(path).close()
+    SqliteStore(path, audit_key=bytes(32)).close()
     store = SqliteApprovalStore(path)
     assert sorted((a.id, a.status, a.mode) for a in store.list()) == [
         ("ap_00000000000000000000", "expired", None), ("ap_00000000000000000001", "expired", None),

@@ -121,7 +121,7 @@ def test_an_unreachable_postgresql_store_is_a_clear_error_without_the_password()
 
     url = "postgresql://mcp:hunter2-password@127.0.0.1:1/numbers"
     with pytest.raises(ConfigError, match="cannot use the store") as caught:
-        PostgresStore(url, connect_timeout=1)
+        PostgresStore(url, audit_key=bytes(32), connect_timeout=1)
     assert "hunter2" not in str(caught.value) and "mcp:***@127.0.0.1:1" in str(caught.value)
 
 
@@ -159,7 +159,7 @@ def test_processes_opening_a_new_sqlite_state_folder_together_all_start(tmp_path
         folder = tmp_path / f"state-{i}"
 
         def start(folder: Path = folder) -> None:
-            SqliteStore(folder / "state.sqlite3")
+            SqliteStore(folder / "state.sqlite3", audit_key=bytes(32))
             SqliteApprovalStore(folder / "approvals.sqlite3")
 
         assert together(start) == [], folder

@@ -134,9 +134,12 @@ def parser() -> argparse.ArgumentParser:
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
     api = sub.add_parser("sandbox-api", parents=[common], help="serve the Telnyx simulator over HTTP under /v2")
     api.add_argument("--require-auth", action="store_true", help="answer 401 without a bearer key")
-    audit = sub.add_parser("audit", parents=[common], help="print the audit trail from the store (JSON Lines)")
-    audit.add_argument("--after", type=int, default=0, help="only records whose store_id is above this")
+    audit = sub.add_parser("audit", parents=[common], help="print the audit trail from the store (JSON Lines), or "
+                           "--verify its chain")  # fmt: skip
+    audit.add_argument("--after", type=int, default=None, help="only records whose store_id is above this")
     audit.add_argument("--limit", type=int, default=None, help="at most this many records")
+    audit.add_argument("--verify", action="store_true", help="walk the whole chain: print `ok N records`, or name the "
+                       "first record that was changed, deleted or inserted and exit 1")  # fmt: skip
     ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one")
     ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline"])
     ap.add_argument("approval_id", nargs="?", help="the approval to decide")
@@ -213,8 +216,14 @@ def main(argv: list[str] | None = None) -> int:
             return serve(settings)
         if command == "tools":
             return print_tools(settings)
+        if command == "audit" and ns.verify:
+            if ns.after is not None or ns.limit is not None:
+                print("telnyx-numbers-mcp: audit --verify walks the whole chain; drop --after and --limit",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+            return verify_audit(settings)
         if command == "audit":
-            return print_audit(settings, after=ns.after, limit=ns.limit)
+            return print_audit(settings, after=ns.after or 0, limit=ns.limit)
         if command == "call":
             return call_once(settings, ns.tool, ns.arguments)
         if command == "sandbox-api":
@@ -288,6 +297,28 @@ def print_audit(settings: Settings, *, after: int, limit: int | None) -> int:
         store.close()
     sys.stdout.flush()
     return 0
+
+
+def verify_audit(settings: Settings) -> int:
+    """`audit --verify`: 0 and `ok N records`; 1 and the first record changed, deleted or inserted; 2 when the
+    state folder has no audit key (never made here: a new key would verify nothing)."""
+    import secrets
+
+    from telnyx_numbers_mcp.store import audit_key, audit_key_file, open_store
+
+    path = audit_key_file(settings)
+    key = audit_key(settings) if path is None or path.exists() else None
+    store = open_store(settings)
+    try:
+        verdict = store.verify_audit(key or secrets.token_bytes(32))  # no key: only an unchained trail passes
+    finally:
+        store.close()
+    if key is None and not verdict.ok:
+        print(f"telnyx-numbers-mcp: the audit trail is chained, but there is no key at {path}: give the --state-dir "
+              "the servers use, or their --state-secret", file=sys.stderr)  # fmt: skip
+        return 2
+    print(verdict.message)
+    return 0 if verdict.ok else 1
 
 
 def print_tools(settings: Settings) -> int:

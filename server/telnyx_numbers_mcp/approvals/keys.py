@@ -16,9 +16,10 @@ from telnyx_numbers_mcp.statefolder import KEY_FILE, check_file, secure_folder
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def load_or_create(state_dir: Path) -> bytes:
-    """Read the key, or create it atomically (O_EXCL) so two processes starting together agree on one."""
-    path = secure_folder(state_dir) / KEY_FILE
+def load_or_create(state_dir: Path, name: str = KEY_FILE) -> bytes:
+    """Read the key, or create it atomically (O_EXCL) so two processes starting together agree on one. `name`:
+    another key file in the same folder (store/: the audit chain's audit.key)."""
+    path = secure_folder(state_dir) / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
     except FileExistsError:

@@ -3,20 +3,29 @@
 
 Every method is synchronous and durable when it returns: a record handed to `append_audit` is committed
 before the caller goes on (the pipeline sends a purchase only after that), and `claim_quote` is one
-conditional UPDATE, so of many concurrent claims on one quote, in any number of processes, exactly one wins."""
+conditional UPDATE, so of many concurrent claims on one quote, in any number of processes, exactly one wins.
+`append_audit` links each record into the audit chain (chain.py): reading the chain's head, inserting the record
+and moving the head are one transaction that holds the head's lock, so concurrent writers keep one linear chain."""
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from telnyx_numbers_mcp.store.chain import ChainHead, ChainRow, Verdict, verify
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.store import ApprovalStore
 
-__all__ = ["MIGRATIONS", "QuoteRecord", "Store"]
+__all__ = ["MIGRATIONS", "AuditKey", "QuoteRecord", "Store"]
+
+# The audit chain's key, or how to get it on the first append (store/__init__.py: from --state-secret, or the
+# audit.key file in the state folder), so opening a store to read it creates nothing.
+AuditKey = bytes | Callable[[], bytes]
 
 
 @dataclass(frozen=True)
@@ -74,13 +83,38 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             " mode TEXT NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (day, requester, mode))",
         ],
     ),
+    (
+        5,  # the audit chain (chain.py): records before it keep NULL chain columns; the head starts empty
+        [
+            "ALTER TABLE audit_events ADD COLUMN chain_seq BIGINT",
+            "ALTER TABLE audit_events ADD COLUMN prev_id BIGINT",
+            "ALTER TABLE audit_events ADD COLUMN prev_mac TEXT",
+            "ALTER TABLE audit_events ADD COLUMN mac TEXT",
+            "CREATE UNIQUE INDEX IF NOT EXISTS audit_events_chain_seq ON audit_events (chain_seq)",
+            "CREATE TABLE IF NOT EXISTS audit_chain ("
+            " id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, last_id BIGINT, mac TEXT, older BIGINT,"
+            " older_last_id BIGINT, head_mac TEXT)",
+            "INSERT INTO audit_chain (id, seq) VALUES (1, 0)",
+        ],
+    ),
 ]
+
+# the chain's columns, in ChainRow's and ChainHead's order
+AUDIT_ROW_COLUMNS = "id, event_id, ts, record, chain_seq, prev_id, prev_mac, mac"
+AUDIT_HEAD_COLUMNS = "seq, last_id, mac, older, older_last_id, head_mac"
 
 
 class Store(ABC):
     """The backend-neutral interface; `describe()` names the store without any password."""
 
     kind: str
+    _audit_key: AuditKey
+
+    def audit_key(self) -> bytes:
+        """The chain's key, resolved once, on the first append."""
+        if callable(self._audit_key):
+            self._audit_key = self._audit_key()
+        return self._audit_key
 
     @abstractmethod
     def describe(self) -> str: ...
@@ -91,11 +125,22 @@ class Store(ABC):
 
     @abstractmethod
     def append_audit(self, entry: Mapping[str, Any]) -> int:
-        """Commit one audit record (already redacted, with `event_id` and `ts`); returns its store id."""
+        """Commit one audit record (already redacted, with `event_id` and `ts`), linked into the chain; returns its
+        store id."""
 
     @abstractmethod
     def audit_rows(self, after: int = 0, limit: int | None = None) -> Iterator[tuple[int, str]]:
         """(store id, record JSON) in commit order, ids above `after`."""
+
+    @abstractmethod
+    def audit_chain(self) -> AbstractContextManager[tuple[ChainHead | None, Iterator[ChainRow]]]:
+        """The chain's head (None if its row was deleted) and every audit row, oldest first, read in one snapshot (a
+        concurrent append is either wholly in it or wholly out of it)."""
+
+    def verify_audit(self, key: bytes) -> Verdict:
+        """Walk the chain with `key` (`audit --verify`)."""
+        with self.audit_chain() as (head, rows):
+            return verify(key, head, rows)
 
     @abstractmethod
     def put_quote(self, record: QuoteRecord) -> None: ...

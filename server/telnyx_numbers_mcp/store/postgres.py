@@ -1,18 +1,30 @@
 """The shared store for replicas: PostgreSQL through psycopg 3 and a connection pool. Migrations run at
 start under an advisory lock, so replicas starting together apply each one once. Every write is its own
-committed statement; `claim_quote` is a conditional UPDATE, never a read followed by a write."""
+committed statement; `claim_quote` is a conditional UPDATE, never a read followed by a write. The one exception is an
+audit append: one transaction that locks the chain's head row (SELECT ... FOR UPDATE), inserts the record and moves
+the head, so replicas appending together keep one linear chain."""
 
 from __future__ import annotations
 
 import builtins
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from telnyx_numbers_mcp.approvals.store import ApprovalStore, Run
 from telnyx_numbers_mcp.errors import ConfigError
-from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_json
+from telnyx_numbers_mcp.store import chain
+from telnyx_numbers_mcp.store.base import (
+    AUDIT_HEAD_COLUMNS,
+    AUDIT_ROW_COLUMNS,
+    MIGRATIONS,
+    AuditKey,
+    QuoteRecord,
+    Store,
+    audit_json,
+)
 
 __all__ = ["PostgresApprovalStore", "PostgresStore", "redact_url"]
 
@@ -34,7 +46,8 @@ def redact_url(url: str) -> str:
 class PostgresStore(Store):
     kind = "postgresql"
 
-    def __init__(self, url: str, *, max_size: int = 8, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, audit_key: AuditKey, max_size: int = 8, connect_timeout: float = 10.0) -> None:
+        self._audit_key = audit_key
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
@@ -89,12 +102,39 @@ class PostgresStore(Store):
             return False
 
     def append_audit(self, entry: Mapping[str, Any]) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "INSERT INTO audit_events (event_id, ts, record) VALUES (%s, %s, %s) RETURNING id",
-                (str(entry["event_id"]), str(entry["ts"]), audit_json(entry)),
+        key = self.audit_key()
+        # pipeline mode: BEGIN goes with the head's SELECT, and the INSERT with COMMIT (two round trips, not four)
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            # The head row's lock serialises appends from every replica until this transaction commits. The store id
+            # is drawn once the lock is held (outside the locking CTE), so ids grow in chain order.
+            found = conn.execute(
+                f"WITH head AS (SELECT {AUDIT_HEAD_COLUMNS} FROM audit_chain WHERE id = 1 FOR UPDATE)"
+                " SELECT head.*, nextval('audit_events_id_seq') FROM head".encode()
             ).fetchone()
-        return int(row[0]) if row else 0
+            if found is None:
+                raise RuntimeError("the audit chain's head (table audit_chain) is missing; refusing to append")
+            head, store_id = chain.ChainHead(*found[:-1]), int(found[-1])
+            older = conn.execute("SELECT count(*), max(id) FROM audit_events").fetchone() if not head.seq else None
+            row, new = chain.link(key, head, store_id, str(entry["event_id"]), str(entry["ts"]), audit_json(entry),
+                                  older=None if older is None else (int(older[0]), older[1]))  # fmt: skip
+            conn.execute(
+                f"WITH added AS (INSERT INTO audit_events ({AUDIT_ROW_COLUMNS})"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s))"
+                " UPDATE audit_chain SET seq = %s, last_id = %s, mac = %s, older = %s, older_last_id = %s,"
+                " head_mac = %s WHERE id = 1".encode(),
+                (row.id, row.event_id, row.ts, row.record, row.seq, row.prev_id, row.prev_mac, row.mac,
+                 new.seq, new.last_id, new.mac, new.older, new.older_last_id, new.head_mac),
+            )  # fmt: skip
+        return store_id
+
+    @contextmanager
+    def audit_chain(self) -> Iterator[tuple[chain.ChainHead | None, Iterator[chain.ChainRow]]]:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one snapshot for all reads
+            found = conn.execute(f"SELECT {AUDIT_HEAD_COLUMNS} FROM audit_chain WHERE id = 1".encode()).fetchone()
+            with conn.cursor(name="audit_chain") as rows:  # server-side: the trail is read in batches
+                rows.execute(f"SELECT {AUDIT_ROW_COLUMNS} FROM audit_events ORDER BY id".encode())
+                yield (chain.ChainHead(*found) if found else None), (chain.ChainRow(*r) for r in rows)
 
     def audit_rows(self, after: int = 0, limit: int | None = None) -> Iterator[tuple[int, str]]:
         with self._pool.connection() as conn:

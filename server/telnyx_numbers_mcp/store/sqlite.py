@@ -1,5 +1,6 @@
 """The embedded store: one SQLite file (WAL, synchronous=FULL, busy timeout) that several processes on one
-machine can share; a commit is on disk when a call returns."""
+machine can share; a commit is on disk when a call returns. An audit append is one BEGIN IMMEDIATE transaction
+(the file's write lock, taken before the chain's head is read), so appends from several processes chain in order."""
 
 from __future__ import annotations
 
@@ -7,11 +8,21 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from telnyx_numbers_mcp.statefolder import private_file
-from telnyx_numbers_mcp.store.base import MIGRATIONS, QuoteRecord, Store, audit_json
+from telnyx_numbers_mcp.store import chain
+from telnyx_numbers_mcp.store.base import (
+    AUDIT_HEAD_COLUMNS,
+    AUDIT_ROW_COLUMNS,
+    MIGRATIONS,
+    AuditKey,
+    QuoteRecord,
+    Store,
+    audit_json,
+)
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.store import ApprovalStore
@@ -54,8 +65,9 @@ def migrate(db: sqlite3.Connection) -> None:
 class SqliteStore(Store):
     kind = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, audit_key: AuditKey) -> None:
         self.path = Path(path)
+        self._audit_key = audit_key
         if str(path) != ":memory:":
             private_file(self.path)  # 0600 before SQLite makes it 0644 (the -wal and -shm files follow its mode)
         self._lock = threading.Lock()  # one connection, shared by the event loop and helper threads
@@ -82,12 +94,46 @@ class SqliteStore(Store):
             return False
 
     def append_audit(self, entry: Mapping[str, Any]) -> int:
+        key = self.audit_key()
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO audit_events (event_id, ts, record) VALUES (?, ?, ?)",
-                (str(entry["event_id"]), str(entry["ts"]), audit_json(entry)),
-            )
-        return int(cursor.lastrowid or 0)
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock first: no other writer moves the head meanwhile
+            try:
+                found = self._db.execute(f"SELECT {AUDIT_HEAD_COLUMNS} FROM audit_chain WHERE id = 1").fetchone()
+                if found is None:
+                    raise RuntimeError("the audit chain's head (table audit_chain) is missing; refusing to append")
+                head = chain.ChainHead(*found)
+                (top,) = self._db.execute("SELECT max(id) FROM audit_events").fetchone()
+                # records before the chain are counted once, when it starts (a count reads the whole table)
+                older = None if head.seq else self._db.execute("SELECT count(*), max(id) FROM audit_events").fetchone()
+                store_id = max(top or 0, head.last_id or 0) + 1  # never reuse the id of a deleted newest record
+                row, new = chain.link(key, head, store_id, str(entry["event_id"]), str(entry["ts"]), audit_json(entry),
+                                      older=older)  # fmt: skip
+                self._db.execute(
+                    f"INSERT INTO audit_events ({AUDIT_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row.id, row.event_id, row.ts, row.record, row.seq, row.prev_id, row.prev_mac, row.mac),
+                )
+                self._db.execute(
+                    "UPDATE audit_chain SET seq = ?, last_id = ?, mac = ?, older = ?, older_last_id = ?, head_mac = ?"
+                    " WHERE id = 1", (new.seq, new.last_id, new.mac, new.older, new.older_last_id, new.head_mac),
+                )  # fmt: skip
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return store_id
+
+    @contextmanager
+    def audit_chain(self) -> Iterator[tuple[chain.ChainHead | None, Iterator[chain.ChainRow]]]:
+        with self._lock:
+            self._db.execute("BEGIN")  # a read transaction: one WAL snapshot for the head and every row
+            try:
+                found = self._db.execute(f"SELECT {AUDIT_HEAD_COLUMNS} FROM audit_chain WHERE id = 1").fetchone()
+                head = chain.ChainHead(*found) if found else None
+                rows = self._db.execute(f"SELECT {AUDIT_ROW_COLUMNS} FROM audit_events ORDER BY id")
+                yield head, (chain.ChainRow(*r) for r in rows)
+            finally:
+                self._db.execute("COMMIT")
 
     def audit_rows(self, after: int = 0, limit: int | None = None) -> Iterator[tuple[int, str]]:
         with self._lock:
