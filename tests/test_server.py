@@ -71,7 +71,10 @@ def recorded(sb: Sandbox, index: int = -1) -> tuple[str, str, list[tuple[str, st
 
 
 def is_cost_lookup(tool: ToolSpec, request: dict[str, Any]) -> bool:
-    """A purchase first looks its numbers' costs up in the number search."""
+    """The server's own look-ups beside a call: a purchase first looks its numbers' costs up in the number
+    search; a country's coverage (and an order waiting for requirements) reads the regulatory requirements."""
+    if request["path"] == "/v2/regulatory_requirements" and tool.name != "regulatory_requirements_retrieve":
+        return True
     return tool.kind == "purchase" and request["path"] == "/v2/available_phone_numbers"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,17 +18,20 @@ from telnyx_numbers_mcp import __version__, discovery
 from telnyx_numbers_mcp.approvals import channels as approval
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL, check_tool
 from telnyx_numbers_mcp.calls.http import TelnyxClient
-from telnyx_numbers_mcp.catalog import ToolSpec, packaged_catalog, select
+from telnyx_numbers_mcp.catalog import ToolSpec, enabled_toolsets, packaged_catalog, select
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
 from telnyx_numbers_mcp.guards.redaction import Redactor
 from telnyx_numbers_mcp.keyring import Keyring
+from telnyx_numbers_mcp.offer import Offer
 from telnyx_numbers_mcp.store import Store, open_store
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.gate import Gate
     from telnyx_numbers_mcp.calls.costs import PriceCache
+    from telnyx_numbers_mcp.calls.requirements import RequirementBook
+    from telnyx_numbers_mcp.discovery import Ranker
 
 CONFIRM_TOOL = "confirm_action"
 SERVER_TOOLS = (CONFIRM_TOOL, CHECK_TOOL)  # tools of this server itself, not Telnyx operations
@@ -68,7 +72,13 @@ class Runtime:
     store: Store
     keys: Keyring
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
+    # every catalog tool's toolset and the toolsets --toolsets enabled: texts say which toolset a step needs
+    toolset_of: dict[str, str] = field(default_factory=dict)
+    enabled: frozenset[str] = frozenset()
+    full: tuple[ToolSpec, ...] = ()  # the whole catalog: find_tools ranks over it and names toolsets not enabled
+    _ranker: Ranker | None = field(default=None, repr=False)
     _prices: PriceCache | None = field(default=None, repr=False)
+    _requirements: RequirementBook | None = field(default=None, repr=False)
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0
@@ -81,6 +91,7 @@ class Runtime:
 
     _listings: dict[bool, list[types.Tool]] = field(default_factory=dict, repr=False)
     _names: dict[bool, frozenset[str]] = field(default_factory=dict, repr=False)
+    _offers: dict[bool, Offer] = field(default_factory=dict, repr=False)
 
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
         """A customer_reference that stays the same across the rounds of one approval (2026 flow), on
@@ -105,6 +116,25 @@ class Runtime:
 
             self._prices = PriceCache()
         return self._prices
+
+    @property
+    def requirements(self) -> RequirementBook:
+        """What countries and number types require before ordering, looked up by the server (made on first use)."""
+        if self._requirements is None:
+            from telnyx_numbers_mcp.calls.requirements import RequirementBook
+
+            self._requirements = RequirementBook(self.spec("regulatory_requirements_retrieve"))
+        return self._requirements
+
+    @property
+    def ranker(self) -> Ranker:
+        """find_tools' ranking over the whole catalog (made on the first find_tools call)."""
+        if self._ranker is None:
+            from telnyx_numbers_mcp.catalog import packaged_synonyms
+            from telnyx_numbers_mcp.discovery import Ranker
+
+            self._ranker = Ranker(self.full, packaged_synonyms())
+        return self._ranker
 
     def close(self) -> None:
         """At process exit: release the store's connections."""
@@ -134,21 +164,31 @@ class Runtime:
     def sandbox(self) -> bool:
         return self.settings.sandbox
 
+    @staticmethod
+    def _elicits(ctx: ServerRequestContext[Any] | None) -> bool:
+        return ctx is not None and approval.can_elicit(ctx)
+
     def offered(self, ctx: ServerRequestContext[Any] | None) -> list[ToolSpec]:
         """Catalog tools this session may see and call: `elicit-only` hides guarded tools from
         clients that cannot ask the human."""
-        if self.settings.purchase_policy != "elicit-only" or (ctx is not None and approval.can_elicit(ctx)):
+        return self._offered(self._elicits(ctx))
+
+    def _offered(self, elicit: bool) -> list[ToolSpec]:
+        if self.settings.purchase_policy != "elicit-only" or elicit:
             return list(self.tools.values())
         return [t for t in self.tools.values() if not t.guarded]
 
     def visible(self, ctx: ServerRequestContext[Any] | None) -> list[types.Tool]:
         """The tools/list answer, built once per offered set (it only depends on whether the client can
         elicit) and reused: rebuilding 48 tools on every list was most of a warm tools/list."""
-        elicit = ctx is not None and approval.can_elicit(ctx)
+        return self._visible(self._elicits(ctx))
+
+    def _visible(self, elicit: bool) -> list[types.Tool]:
         cached = self._listings.get(elicit)
         if cached is None:
-            offered = self.offered(ctx)
-            listed = discovery.tools(offered) if self.discover else [t.mcp_tool for t in offered]
+            offered = self._offered(elicit)
+            every = set(self.toolset_of.values())
+            listed = discovery.tools(offered, every) if self.discover else [t.mcp_tool for t in offered]
             policy = self.settings.purchase_policy
             if any(t.guarded or t.billed for t in offered) and policy == "host-confirm":
                 listed.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
@@ -160,12 +200,35 @@ class Runtime:
     def callable_names(self, ctx: ServerRequestContext[Any] | None) -> frozenset[str]:
         """Names a call may use: the listed tools, plus (in `all` mode) selected tools that `elicit-only`
         hides, so that calling one explains why instead of answering "unknown tool"."""
-        elicit = ctx is not None and approval.can_elicit(ctx)
+        elicit = self._elicits(ctx)
         names = self._names.get(elicit)
         if names is None:
             hidden = () if self.discover else self.tools
-            names = self._names[elicit] = frozenset({*(t.name for t in self.visible(ctx)), *hidden})
+            names = self._names[elicit] = frozenset({*(t.name for t in self._visible(elicit)), *hidden})
         return names
+
+    def offer(self, ctx: ServerRequestContext[Any] | None) -> Offer:
+        """What this session may name in a text (see offer.py)."""
+        return self.offer_for(elicit=self._elicits(ctx))
+
+    def offer_for(self, *, elicit: bool) -> Offer:
+        """The same, by whether the client can ask the user (all it depends on); built once per offered set."""
+        found = self._offers.get(elicit)
+        if found is None:
+            names = {t.name for t in self._offered(elicit)} | {t.name for t in self._visible(elicit)}
+            found = self._offers[elicit] = Offer(
+                names=frozenset(names), enabled=self.enabled, toolset_of=self.toolset_of,
+                selection=self.settings.toolsets, discover=self.discover,
+            )  # fmt: skip
+        return found
+
+    def spec(self, name: str) -> ToolSpec | None:
+        """Any catalog tool, offered or not: the server calls some reads itself (requirements, coverage)."""
+        return self._full_by_name.get(name)
+
+    @cached_property
+    def _full_by_name(self) -> dict[str, ToolSpec]:
+        return {t.name: t for t in self.full}
 
     @property
     def discover(self) -> bool:
@@ -220,6 +283,9 @@ def build_runtime(
         store=store,
         keys=keys,
         searches={t.name: t for t in full if t.toolset == "search"},  # costs.py picks its searches by name
+        toolset_of={t.name: t.toolset for t in full},
+        full=tuple(full),
+        enabled=enabled_toolsets(full, settings.toolsets, settings.tools),
         transport=transport,
         redactor=Redactor(hidden),
     )
