@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ WEIGHTS = {"name": 3.0, "kind": 2.5, "use": 2.0, "title": 1.5, "toolset": 1.5, "
 # what a tool's kind is called in a task: "buy" says purchase more than any description does
 KIND_WORDS = {"purchase": "buy purchase", "destructive": "delete release cancel", "billed": "billed"}
 SYNONYM_FACTOR = 0.7  # a synonym counts a little less than the word itself
+RANK_CACHE = 128  # queries whose scores are kept
 ELSEWHERE_SHARE = 0.5  # a toolset that is not enabled is mentioned when its tool scores this share of the best
 
 
@@ -108,6 +110,8 @@ class Ranker:
             self.phrases.update({w.lower(): head for w in group if " " in w and head})
         self._all = [set().union(*f.values()) for f in self.fields.values()]
         self._idf: dict[str, float] = {}
+        self._order = {t.name: i for i, t in enumerate(self.tools)}
+        self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     def idf(self, word: str) -> float:
         found = self._idf.get(word)
@@ -134,15 +138,25 @@ class Ranker:
             total += best
         return total
 
+    def _scores(self, query: str) -> dict[str, float]:
+        """Every tool's score for a query, kept for the last RANK_CACHE queries (a model often asks again)."""
+        text = " ".join(_WORD.findall(query.lower()))
+        found = self._cache.pop(text, None)
+        if found is None:
+            words = [w for w in text.split() if w not in STOPWORDS]
+            words += [head for phrase, head in self.phrases.items() if f" {phrase} " in f" {text} "]
+            found = {t.name: self.score(t, words) for t in self.tools}
+        self._cache[text] = found
+        while len(self._cache) > RANK_CACHE:
+            self._cache.popitem(last=False)
+        return found
+
     def rank(self, query: str, among: Iterable[ToolSpec] | None = None) -> list[tuple[ToolSpec, float]]:
         """(tool, score) with a score above zero, best first (catalog order breaks ties)."""
-        text = " ".join(_WORD.findall(query.lower()))
-        words = [w for w in text.split() if w not in STOPWORDS]
-        words += [head for phrase, head in self.phrases.items() if f" {phrase} " in f" {text} "]
+        scores = self._scores(query)
         pool = self.tools if among is None else list(among)
-        scored = [(t, self.score(t, words)) for t in pool]
-        order = {t.name: i for i, t in enumerate(self.tools)}
-        return sorted((p for p in scored if p[1] > 0), key=lambda p: (-p[1], order.get(p[0].name, 0)))
+        scored = [(t, scores.get(t.name, 0.0)) for t in pool]
+        return sorted((p for p in scored if p[1] > 0), key=lambda p: (-p[1], self._order.get(p[0].name, 0)))
 
 
 def needs_approval(tool: ToolSpec, policy: str, lookup_budget: int) -> bool | str:
@@ -257,9 +271,10 @@ def lookup(
     if tool is None:
         import difflib  # only for a misspelt name; ~10 ms at start-up otherwise
 
-        why = offer.missing(name) if offer is not None else None
-        close = difflib.get_close_matches(name, list(offered), n=3, cutoff=0.5)
-        hint = why or (f"did you mean {', '.join(close)}?" if close else f"use {FIND} to list the tools offered")
+        hint = offer.missing(name) if offer is not None else None
+        if hint is None:
+            close = difflib.get_close_matches(name, list(offered), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else f"use {FIND} to list the tools offered"
         raise _problem("name", f"no tool {shown(name)} is offered here; {hint}", caller)
     return tool
 
