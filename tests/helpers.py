@@ -77,6 +77,19 @@ def fill_e164(args: dict[str, Any], tool: ToolSpec, number: str = VALID_E164) ->
     return filled
 
 
+def call_args(tool: ToolSpec) -> dict[str, Any]:
+    """Arguments for one call of `tool` from the spec's examples, made valid: a real E.164 number where the
+    example has a placeholder, plain-digit counts, a customer_reference on purchases."""
+    from spec_examples import example_args
+
+    args = fill_e164(example_args(tool), tool)
+    for group in args.get("ordering_groups", []):
+        group["count_requested"] = "1"  # the spec types it as a string; the numbers cap needs plain digits
+    if tool.kind == "purchase":
+        args["customer_reference"] = args.get("customer_reference") or "test-ref-1"
+    return args
+
+
 async def tool_data(client: Client, tool: str, args: dict[str, Any]) -> list[dict[str, Any]]:
     """Call a list tool through MCP and return its non-empty `data` (a search that finds nothing fails)."""
     result = await client.call_tool(tool, args)
