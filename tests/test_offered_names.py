@@ -114,12 +114,15 @@ def session_texts(rt: Runtime, ranker: discovery.Ranker) -> list[tuple[str, str,
         texts.append((f"hints of {tool}", "\n".join(hints(tool, items, offer, {"r-1": "Address"})), ()))
     if offer.discover:
         offered = rt.offered(None)
-        policy = {"policy": "confirm", "lookup_budget": 25, "ranker": ranker, "offer": offer}
+
+        def find(args: dict[str, Any]) -> str:
+            return discovery.find(offered, args, policy="confirm", lookup_budget=25, ranker=ranker, offer=offer)[1]
+
         for query in QUERIES:
-            texts.append((f"find_tools {query!r}", discovery.find(offered, {"query": query}, **policy)[1], ()))
+            texts.append((f"find_tools {query!r}", find({"query": query}), ()))
         # a toolset that is not enabled (the answer says how to enable it), and one that is
         for toolset in [*sorted(set(TOOLSETS) - offer.enabled), min(offer.enabled)]:
-            texts.append((f"find_tools in {toolset}", discovery.find(offered, {"toolset": toolset}, **policy)[1], ()))
+            texts.append((f"find_tools in {toolset}", find({"toolset": toolset}), ()))
         for name in ("phone_numbers_delete", "sub_number_orders_update_group", "number_orders_create"):
             try:
                 discovery.describe(rt.tools, {"name": name}, policy="confirm", lookup_budget=25, offer=offer)
@@ -222,9 +225,9 @@ async def walk(client: Client) -> list[tuple[str, str, tuple[str, ...]]]:
     if "available_phone_numbers_list" in names:
         found = await call("available_phone_numbers_list", {"filter": {"country_code": "DE", "limit": 2}})
         number = (found.structured_content or {}).get("data", [{}])[0].get("phone_number", "+4930901820")
-        for tool in ("number_reservations_create", "number_orders_create"):
-            if tool in names:
-                answer = await call(tool, {"phone_numbers": [{"phone_number": number}]})
+        for change in ("number_reservations_create", "number_orders_create"):
+            if change in names:
+                answer = await call(change, {"phone_numbers": [{"phone_number": number}]})
                 approval = (answer.structured_content or {}).get("approval_id")
                 if approval and "check_approval" in names:
                     await call("check_approval", {"approval_id": approval})

@@ -12,7 +12,7 @@ and a search answer makes hundreds of them per call).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -359,7 +359,7 @@ def _sentence(parts: list[str | None]) -> str:
     return steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " or " + steps[-1] if steps else ""
 
 
-def hints(tool: str, items: list[Item], offer: Offer, requirements: Mapping[str, str]) -> list[str]:
+def hints(tool: str, items: Sequence[Item], offer: Offer, requirements: Mapping[str, str]) -> list[str]:
     """What to do next about slow work in this answer: when to look again and with which offered tool."""
     out: list[str] = []
     follow = _family(tool)
@@ -396,7 +396,7 @@ def hints(tool: str, items: list[Item], offer: Offer, requirements: Mapping[str,
     return out
 
 
-def _requirement_ids(items: list[Item]) -> list[str]:
+def _requirement_ids(items: Sequence[Item]) -> list[str]:
     ids: list[str] = []
     for item in items:
         numbers = item.get("phone_numbers")
@@ -408,7 +408,7 @@ def _requirement_ids(items: list[Item]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _requirement_hints(items: list[Item], offer: Offer, requirements: Mapping[str, str]) -> list[str]:
+def _requirement_hints(items: Sequence[Item], offer: Offer, requirements: Mapping[str, str]) -> list[str]:
     """What an order waiting for its regulatory requirements waits for, and how to provide it."""
     out = []
     known = [requirements[i] for i in _requirement_ids(items) if i in requirements]
