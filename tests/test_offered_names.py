@@ -21,7 +21,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from helpers import ALL_CATALOG, call_args, text_of
+from helpers import ALL_CATALOG, Human, call_args, text_of
 from telnyx_numbers_mcp import discovery, guide, prompts
 from telnyx_numbers_mcp.app import build_app
 from telnyx_numbers_mcp.calls.pipeline import look_up_first
@@ -246,3 +246,22 @@ async def test_every_text_of_a_real_session_names_only_offered_tools(tmp_path: P
             if bad:
                 problems.append((where, bad, text[:300]))
     assert not problems, problems[:5]
+
+
+async def test_under_elicit_only_each_client_reads_instructions_for_what_it_is_offered(
+    tmp_path: Path, mode: str
+) -> None:
+    """A client that cannot ask the user is offered no purchase under elicit-only, so its instructions name none;
+    a client that can ask reads the full guide (known from its initialize, or the 2026 request's capabilities)."""
+    async with session(tmp_path, mode=mode, purchase_policy="elicit-only") as (blind, rt):
+        blind_guide = blind.instructions or ""
+        blind_tools = {t.name for t in (await blind.list_tools()).tools}
+    server, _ = build_app(
+        build_settings({"sandbox": True, "audit_log": str(tmp_path / "b.jsonl"), "purchase_policy": "elicit-only"}, {}),
+        transport=httpx.ASGITransport(app=create_app(Sandbox())),
+    )
+    async with Client(server, mode=mode, elicitation_callback=Human()) as asking:
+        asking_guide = asking.instructions or ""
+    assert "number_orders_create" not in blind_tools and "number_orders_create" not in blind_guide
+    assert not problems_in(blind_guide, rt.offer_for(elicit=False))
+    assert "order with number_orders_create" in asking_guide
