@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,12 @@ def test_telnyx_timestamps_are_shown_in_utc() -> None:
     assert utc("2026-12-05T16:42:05.123456Z") == "2026-12-05 16:42:05 UTC"
     assert utc("2026-12-05T18:42:05+02:00") == "2026-12-05 16:42:05 UTC"
     assert utc("not a time") == "not a time"
+
+
+async def test_a_host_confirm_quote_states_its_actual_expiry(connect: Connect) -> None:
+    async with connect(purchase_policy="host-confirm") as client:
+        quote = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": "+13123709222"}]})
+    data = quote.structured_content or {}
+    expires = utc(datetime.fromtimestamp(data["expires_at"], UTC).isoformat())
+    assert f"The confirmation is single-use and expires at {expires}; " in text_of(quote)
+    assert "minutes" not in text_of(quote).split("NOTHING HAS BEEN SENT YET")[1]

@@ -482,7 +482,7 @@ class Gate:
         return results.structured(
             {"status": "awaiting_confirmation", "confirmation_id": quote.confirmation_id, "summary": quote.summary,
              "expires_at": quote.expires_at},
-            channels.quote_text(quote.confirmation_id, quote.summary, self.rt.settings.confirmation_ttl),
+            channels.quote_text(quote.confirmation_id, quote.summary, quote.expires_at),
             sandbox=self.rt.sandbox,
         )  # fmt: skip
 
