@@ -25,10 +25,6 @@ class Offer:
     def has(self, name: str) -> bool:
         return name in self.names
 
-    def first(self, *names: str) -> str | None:
-        """The first of `names` this session offers."""
-        return next((n for n in names if n in self.names), None)
-
     def offered(self, names: Iterable[str]) -> list[str]:
         return [n for n in names if n in self.names]
 
@@ -47,10 +43,6 @@ class Offer:
             return None
         toolset = self.toolset_of.get(name)
         return self.enable(toolset) if toolset is not None and toolset not in self.enabled else None
-
-    def toolsets_missing(self, names: Iterable[str]) -> list[str]:
-        """The toolsets, not enabled, that hold any of `names` (sorted, once each)."""
-        return sorted({self.toolset_of[n] for n in names if n in self.toolset_of} - self.enabled)
 
     def step(self, name: str, doing: str) -> str | None:
         """One step of a how-to: "`doing` with NAME" when offered; "`doing` (toolset X is not enabled; the

@@ -35,7 +35,7 @@ async def _added(rt: Runtime, tool: ToolSpec, args: dict[str, Any], answer: Any)
         return [], {}
     if tool.name == requirements.COVERAGE_TOOL:
         found = await rt.requirements.lookup(rt.client, requirements.coverage_pairs(args, answer))
-        return requirements.coverage_lines(answer, found), {}
+        return requirements.coverage_lines(found), {}
     pairs = requirements.order_pairs(answer)
     if pairs:
         return [], requirements.named(await rt.requirements.lookup(rt.client, pairs))

@@ -162,7 +162,7 @@ def _listing(found: list[Requirement] | None) -> str:
     return "; ".join(r.text() for r in found) if found else "none"
 
 
-def coverage_lines(answer: Any, found: Mapping[Pair, list[Requirement] | None]) -> list[str]:
+def coverage_lines(found: Mapping[Pair, list[Requirement] | None]) -> list[str]:
     """The coverage answer's addition: each number type's requirements before ordering."""
     if not found:
         return []
