@@ -122,9 +122,15 @@ async def test_prompts_get_refuses_unknown_prompts_and_bad_arguments(connect: Co
             await client.get_prompt("number_with_requirements", {"country": "GB"})
         with pytest.raises(MCPError) as number:
             await client.get_prompt("release_number", {"number": "0312 555 0001"})
+        with pytest.raises(MCPError) as extra:
+            await client.get_prompt("release_number", {"number": "+13125550001", "colour": "red"})
+        with pytest.raises(MCPError) as long:
+            await client.get_prompt("buy_local_number", {"country": "US", "area_code_or_city": "x" * 101})
     assert unknown.value.error.code == types.INVALID_PARAMS and "Unknown prompt 'nope'" in unknown.value.error.message
     assert "needs argument(s): number_type" in missing.value.error.message
     assert "is not E.164" in number.value.error.message
+    assert "has no argument(s) colour; it takes number" in extra.value.error.message
+    assert "area_code_or_city longer than 100 characters" in long.value.error.message
 
 
 async def complete(client: Client, prompt: str, argument: str, value: str) -> types.Completion:

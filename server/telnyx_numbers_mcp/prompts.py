@@ -22,6 +22,7 @@ from telnyx_numbers_mcp.offer import Offer
 
 COMPLETION_LIMIT = 100  # values one completion answer may carry (the spec's maximum)
 COUNTRIES_TTL = 86_400.0
+ARGUMENT_LIMIT = 100  # characters of one prompt argument (a country, a city, a number...)
 _E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
 
@@ -223,6 +224,13 @@ def get(name: str, arguments: Mapping[str, str] | None, offer: Offer) -> types.G
     if workflow is None:
         raise _invalid(f"Unknown prompt {name!r}; prompts: {', '.join(BY_NAME)}")
     args = {k: str(v) for k, v in (arguments or {}).items()}
+    known = {a.name for a in workflow.arguments}
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise _invalid(f"Prompt {name!r} has no argument(s) {', '.join(unknown)}; it takes {', '.join(sorted(known))}")
+    long = sorted(k for k, v in args.items() if len(v) > ARGUMENT_LIMIT)
+    if long:
+        raise _invalid(f"Prompt {name!r}: {', '.join(long)} longer than {ARGUMENT_LIMIT} characters")
     missing = [a.name for a in workflow.arguments if a.required and not args.get(a.name, "").strip()]
     if missing:
         raise _invalid(f"Prompt {name!r} needs argument(s): {', '.join(missing)}")
