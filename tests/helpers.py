@@ -21,6 +21,7 @@ from mcp import Client
 
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
+from telnyx_numbers_mcp.offer import Offer
 
 # Counts and guard lists come from the catalog, so adding an operation to scope.toml needs no test edits.
 ALL_CATALOG: list[ToolSpec] = load_catalog()  # including the opt-in toolsets (requirements, numbers, lookup)
@@ -29,6 +30,13 @@ TOOLS: dict[str, ToolSpec] = {t.name: t for t in CATALOG}
 GUARDED: list[str] = [t.name for t in CATALOG if t.guarded]  # purchases and destructive calls
 # What a server with the default policy (confirm) lists: every default operation plus check_approval.
 DEFAULT_TOOL_NAMES: frozenset[str] = frozenset({*TOOLS, CHECK_TOOL})
+# a session offered every tool (`--toolsets all`, default policy): for rendering texts outside a server
+EVERYTHING = Offer(
+    names=frozenset({*(t.name for t in ALL_CATALOG), CHECK_TOOL}),
+    enabled=frozenset(t.toolset for t in ALL_CATALOG),
+    toolset_of={t.name: t.toolset for t in ALL_CATALOG},
+    selection=("all",),
+)
 VALID_E164 = "+13125550001"
 # an address the sandbox accepts (addresses_create), for the tests of the requirements toolset
 ADDRESS = {
@@ -72,6 +80,19 @@ def fill_e164(args: dict[str, Any], tool: ToolSpec, number: str = VALID_E164) ->
         return args
     filled: dict[str, Any] = json.loads(re.sub(r'"example"', f'"{number}"', json.dumps(args)))
     return filled
+
+
+def call_args(tool: ToolSpec) -> dict[str, Any]:
+    """Arguments for one call of `tool` from the spec's examples, made valid: a real E.164 number where the
+    example has a placeholder, plain-digit counts, a customer_reference on purchases."""
+    from spec_examples import example_args
+
+    args = fill_e164(example_args(tool), tool)
+    for group in args.get("ordering_groups", []):
+        group["count_requested"] = "1"  # the spec types it as a string; the numbers cap needs plain digits
+    if tool.kind == "purchase":
+        args["customer_reference"] = args.get("customer_reference") or "test-ref-1"
+    return args
 
 
 async def tool_data(client: Client, tool: str, args: dict[str, Any]) -> list[dict[str, Any]]:

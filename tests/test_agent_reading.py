@@ -15,9 +15,11 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from helpers import ALL_CATALOG, text_of, tool_data
+from helpers import ALL_CATALOG, EVERYTHING, text_of, tool_data
 from sandbox_helpers import client_for
 from telnyx_numbers_mcp.app import build_server
+from telnyx_numbers_mcp.calls.render import utc
+from telnyx_numbers_mcp.calls.results import SANDBOX_TAG
 from telnyx_numbers_mcp.config import build_settings
 from telnyx_numbers_mcp.sandbox import Sandbox, create_app
 
@@ -136,7 +138,9 @@ async def test_result_format_json_restores_the_full_json_text(sb: Sandbox, conne
     for name, result in flow:
         if name == "number_orders_create":
             continue  # a quote is the server's own words in both formats
-        assert json.loads(text_of(result).split("\n", 1)[1]) == result.structured_content, name
+        texts = [c.text for c in result.content if isinstance(c, types.TextContent)]
+        body = texts[1] if texts[0] == SANDBOX_TAG else texts[0]  # a change is tagged first
+        assert {**json.loads(body), "sandbox": True} == result.structured_content, name
     assert sum(len(text_of(r)) for _, r in flow) > BASELINE_FLOW_CHARS * 0.9
 
 
@@ -328,8 +332,8 @@ async def test_pending_orders_and_reservations_say_when_to_look_again(sb: Sandbo
         reservation = (flow["number_reservations_create"].structured_content or {})["data"]
         expires = reservation["phone_numbers"][0]["expired_at"]
         assert hint_lines(flow["number_reservations_create"]) == [
-            f"Hint: reserved numbers are held until {expires} (30 minutes from reserving); "
-            "number_reservations_actions_extend adds 30 minutes; order them with number_orders_create before then."
+            f"Hint: reserved numbers are held until {utc(expires)}; extend them with "
+            "number_reservations_actions_extend or order them with number_orders_create before then."
         ]
         order = (flow["number_orders_retrieve"].structured_content or {})["data"]
         assert hint_lines(flow["number_orders_retrieve"]) == [
@@ -370,10 +374,10 @@ def test_block_jobs_and_advanced_orders_in_progress_name_their_follow_up_tool() 
 
     job = {"data": {"id": "job-1", "record_type": "phone_numbers_job", "status": "in_progress"}}
     assert "check again in about a minute with phone_number_blocks_jobs_retrieve (id=...)" in render(
-        "phone_number_blocks_jobs_delete_block", {}, job
+        "phone_number_blocks_jobs_delete_block", {}, job, offer=EVERYTHING
     )
     advanced = {"data": [{"id": "adv-1", "status": ["processing"]}, {"id": "adv-2", "status": ["done"]}]}
-    text = render("advanced_orders_list", {}, advanced)
+    text = render("advanced_orders_list", {}, advanced, offer=EVERYTHING)
     assert "still in progress (adv-1); check again in a few hours" in text and "adv-2)" not in text
 
 
@@ -411,8 +415,11 @@ def test_the_result_format_flag_reaches_the_settings() -> None:
         parser().parse_args(["--result-format", "yaml"])
 
 
-async def test_an_order_waiting_for_requirements_says_so_instead_of_asking_to_wait(connect: Connect) -> None:
-    async with connect(purchase_policy="allow") as client:
+@pytest.mark.parametrize("toolsets", [(), ("all",)])
+async def test_an_order_waiting_for_requirements_names_them_and_how_to_provide_them(
+    connect: Connect, toolsets: tuple[str, ...]
+) -> None:
+    async with connect(purchase_policy="allow", toolsets=toolsets) as client:
         row = await first_found(client, "available_phone_numbers_list", {"country_code": "DE"})
         order = await client.call_tool(
             "number_orders_create", {"phone_numbers": [{"phone_number": row["phone_number"]}]}
@@ -420,10 +427,19 @@ async def test_an_order_waiting_for_requirements_says_so_instead_of_asking_to_wa
     data = (order.structured_content or {})["data"]
     assert data["status"] == "pending" and data["requirements_met"] is False
     assert "requirements NOT met" in text_of(order)
+    address, proof = (r["requirement_id"] for r in data["phone_numbers"][0]["regulatory_requirements"])
+    group = (
+        "attach an approved requirement group with sub_number_orders_update_group"
+        if toolsets
+        else "attach an approved requirement group (toolset requirements is not enabled; the operator enables it "
+        "with --toolsets default,requirements)"
+    )
     assert hint_lines(order) == [
+        "Hint: the order waits for the user to provide: Address in Germany (address: An address in Germany; "
+        f"requirement_id {address}); Proof of address (document: Issued within the last 6 months; requirement_id "
+        f"{proof}).",
         "Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
-        "number_order_phone_numbers_update (see the requirement ids above), or attach a requirement group with "
-        "sub_number_orders_update_group (toolset requirements)."
+        f"number_order_phone_numbers_update (requirement_id and field_value) or {group}.",
     ]
 
 

@@ -99,7 +99,7 @@ def test_each_handshake_revision_lists_calls_and_awaits_approval_without_elicita
         result = found["result"]
         assert not result.get("isError")
         number = result["structuredContent"]["data"][0]["phone_number"]
-        assert any("SANDBOX" in block["text"] for block in result["content"])
+        assert result["structuredContent"]["sandbox"] is True  # a read carries no tag in its text
         order = {"phone_numbers": [{"phone_number": number}]}
         quoted = wire.answer_to(wire.request("tools/call", {"name": "number_orders_create", "arguments": order}))
         assert quoted["result"]["structuredContent"]["status"] == "awaiting_approval"

@@ -15,10 +15,9 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from helpers import ALL_CATALOG, CATALOG, TOOLS, fill_e164, text_of, tool_data
+from helpers import ALL_CATALOG, CATALOG, TOOLS, call_args, text_of, tool_data
 from sandbox_helpers import served
 from sdk_oracle import sdk_request
-from spec_examples import example_args
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.config import Settings, build_settings
@@ -71,17 +70,11 @@ def recorded(sb: Sandbox, index: int = -1) -> tuple[str, str, list[tuple[str, st
 
 
 def is_cost_lookup(tool: ToolSpec, request: dict[str, Any]) -> bool:
-    """A purchase first looks its numbers' costs up in the number search."""
+    """The server's own look-ups beside a call: a purchase first looks its numbers' costs up in the number
+    search; a country's coverage (and an order waiting for requirements) reads the regulatory requirements."""
+    if request["path"] == "/v2/regulatory_requirements" and tool.name != "regulatory_requirements_retrieve":
+        return True
     return tool.kind == "purchase" and request["path"] == "/v2/available_phone_numbers"
-
-
-def tool_args(tool: ToolSpec) -> dict[str, Any]:
-    args = fill_e164(example_args(tool), tool)
-    for group in args.get("ordering_groups", []):
-        group["count_requested"] = "1"  # the spec types it as a string; the numbers cap needs plain digits
-    if tool.kind == "purchase":
-        args["customer_reference"] = args.get("customer_reference") or "test-ref-1"
-    return args
 
 
 # ---- 1 and 9: every tool sends what the official SDK sends ------------------------------------------
@@ -93,7 +86,7 @@ async def test_every_tool_sends_the_same_request_as_the_official_sdk(sb: Sandbox
         assert set(listed) == {t.name for t in ALL_CATALOG}  # allow: no confirm_action, no check_approval
         mismatches = []
         for tool in ALL_CATALOG:
-            args = tool_args(tool)
+            args = call_args(tool)
             before = len(sb.requests)
             # the SDK client validates structuredContent against outputSchema and raises on a mismatch
             result = await client.call_tool(tool.name, args)
@@ -486,14 +479,14 @@ async def test_advanced_block_inexplicit_and_csr_calls_succeed_with_schema_valid
             data: dict[str, Any] = result.structured_content
             return data
 
-        advanced = (await call("advanced_orders_create", tool_args(TOOLS["advanced_orders_create"])))["id"]
+        advanced = (await call("advanced_orders_create", call_args(TOOLS["advanced_orders_create"])))["id"]
         await call("advanced_orders_retrieve", {"order_id": advanced})
         updated = await call(
             "advanced_orders_update_requirement_group",
             {"advanced_order_id": advanced, "requirement_group_id": "12ade33a-21c0-473b-b055-b3c836e1c292"},
         )
         assert updated["requirement_group_id"] == "12ade33a-21c0-473b-b055-b3c836e1c292"
-        csr = await call("customer_service_records_create", tool_args(TOOLS["customer_service_records_create"]))
+        csr = await call("customer_service_records_create", call_args(TOOLS["customer_service_records_create"]))
         await call("customer_service_records_retrieve", {"customer_service_record_id": csr["data"]["id"]})
         block = (await call("available_phone_number_blocks_list", {"filter": {"country_code": "US"}}))["data"][0]
         order = await call(

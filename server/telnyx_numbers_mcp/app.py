@@ -4,7 +4,7 @@ validation (schema and E.164) and the call pipeline; the one place errors become
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +13,11 @@ import httpx
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import Server, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 
-from telnyx_numbers_mcp import __version__, discovery
+from telnyx_numbers_mcp import __version__, discovery, guide, prompts
+from telnyx_numbers_mcp.approvals.channels import can_elicit
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.auth.identity import current_caller
 from telnyx_numbers_mcp.calls import results
@@ -33,35 +35,33 @@ log = logging.getLogger("telnyx_numbers_mcp")
 SERVER_NAME = "telnyx-numbers-mcp"
 ERROR_LIMIT = 8000  # characters of one error result
 
-INSTRUCTIONS = (
-    "Telnyx phone numbers. Workflow: 1) search with available_phone_numbers_list (area code = "
-    "national_destination_code) or available_phone_number_blocks_list; 2) optionally hold numbers with "
-    "number_reservations_create: a reservation lasts 30 minutes and number_reservations_actions_extend adds "
-    "30; 3) order with "
-    "number_orders_create (number_block_orders_create for blocks, inexplicit_number_orders_create when any "
-    "number will do); 4) a human approves every purchase and destructive call outside the chat: the user may "
-    "be asked directly, and if a call answers that it awaits approval, do what that answer says (check_approval, "
-    "where offered, tells you when the human has decided); never approve on the user's behalf; 5) follow the "
-    "order: it starts pending; number_orders_retrieve and sub_number_orders_retrieve show its status and any "
-    "regulatory requirements. Phone numbers are E.164 (+13125550001). "
-    "'Hint:' lines say when to check slow work again. Toolsets: search = what is available and its "
-    "price; coverage = what a country or area offers; orders, blocks, advanced = buying and following orders; "
-    "reservations = holding numbers; csr = a carrier's record before porting a number in; comments = messages "
-    "to Telnyx about an order; reports = CSV of sub-orders."
-)
-LIVE_INSTRUCTIONS = "LIVE: calls reach the real Telnyx account; purchases are charged. "
-DISCOVER_INSTRUCTIONS = " The tools named here are reached through find_tools, describe_tool and call_tool."
-SANDBOX_INSTRUCTIONS = (
-    "SANDBOX: simulated, nothing real is bought. Test numbers +1312555010x: 0 ok, 1 taken, 2 slow, "
-    "3 needs documents, 4 not reservable, 5 known carrier (search 55501). "
-)
+
+def instructions(rt: Runtime, *, elicit: bool = False) -> str:
+    """The server's guide for agents (guide.py), naming only what a session is offered: under `elicit-only`
+    a client that cannot ask the user is offered no guarded tools, so it reads a guide without them."""
+    return guide.instructions(rt.offer_for(elicit=elicit), sandbox=rt.sandbox)
 
 
-def instructions(settings: Settings) -> str:
-    """The server's guide for agents (the `instructions` of the server info), under 1,500 characters:
-    clients that load tools on demand find the server through it."""
-    mode = SANDBOX_INSTRUCTIONS if settings.sandbox else LIVE_INSTRUCTIONS
-    return mode + INSTRUCTIONS + (DISCOVER_INSTRUCTIONS if settings.tool_mode == "discover" else "")
+class SessionInstructions:
+    """Server middleware: under `elicit-only` the instructions depend on whether the client can elicit, which
+    is known only from its `initialize` (or, on 2026-07-28, the request's own capabilities)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method not in ("initialize", "server/discover") or not isinstance(result, dict):
+            return result
+        if ctx.method == "initialize":
+            params = ctx.params if isinstance(ctx.params, Mapping) else {}
+            caps = params.get("capabilities")
+            elicit = isinstance(caps, Mapping) and caps.get("elicitation") is not None
+        else:
+            elicit = can_elicit(ctx)
+        if elicit and "instructions" in result:
+            return {**result, "instructions": instructions(self.rt, elicit=True)}
+        return result
 
 
 def build_server(
@@ -129,14 +129,16 @@ def build_app(
 
         policy, budget = rt.settings.purchase_policy, rt.settings.lookup_budget
         if name == discovery.FIND:
-            data, text = discovery.find(rt.offered(ctx), args, policy=policy, lookup_budget=budget)
+            data, text = discovery.find(
+                rt.offered(ctx), args, policy=policy, lookup_budget=budget, ranker=rt.ranker, offer=rt.offer(ctx)
+            )
             return results.structured(data, text, sandbox=rt.sandbox)
         # as in `all` mode, a tool `elicit-only` hides can still be named, and says why it cannot run
         by_name = rt.tools
         if name == discovery.DESCRIBE:
-            data = discovery.describe(by_name, args, policy=policy, lookup_budget=budget)
+            data = discovery.describe(by_name, args, policy=policy, lookup_budget=budget, offer=rt.offer(ctx))
             return results.structured(data, results.compact(data), sandbox=rt.sandbox)
-        tool, inner = discovery.call_target(by_name, args)
+        tool, inner = discovery.call_target(by_name, args, rt.offer(ctx))
         return await run(ctx, params, tool, inner)
 
     async def call_tool(
@@ -151,7 +153,7 @@ def build_app(
         caller = current_caller()  # hosted: HTTP already answered 403 for a missing scope; this holds anyway
         if caller is not None and (needed := rt.scope_for(name, args)) is not None and not caller.may(needed):
             return results.error(f"{shown(name)} needs the scope {needed}, which this access token does not "
-                                 "grant; nothing was sent.", sandbox=rt.sandbox)  # fmt: skip
+                                 "grant; nothing was sent.")  # fmt: skip
         try:
             if name == CONFIRM_TOOL:
                 return await rt.gate.confirm(args)
@@ -162,19 +164,42 @@ def build_app(
             return await run(ctx, params, rt.tools[name], args)
         except ToolCallError as exc:
             # the key masked (an echoing proxy), then the whole text bounded: the model pays for every character
-            return results.error(bounded(rt.redactor.text(str(exc)), ERROR_LIMIT), sandbox=rt.sandbox)
+            return results.error(bounded(rt.redactor.text(str(exc)), ERROR_LIMIT))
         except Exception:  # the one catch-all: never crash, never leak internals or the key
             log.exception("internal error in %s", shown(name))
             return results.error(
                 f"Internal error in {shown(name)}; nothing more is known. See the server log (stderr)."
             )
 
+    async def list_prompts(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return prompts.listing()
+
+    async def get_prompt(ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        return prompts.get(params.name, params.arguments, rt.offer(ctx))
+
+    completer = prompts.Completer(rt.spec("available_phone_numbers_list"), rt.spec("country_coverage_retrieve"))
+
+    async def complete(ctx: ServerRequestContext[Any], params: types.CompleteRequestParams) -> types.CompleteResult:
+        async def fetch(tool: ToolSpec) -> Any:
+            from telnyx_numbers_mcp.request import build
+
+            if rt.client is None or (not rt.settings.api_key and not rt.sandbox):
+                return None
+            return (await rt.client.send(build(tool, {}), tool=tool.name)).json
+
+        return await completer.complete(params, fetch)
+
     server: Server[Any] = Server(
         SERVER_NAME,
         version=__version__,
-        instructions=instructions(settings),
+        instructions=instructions(rt),
         lifespan=lifespan,
         on_list_tools=list_tools,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_completion=complete,
     )
 
     async def call_tool_wire(
@@ -185,6 +210,8 @@ def build_app(
     # registered as a plain request handler, which may answer in wire form (see results.wire)
     server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool_wire)
     server.middleware.append(ToolListCache(rt.variant))  # elicit-only and a token's scopes change the answer
+    if settings.purchase_policy == "elicit-only":
+        server.middleware.append(SessionInstructions(rt))
     # from --state-secret (else random per process): a 2026 approval round trip may come back to another replica
     security = RequestStateSecurity(keys=[rt.keys.request_state])
     server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))

@@ -31,6 +31,7 @@ SCOPE_BY_KIND: dict[str, str] = {
     "billed": "numbers:purchase",
 }
 ALL_TOOLSETS = "all"
+DEFAULT_TOOLSETS = "default"  # in --toolsets: the toolsets a default install offers (`default,requirements`)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class ToolSpec:
     opt_in: bool = False  # offered only when --toolsets names its toolset (or `all`)
     lookup: Lookup | None = None  # read before asking a human, so the approval names the resource
     billed_settings: SettingsGuard | None = None  # settings that start a charge: turning one on needs approval
+    use: str = ""  # the curated sentence saying when to use it (the description starts with it)
 
     @property
     def guarded(self) -> bool:
@@ -152,6 +154,7 @@ class ToolSpec:
             opt_in=bool(x.get("opt_in", False)),
             lookup=Lookup.from_json(x["lookup"]) if "lookup" in x else None,
             billed_settings=SettingsGuard.from_json(x["billed_settings"]) if x.get("billed_settings") else None,
+            use=str(x.get("use") or ""),
         )
 
 
@@ -171,8 +174,42 @@ def packaged_catalog() -> tuple[ToolSpec, ...]:
     return tuple(load_catalog())
 
 
+@cache
+def packaged_synonyms() -> tuple[tuple[str, ...], ...]:
+    """Groups of words users say for the same thing (scope.toml's [discovery]), for find_tools' ranking."""
+    try:
+        index = json.loads((TOOL_SPECS_DIR / "index.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"cannot load tool specs from {TOOL_SPECS_DIR}: {exc}") from exc
+    return tuple(tuple(group) for group in index.get("synonyms", ()))
+
+
 def toolsets(catalog: Iterable[ToolSpec]) -> list[str]:
     return sorted({t.toolset for t in catalog})
+
+
+def enabled_toolsets(
+    catalog: Iterable[ToolSpec], toolsets_wanted: Iterable[str] = (), tools_wanted: Iterable[str] = ()
+) -> frozenset[str]:
+    """The toolsets --toolsets selects: the named ones (`all`: every one; `default`: those a default install
+    offers), or without it every toolset that is not opt-in (plus the toolset of an opt-in tool --tools names).
+    Unknown names are a ConfigError, so a typo never silently yields no tools."""
+    catalog = list(catalog)
+    wanted, named_tools = set(toolsets_wanted), set(tools_wanted)
+    known = set(toolsets(catalog))
+    defaults = {t.toolset for t in catalog if not t.opt_in}
+    if ALL_TOOLSETS in wanted:
+        return frozenset(known)
+    if not wanted:
+        return frozenset(defaults | {t.toolset for t in catalog if t.name in named_tools})
+    if DEFAULT_TOOLSETS in wanted:
+        wanted = (wanted - {DEFAULT_TOOLSETS}) | defaults
+    if wanted - known:
+        raise ConfigError(
+            f"unknown toolset(s): {', '.join(sorted(wanted - known))}; "
+            f"known: {', '.join(sorted(known))} (or {ALL_TOOLSETS}, or {DEFAULT_TOOLSETS} for the default ones)"
+        )
+    return frozenset(wanted)
 
 
 def select(
@@ -183,25 +220,15 @@ def select(
     read_only: bool = False,
     hide_guarded: bool = False,
 ) -> list[ToolSpec]:
-    """Filters, in this order: --toolsets, then --tools (both: a tool must pass each given one),
-    then --read-only, then the purchase policy (`deny` hides purchase and destructive tools).
-    Without --toolsets, opt-in toolsets are left out (a default install lists the number operations only);
-    `all` means every toolset. --tools may name an opt-in tool without naming its toolset.
-    Unknown toolset or tool names are a ConfigError, so a typo never silently yields no tools."""
-    wanted_sets, wanted_tools = set(toolsets_wanted), set(tools_wanted)
-    known_sets, known_tools = set(toolsets(catalog)), {t.name for t in catalog}
-    if ALL_TOOLSETS in wanted_sets:
-        wanted_sets = known_sets
-    elif not wanted_sets:
-        wanted_sets = {t.toolset for t in catalog if not t.opt_in or t.name in wanted_tools}
-    if wanted_sets - known_sets:
-        raise ConfigError(
-            f"unknown toolset(s): {', '.join(sorted(wanted_sets - known_sets))}; "
-            f"known: {', '.join(sorted(known_sets))} (or {ALL_TOOLSETS})"
-        )
+    """Filters, in this order: --toolsets (see enabled_toolsets), then --tools (both: a tool must pass each
+    given one), then --read-only, then the purchase policy (`deny` hides purchase and destructive tools).
+    Without --toolsets, opt-in toolsets are left out (a default install lists the number operations only).
+    --tools may name an opt-in tool without naming its toolset. Unknown tool names are a ConfigError."""
+    wanted_sets = enabled_toolsets(catalog, toolsets_wanted, tools_wanted)
+    wanted_tools, known_tools = set(tools_wanted), {t.name for t in catalog}
     if wanted_tools - known_tools:
         raise ConfigError(f"unknown tool(s): {', '.join(sorted(wanted_tools - known_tools))}")
-    selected = [t for t in catalog if not wanted_sets or t.toolset in wanted_sets]
+    selected = [t for t in catalog if t.toolset in wanted_sets]
     selected = [t for t in selected if not wanted_tools or t.name in wanted_tools]
     if read_only:
         selected = [t for t in selected if t.read_only]

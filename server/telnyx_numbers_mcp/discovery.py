@@ -4,7 +4,9 @@ the call back to app.py, which runs it exactly like the direct tool (validation,
 
 from __future__ import annotations
 
+import math
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,20 +14,149 @@ import mcp_types as types
 
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import ECHO_LIMIT, ArgumentError, ArgumentProblem, shown
+from telnyx_numbers_mcp.offer import Offer
 
 FIND, DESCRIBE, CALL = "find_tools", "describe_tool", "call_tool"
 NAMES = (FIND, DESCRIBE, CALL)
 _WORD = re.compile(r"[a-z0-9]+")
 SUMMARY_LIMIT = 110
+FOUND_LIMIT = 8  # tools a query answers with, best first
+# words of a task that say nothing about which tool: left out of the ranking
+_STOP = """a an the i me my we our us you your to for of in on at by with from and or but is are be it its this
+that these those some any all can could would should will want wants need needs like please how what which who
+when where do does did get got have has just one two new ones them they there here into up out about so than then
+too very also still let lets make sure tell show give know again more most"""
+STOPWORDS = frozenset(_STOP.split())
+# where a word is found, and how much that says about the tool
+WEIGHTS = {"name": 3.0, "kind": 2.5, "use": 2.0, "title": 1.5, "toolset": 1.5, "params": 1.0, "text": 1.0}
+# what a tool's kind is called in a task: "buy" says purchase more than any description does
+KIND_WORDS = {"purchase": "buy purchase", "destructive": "delete release cancel", "billed": "billed"}
+SYNONYM_FACTOR = 0.7  # a synonym counts a little less than the word itself
+RANK_CACHE = 128  # queries whose scores are kept
+ELSEWHERE_SHARE = 0.5  # a toolset that is not enabled is mentioned when its tool scores this share of the best
 
 
 def one_line(tool: ToolSpec) -> str:
-    """The first sentence of a tool's description (its title when that is shorter or missing)."""
+    """The tool's curated sentence (when to use it): a whole sentence; the title when there is none."""
+    if tool.use:
+        return tool.use
     first = re.match(r"(.+?[.!?])(\s|$)", tool.description)
     text = first.group(1) if first else tool.description
-    if not text or len(text) > SUMMARY_LIMIT:
-        text = tool.title
-    return text.rstrip(".")
+    return text if text and len(text) <= SUMMARY_LIMIT else tool.title
+
+
+def _same(query: str, word: str) -> bool:
+    """A word of the task matches a word of the tool: equal, or sharing a stem (numbers/number,
+    reserve/reservation, order/ordering); words under 4 letters only match exactly."""
+    if query == word:
+        return True
+    if len(query) < 4 or len(word) < 4:
+        return False
+    common = 0
+    for a, b in zip(query, word, strict=False):
+        if a != b:
+            break
+        common += 1
+    return common >= max(4, min(len(query), len(word)) - 2)
+
+
+def _params(schema: Any) -> set[str]:
+    """Every property name in a schema, split into words."""
+    out: set[str] = set()
+    if isinstance(schema, dict):
+        for name, sub in (schema.get("properties") or {}).items():
+            out.update(_WORD.findall(name.lower().replace("_", " ")))
+            out |= _params(sub)
+        for key in ("items", "anyOf", "oneOf", "allOf"):
+            sub = schema.get(key)
+            for part in sub if isinstance(sub, list) else [sub]:
+                out |= _params(part)
+    return out
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def _fields(tool: ToolSpec) -> dict[str, set[str]]:
+    words = _words
+    use = words(tool.use)
+    return {
+        "name": words(tool.name.replace("_", " ")),
+        "kind": words(KIND_WORDS.get(tool.kind, "")),
+        "use": use,
+        "title": words(tool.title),
+        "toolset": words(tool.toolset),
+        "params": _params(tool.input_schema),
+        "text": words(tool.description) - use,
+    }
+
+
+class Ranker:
+    """Ranks tools by the words of a task over their names, curated sentences, titles, toolsets, parameter
+    names and the rest of their descriptions, each word also standing for its synonyms; rarer words count
+    more (a word every tool has says nothing)."""
+
+    def __init__(self, catalog: Iterable[ToolSpec], synonyms: Iterable[Iterable[str]] = ()) -> None:
+        self.tools = list(catalog)
+        self.fields = {t.name: _fields(t) for t in self.tools}
+        self.synonyms: dict[str, set[str]] = {}
+        self.phrases: dict[str, str] = {}  # "give up" -> "release": a phrase stands for its group's first word
+        for group in synonyms:
+            members = {w.lower() for w in group if " " not in w}
+            for word in members:
+                self.synonyms.setdefault(word, set()).update(members - {word})
+            head = next((w.lower() for w in group if " " not in w), None)
+            self.phrases.update({w.lower(): head for w in group if " " in w and head})
+        self._all = [set().union(*f.values()) for f in self.fields.values()]
+        self._idf: dict[str, float] = {}
+        self._order = {t.name: i for i, t in enumerate(self.tools)}
+        self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
+
+    def idf(self, word: str) -> float:
+        found = self._idf.get(word)
+        if found is None:
+            df = sum(1 for words in self._all if any(_same(word, w) for w in words))
+            found = self._idf[word] = math.log(1 + len(self.tools) / (1 + df))
+        return found
+
+    def _expand(self, word: str) -> list[tuple[str, float]]:
+        near = {w for key, group in self.synonyms.items() if _same(word, key) for w in group | {key}}
+        return [(word, 1.0)] + [(w, SYNONYM_FACTOR) for w in sorted(near) if not _same(word, w)]
+
+    def score(self, tool: ToolSpec, words: list[str]) -> float:
+        fields = self.fields[tool.name]
+        total = 0.0
+        for word in words:
+            best = 0.0
+            for variant, factor in self._expand(word):
+                rarity = self.idf(variant)
+                for field, weight in WEIGHTS.items():
+                    value = weight * factor * rarity
+                    if value > best and any(_same(variant, w) for w in fields[field]):
+                        best = value
+            total += best
+        return total
+
+    def _scores(self, query: str) -> dict[str, float]:
+        """Every tool's score for a query, kept for the last RANK_CACHE queries (a model often asks again)."""
+        text = " ".join(_WORD.findall(query.lower()))
+        found = self._cache.pop(text, None)
+        if found is None:
+            words = [w for w in text.split() if w not in STOPWORDS]
+            words += [head for phrase, head in self.phrases.items() if f" {phrase} " in f" {text} "]
+            found = {t.name: self.score(t, words) for t in self.tools}
+        self._cache[text] = found
+        while len(self._cache) > RANK_CACHE:
+            self._cache.popitem(last=False)
+        return found
+
+    def rank(self, query: str, among: Iterable[ToolSpec] | None = None) -> list[tuple[ToolSpec, float]]:
+        """(tool, score) with a score above zero, best first (catalog order breaks ties)."""
+        scores = self._scores(query)
+        pool = self.tools if among is None else list(among)
+        scored = [(t, scores.get(t.name, 0.0)) for t in pool]
+        return sorted((p for p in scored if p[1] > 0), key=lambda p: (-p[1], self._order.get(p[0].name, 0)))
 
 
 def needs_approval(tool: ToolSpec, policy: str, lookup_budget: int) -> bool | str:
@@ -57,12 +188,12 @@ def _hints(tools: list[ToolSpec]) -> types.ToolAnnotations:
     )
 
 
-def tools(offered: list[ToolSpec]) -> list[types.Tool]:
-    """The three discovery tools for one offered set (built once per set by the caller)."""
-    sets = sorted({t.toolset for t in offered})
+def tools(offered: list[ToolSpec], all_toolsets: Iterable[str]) -> list[types.Tool]:
+    """The three discovery tools for one offered set (built once per set by the caller). `toolset` takes
+    every toolset name, so asking for one that is not enabled is answered with how to enable it."""
     find_props: dict[str, Any] = {
-        "query": {"type": "string", "description": "Words to match in tool names and descriptions."},
-        "toolset": {"type": "string", "enum": sets},
+        "query": {"type": "string", "description": "The task in your own words."},
+        "toolset": {"type": "string", "enum": sorted(all_toolsets)},
     }
     read = types.ToolAnnotations(
         read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -72,8 +203,8 @@ def tools(offered: list[ToolSpec]) -> list[types.Tool]:
             name=FIND,
             title="Find Telnyx number tools",
             description=(
-                f"Lists the {len(offered)} Telnyx phone-number tools (names and one line each) matching the words "
-                f"or toolset; no arguments lists all. Then describe_tool, then call_tool."
+                f"Finds among the {len(offered)} Telnyx phone-number tools the best for a task (name and when to use "
+                f"each), or a toolset's; no arguments lists all. Then describe_tool, then call_tool."
             ),
             input_schema={"type": "object", "properties": find_props, "additionalProperties": False},
             annotations=read,
@@ -131,41 +262,52 @@ def _unknown_args(args: Mapping[str, Any], allowed: Iterable[str], tool: str) ->
         )
 
 
-def lookup(offered: Mapping[str, ToolSpec], args: Mapping[str, Any], caller: str) -> ToolSpec:
-    """The offered tool named by `name`, or an ArgumentError naming close matches."""
+def lookup(
+    offered: Mapping[str, ToolSpec], args: Mapping[str, Any], caller: str, offer: Offer | None = None
+) -> ToolSpec:
+    """The offered tool named by `name`, or an ArgumentError saying which toolset the operator would enable
+    for it, or naming close matches."""
     name = _string(args, "name", caller, required=True)
     assert name is not None
     tool = offered.get(name)
     if tool is None:
         import difflib  # only for a misspelt name; ~10 ms at start-up otherwise
 
-        close = difflib.get_close_matches(name, list(offered), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else f"use {FIND} to list the tools offered"
+        hint = offer.missing(name) if offer is not None else None
+        if hint is None:
+            close = difflib.get_close_matches(name, list(offered), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else f"use {FIND} to list the tools offered"
         raise _problem("name", f"no tool {shown(name)} is offered here; {hint}", caller)
     return tool
 
 
 def find(
-    offered: list[ToolSpec], args: Mapping[str, Any], *, policy: str, lookup_budget: int
+    offered: list[ToolSpec],
+    args: Mapping[str, Any],
+    *,
+    policy: str,
+    lookup_budget: int,
+    ranker: Ranker,
+    offer: Offer,
 ) -> tuple[dict[str, Any], str]:
-    """Offered tools that match every word of `query` (any order), restricted to `toolset`;
-    results as (structured, text). Refuses bad arguments before matching."""
+    """The offered tools best for the task in `query` (ranked, at most FOUND_LIMIT), or all of them in
+    catalog order without one, restricted to `toolset`; results as (structured, text). A toolset that is not
+    enabled is answered with how to enable it; a task some not-enabled toolset serves better says which."""
     _unknown_args(args, ("query", "toolset"), FIND)
     query = _string(args, "query", FIND, required=False) or ""
     toolset = _string(args, "toolset", FIND, required=False)
-    known = sorted({t.toolset for t in offered})
-    if toolset is not None and toolset not in known:
-        raise _problem("toolset", f"is {shown(toolset)}; expected one of {', '.join(known)}", FIND)
-    words = _WORD.findall(query.lower())
-    hits = []
-    for tool in offered:
-        if toolset is not None and tool.toolset != toolset:
-            continue
-        haystack = " ".join((tool.name.replace("_", " "), tool.title, tool.description, tool.toolset)).lower()
-        found = set(_WORD.findall(haystack))
-        # a word matches a whole word or a word's start: "reserv" finds reservations
-        if all(w in found or any(f.startswith(w) for f in found) for w in words):
-            hits.append(tool)
+    every = sorted(set(offer.toolset_of.values()))
+    if toolset is not None and toolset not in every:
+        raise _problem("toolset", f"is {shown(toolset)}; expected one of {', '.join(every)}", FIND)
+    if toolset is not None and toolset not in offer.enabled:
+        text = f"No tools: {offer.enable(toolset)}."
+        return {"tools": [], "toolset_enabled": False}, text
+    pool = [t for t in offered if toolset is None or t.toolset == toolset]
+    if query.strip():
+        ranked = ranker.rank(query, pool)
+        hits = [t for t, _ in ranked[:FOUND_LIMIT]]
+    else:
+        hits = pool
     rows = [
         {
             "name": t.name,
@@ -175,23 +317,41 @@ def find(
         }
         for t in hits
     ]
+    elsewhere = _elsewhere(query, toolset, ranker, offer) if query.strip() else []
+    notes = [f"More for this task: {offer.enable(name)}." for name in elsewhere]
     if rows:
         lines = [f"{r['name']}: {r['summary']}{_approval_note(r['needs_approval'])}" for r in rows]
-        text = "\n".join(lines) + f"\n\nNext: {DESCRIBE} for a tool's arguments, then {CALL}."
+        text = "\n".join([*lines, *notes]) + f"\n\nNext: {DESCRIBE} for a tool's arguments, then {CALL}."
     else:
-        text = (
-            f"No offered tool matches {shown(query)}"
-            + (f" in toolset {shown(toolset)}" if toolset else "")
-            + f". Toolsets offered: {', '.join(known)}. Try fewer words, or no arguments to list all."
-        )
+        known = sorted({t.toolset for t in offered})
+        text = "\n".join([
+            f"No offered tool matches {shown(query)}" + (f" in toolset {shown(toolset)}" if toolset else "")
+            + f". Toolsets offered: {', '.join(known) or 'none'}. Try other words, or no arguments to list all.",
+            *notes,
+        ])  # fmt: skip
     return {"tools": rows}, text
 
 
+def _elsewhere(query: str, toolset: str | None, ranker: Ranker, offer: Offer) -> list[str]:
+    """Toolsets not enabled whose tools would rank among the top five for the task, scoring at least
+    ELSEWHERE_SHARE of the best score."""
+    if toolset is not None:
+        return []
+    top = ranker.rank(query)[:5]
+    best = top[0][1] if top else 0.0
+    return sorted({t.toolset for t, score in top if t.toolset not in offer.enabled and score >= ELSEWHERE_SHARE * best})
+
+
 def describe(
-    offered: Mapping[str, ToolSpec], args: Mapping[str, Any], *, policy: str, lookup_budget: int
+    offered: Mapping[str, ToolSpec],
+    args: Mapping[str, Any],
+    *,
+    policy: str,
+    lookup_budget: int,
+    offer: Offer | None = None,
 ) -> dict[str, Any]:
     _unknown_args(args, ("name",), DESCRIBE)
-    tool = lookup(offered, args, DESCRIBE)
+    tool = lookup(offered, args, DESCRIBE, offer)
     return {
         "name": tool.name,
         "description": tool.description,
@@ -202,10 +362,12 @@ def describe(
     }
 
 
-def call_target(offered: Mapping[str, ToolSpec], args: Mapping[str, Any]) -> tuple[ToolSpec, dict[str, Any]]:
+def call_target(
+    offered: Mapping[str, ToolSpec], args: Mapping[str, Any], offer: Offer | None = None
+) -> tuple[ToolSpec, dict[str, Any]]:
     """The tool and arguments a call_tool call names; bad names or non-object arguments are refused."""
     _unknown_args(args, ("name", "arguments"), CALL)
-    tool = lookup(offered, args, CALL)
+    tool = lookup(offered, args, CALL, offer)
     inner = args.get("arguments", {})
     if not isinstance(inner, dict):
         raise _problem("arguments", f"is {type(inner).__name__} {inner!r:.60}; expected an object", CALL)

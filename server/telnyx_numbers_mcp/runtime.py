@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -20,22 +21,27 @@ from telnyx_numbers_mcp.approvals import channels as approval
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL, check_tool
 from telnyx_numbers_mcp.auth.identity import current_caller
 from telnyx_numbers_mcp.calls.http import TelnyxClient
-from telnyx_numbers_mcp.catalog import SCOPE_BY_KIND, ToolSpec, packaged_catalog, select
+from telnyx_numbers_mcp.catalog import SCOPE_BY_KIND, ToolSpec, enabled_toolsets, packaged_catalog, select
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.guards.confirmations import ConfirmationStore, canonical_json
 from telnyx_numbers_mcp.guards.redaction import Redactor
 from telnyx_numbers_mcp.keyring import LABELS, Keyring, hkdf_sha256
 from telnyx_numbers_mcp.mode import Mode
+from telnyx_numbers_mcp.offer import Offer
 from telnyx_numbers_mcp.store import Store, open_store
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.gate import Gate
     from telnyx_numbers_mcp.calls.costs import PriceCache
+    from telnyx_numbers_mcp.calls.requirements import RequirementBook
+    from telnyx_numbers_mcp.discovery import Ranker
 
 CONFIRM_TOOL = "confirm_action"
 SERVER_TOOLS = (CONFIRM_TOOL, CHECK_TOOL)  # tools of this server itself, not Telnyx operations
 SERVER_TOOL_SCOPE = SCOPE_BY_KIND["purchase"]  # they carry out purchases and destructive calls
+# what the offered tools depend on: (the client can elicit, the token's known scopes or None without a token)
+Variant = tuple[bool, frozenset[str] | None]
 
 
 def confirm_tool() -> types.Tool:
@@ -75,7 +81,13 @@ class Runtime:
     mode: Mode  # what approvals and quotes made here are bound to
     searches: dict[str, ToolSpec] = field(default_factory=dict)  # cost look-ups, even if search is not offered
     reads: dict[str, ToolSpec] = field(default_factory=dict)  # look-ups before an approval, even if not offered
+    # every catalog tool's toolset and the toolsets --toolsets enabled: texts say which toolset a step needs
+    toolset_of: dict[str, str] = field(default_factory=dict)
+    enabled: frozenset[str] = frozenset()
+    full: tuple[ToolSpec, ...] = ()  # the whole catalog: find_tools ranks over it and names toolsets not enabled
+    _ranker: Ranker | None = field(default=None, repr=False)
     _prices: PriceCache | None = field(default=None, repr=False)
+    _requirements: RequirementBook | None = field(default=None, repr=False)
     transport: httpx.AsyncBaseTransport | None = None
     client: TelnyxClient | None = None
     sessions: int = 0
@@ -86,8 +98,9 @@ class Runtime:
     redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
     _reference_key: bytes | None = field(default=None, repr=False)
 
-    _listings: dict[Hashable, list[types.Tool]] = field(default_factory=dict, repr=False)
-    _names: dict[Hashable, frozenset[str]] = field(default_factory=dict, repr=False)
+    _listings: dict[Variant, list[types.Tool]] = field(default_factory=dict, repr=False)
+    _names: dict[Variant, frozenset[str]] = field(default_factory=dict, repr=False)
+    _offers: dict[Variant, Offer] = field(default_factory=dict, repr=False)
 
     def reference_for(self, tool: str, args: dict[str, Any]) -> str:
         """A customer_reference that stays the same across the rounds of one approval (2026 flow), on every
@@ -118,6 +131,25 @@ class Runtime:
 
             self._prices = PriceCache()
         return self._prices
+
+    @property
+    def requirements(self) -> RequirementBook:
+        """What countries and number types require before ordering, looked up by the server (made on first use)."""
+        if self._requirements is None:
+            from telnyx_numbers_mcp.calls.requirements import RequirementBook
+
+            self._requirements = RequirementBook(self.spec("regulatory_requirements_retrieve"))
+        return self._requirements
+
+    @property
+    def ranker(self) -> Ranker:
+        """find_tools' ranking over the whole catalog (made on the first find_tools call)."""
+        if self._ranker is None:
+            from telnyx_numbers_mcp.catalog import packaged_synonyms
+            from telnyx_numbers_mcp.discovery import Ranker
+
+            self._ranker = Ranker(self.full, packaged_synonyms())
+        return self._ranker
 
     def close(self) -> None:
         """At process exit: release the store's connections."""
@@ -154,9 +186,9 @@ class Runtime:
         caller = current_caller()
         return caller.known_scopes if caller is not None else None
 
-    def variant(self, ctx: ServerRequestContext[Any] | None) -> Hashable:
-        """What the tool list depends on besides the protocol version: whether the client can elicit
-        (under `elicit-only`) and the token's scopes (hosted). The cache key of tools/list."""
+    def variant(self, ctx: ServerRequestContext[Any] | None) -> Variant:
+        """What the offered tools depend on: whether the client can elicit (under `elicit-only`) and the
+        token's scopes (hosted). The cache key of tools/list, of the names a call may use and of the texts."""
         return (ctx is not None and approval.can_elicit(ctx), self.granted())
 
     def scope_for(self, name: str, args: Mapping[str, Any]) -> str | None:
@@ -177,22 +209,28 @@ class Runtime:
     def offered(self, ctx: ServerRequestContext[Any] | None) -> list[ToolSpec]:
         """Catalog tools this session may see and call: `elicit-only` hides guarded tools from
         clients that cannot ask the human; a hosted server hides tools beyond the token's scopes."""
+        return self._offered(self.variant(ctx))
+
+    def _offered(self, key: Variant) -> list[ToolSpec]:
+        elicit, granted = key
         tools = list(self.tools.values())
-        if self.settings.purchase_policy == "elicit-only" and not (ctx is not None and approval.can_elicit(ctx)):
+        if self.settings.purchase_policy == "elicit-only" and not elicit:
             tools = [t for t in tools if not t.guarded]
-        granted = self.granted()
         return tools if granted is None else [t for t in tools if t.scope in granted]
 
     def visible(self, ctx: ServerRequestContext[Any] | None) -> list[types.Tool]:
         """The tools/list answer, built once per offered set (`variant`) and reused: rebuilding 48 tools on
         every list was most of a warm tools/list."""
-        key = self.variant(ctx)
+        return self._visible(self.variant(ctx))
+
+    def _visible(self, key: Variant) -> list[types.Tool]:
         cached = self._listings.get(key)
         if cached is None:
-            offered = self.offered(ctx)
-            listed = discovery.tools(offered) if self.discover else [t.mcp_tool for t in offered]
+            offered = self._offered(key)
+            every = set(self.toolset_of.values())
+            listed = discovery.tools(offered, every) if self.discover else [t.mcp_tool for t in offered]
             policy = self.settings.purchase_policy
-            granted = key[1] if isinstance(key, tuple) else None
+            granted = key[1]
             approvals = granted is None or SERVER_TOOL_SCOPE in granted
             if any(t.may_ask for t in offered) and policy == "host-confirm" and approvals:
                 listed.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
@@ -208,8 +246,34 @@ class Runtime:
         names = self._names.get(key)
         if names is None:
             hidden = () if self.discover else self.tools
-            names = self._names[key] = frozenset({*(t.name for t in self.visible(ctx)), *hidden})
+            names = self._names[key] = frozenset({*(t.name for t in self._visible(key)), *hidden})
         return names
+
+    def offer(self, ctx: ServerRequestContext[Any] | None) -> Offer:
+        """What this session may name in a text (see offer.py)."""
+        return self._offer(self.variant(ctx))
+
+    def offer_for(self, *, elicit: bool) -> Offer:
+        """The same, for a session without a token, by whether the client can ask the user."""
+        return self._offer((elicit, None))
+
+    def _offer(self, key: Variant) -> Offer:
+        found = self._offers.get(key)
+        if found is None:
+            names = {t.name for t in self._offered(key)} | {t.name for t in self._visible(key)}
+            found = self._offers[key] = Offer(
+                names=frozenset(names), enabled=self.enabled, toolset_of=self.toolset_of,
+                selection=self.settings.toolsets, discover=self.discover,
+            )  # fmt: skip
+        return found
+
+    def spec(self, name: str) -> ToolSpec | None:
+        """Any catalog tool, offered or not: the server calls some reads itself (requirements, coverage)."""
+        return self._full_by_name.get(name)
+
+    @cached_property
+    def _full_by_name(self) -> dict[str, ToolSpec]:
+        return {t.name: t for t in self.full}
 
     @property
     def discover(self) -> bool:
@@ -269,6 +333,9 @@ def build_runtime(
         mode=mode,
         searches={t.name: t for t in full if t.toolset == "search"},  # costs.py picks its searches by name
         reads={t.name: t for t in full if t.kind == "read"},  # calls/lookups.py picks its reads by name
+        toolset_of={t.name: t.toolset for t in full},
+        full=tuple(full),
+        enabled=enabled_toolsets(full, settings.toolsets, settings.tools),
         transport=transport,
         redactor=Redactor(hidden),
     )

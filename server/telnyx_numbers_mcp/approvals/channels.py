@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -142,13 +143,15 @@ async def ask_url(ctx: ServerRequestContext[Any], url: str, approval_id: str, *,
     return answer.action
 
 
-def quote_text(confirmation_id: str, summary: str, ttl: float) -> str:
+def quote_text(confirmation_id: str, summary: str, expires_at: float) -> str:
+    """host-confirm's quote; the expiry is the actual time (UTC), which stays true however late it is read."""
+    expires = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return (
         f"{summary}\n\n"
         "NOTHING HAS BEEN SENT YET. This client cannot ask the user directly, so a human must approve.\n"
         "Show the user the summary above. Only if they approve, call `confirm_action` with\n"
         f"  confirmation_id: {confirmation_id}\n"
         "  summary: the exact summary text above (from its first line to the line before this notice).\n"
-        f"The confirmation is single-use and expires in {ttl / 60:.0f} minutes; "
+        f"The confirmation is single-use and expires at {expires}; "
         "any change to the arguments needs a new quote."
     )

@@ -53,6 +53,7 @@ POLL = 0.2  # seconds between looks at the store while waiting for a decision (i
 CONFIRMATION_ID_LIMIT = 200  # issued ids are about 70 characters
 OUTCOME_WAIT = 60.0  # how long a caller that lost the race to execute waits for the winner's result
 NAMED_PENDING = 20  # pending approvals a flood refusal names one by one
+STATUS_LIMIT = 300  # characters of check_approval's answer while the approval is still pending
 
 Send = Callable[[ToolSpec, dict[str, Any], Decision | None], Awaitable[types.CallToolResult]]
 Ctx = ServerRequestContext[Any]
@@ -60,6 +61,19 @@ Ctx = ServerRequestContext[Any]
 
 def when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc(timestamp: float) -> str:
+    """What the model reads: `2026-12-02 16:31:00 UTC`."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# where the human was asked, in the words of a pending answer (the review link itself never reaches the model)
+_CHANNELS = {
+    "review-page": "via their review page",
+    "url-elicitation": "via a link their client showed",
+    "elicitation": "in their client",
+}
 
 
 def outcome_of(result: types.CallToolResult) -> dict[str, Any]:
@@ -133,6 +147,7 @@ class Gate:
         if s.purchase_policy == "allow":
             return await self.send(tool, args, Decision(True, "policy-allow", "--purchase-policy allow"))
         summary = await summarize(self.rt, tool, args, costs)  # after look-ups naming what the call acts on
+        summary = await self._with_requirements(tool, args, costs, summary)
         if in_client and channels.can_form(ctx):
             return await self._form(ctx, tool, args, summary)
         if s.purchase_policy == "host-confirm":
@@ -179,6 +194,20 @@ class Gate:
                     f"{s.max_order_cost:.2f} USD; nothing was sent."
                 )
         return costs
+
+    async def _with_requirements(self, tool: ToolSpec, args: dict[str, Any], costs: Costs, summary: str) -> str:
+        """A purchase's summary also says what the order will wait for (regulatory requirements) and what the
+        user will have to provide, before the total (still the last line): the human approves knowing it."""
+        from telnyx_numbers_mcp.calls import requirements
+
+        if tool.kind != "purchase" or self.rt.client is None:
+            return summary
+        pairs = requirements.purchase_pairs(tool.name, args, costs)
+        extra = requirements.summary_lines(await self.rt.requirements.lookup(self.rt.client, pairs))
+        if not extra:
+            return summary
+        lines = summary.splitlines()
+        return "\n".join([*lines[:-1], *extra, lines[-1]])
 
     def _create(self, tool: ToolSpec, args: dict[str, Any], summary: str, channel: str) -> tuple[Approval, bool]:
         """The pending approval for this call under this mode: a new one (True: asked and audited) or the one
@@ -409,8 +438,9 @@ class Gate:
         spec = self.rt.tools.get(tool)
         return spec.kind if spec else "unknown"
 
-    async def _wait(self, ctx: Ctx | None, approval_id: str) -> types.CallToolResult:
-        """Wait up to --approval-wait for the decision, with progress; then the result or 'awaiting approval'."""
+    async def _wait(self, ctx: Ctx | None, approval_id: str, *, first: bool = True) -> types.CallToolResult:
+        """Wait up to --approval-wait for the decision, with progress; then the result or 'awaiting approval'
+        (the full quote the `first` time, a short status line when check_approval asks again)."""
         wait = self.rt.settings.approval_wait
         started = time.monotonic()
         reported = -1.0
@@ -430,30 +460,45 @@ class Gate:
                 raise self._expired(approval)
             elapsed = time.monotonic() - started
             if elapsed >= wait:
-                return self._awaiting(approval)
+                return self._awaiting(approval, first=first)
             if ctx is not None and elapsed - reported >= 1.0:
                 reported = elapsed
                 await ctx.session.report_progress(elapsed, wait, "Waiting for a human to approve or decline")
             await anyio.sleep(min(POLL, wait - elapsed))
 
-    def _awaiting(self, approval: Approval) -> types.CallToolResult:
-        text = (
-            f"{approval.summary}\n\n"
-            "NOTHING HAS BEEN SENT YET: a human must approve this, and you cannot approve it yourself.\n"
-            "The server has put it in front of the user on their own approval page, outside this chat. "
-            "Tell the user it is waiting for them; do not try to approve it for them.\n"
-            f"Then call `check_approval` with approval_id {approval.id} to get the result once they decide. "
-            f"The approval expires at {when(approval.expires_at)}; any change to the arguments needs a new one."
-        )
+    def _awaiting(self, approval: Approval, *, first: bool = True) -> types.CallToolResult:
+        """Still waiting for the human. The first answer carries the whole quote; check_approval's answer while
+        the approval is pending is one short status (at most STATUS_LIMIT characters): the model already has
+        the quote, and pays for every character each time it asks."""
+        asked, expires = _utc(approval.created_at), _utc(approval.expires_at)
+        where = _CHANNELS.get(approval.channel, f"through {approval.channel}")
         data = {
             "status": "awaiting_approval",
             "approval_id": approval.id,
             "tool": approval.tool,
-            "summary": approval.summary,
+            "asked_at": when(approval.created_at),
+            "channel": approval.channel,
             "expires_at": when(approval.expires_at),
-            "next": f"check_approval(approval_id={approval.id!r})",
+            "next": f"{CHECK_TOOL}(approval_id={approval.id!r})",
         }
-        return results.structured(data, text, sandbox=self.rt.sandbox)
+        if not first:
+            text = (
+                f"awaiting approval: {approval.id} ({approval.tool}). The user was asked at {asked} {where}; it "
+                f"expires at {expires}. Tell the user it waits for their decision; then call {CHECK_TOOL} again."
+            )
+            if len(text) > STATUS_LIMIT:  # an unusually long channel name: the tool is in `data` anyway
+                text = text.replace(f" ({approval.tool})", "")[:STATUS_LIMIT]
+            return results.structured(data, text, sandbox=self.rt.sandbox)
+        text = (
+            f"{approval.summary}\n\n"
+            f"Status: awaiting approval (approval_id {approval.id}). NOTHING HAS BEEN SENT YET: a human must "
+            "approve this, and you cannot approve it yourself.\n"
+            f"The user was asked at {asked} {where}, outside this chat. Tell the user it is waiting for their "
+            "decision; do not try to approve it for them.\n"
+            f"Then call `{CHECK_TOOL}` with approval_id {approval.id} to get the result once they decide. The "
+            f"approval expires at {expires}; any change to the arguments needs a new one."
+        )
+        return results.structured({**data, "summary": approval.summary}, text, sandbox=self.rt.sandbox)
 
     def _expired(self, approval: Approval) -> ApprovalError:
         """Expired pending, or approved but not carried out in time (then it is never sent)."""
@@ -490,11 +535,13 @@ class Gate:
             if approval is not None and approval.outcome is not None:
                 return result_from(approval.outcome)
             await anyio.sleep(POLL)
+        from telnyx_numbers_mcp.calls.pipeline import look_up_first
+
         reference = (approval.args.get("customer_reference") if approval else None) or "?"
         raise ApprovalError(
             f"Approval {approval_id} was approved and its request may have gone out, but no result is recorded. "
-            "DO NOT call the tool again: look the order up first (number_orders_list with "
-            f"filter.customer_reference={reference!r}), or call check_approval again later."
+            f"DO NOT call the tool again: {look_up_first(self.rt.offer(None), reference)}, or call "
+            f"{CHECK_TOOL} again later."
         )
 
     async def _send_once(self, tool: ToolSpec | None, approval: Approval, decision: Decision) -> types.CallToolResult:
@@ -503,7 +550,7 @@ class Gate:
         try:
             return await self.send(tool, approval.args, decision)
         except ToolCallError as exc:
-            return results.error(self.rt.redact(str(exc)), sandbox=self.rt.sandbox)
+            return results.error(self.rt.redact(str(exc)))
         except Exception:
             log.exception("internal error executing approval %s", approval.id)
             return results.error(f"Internal error in {approval.tool}; see the server log (stderr).")
@@ -525,7 +572,7 @@ class Gate:
                 f"Approval {approval_id} is a question the client is asking the user directly; it is answered "
                 "there, not here. Nothing was sent."
             )
-        return await self._wait(ctx, approval_id)
+        return await self._wait(ctx, approval_id, first=False)
 
     def _quote(self, tool: ToolSpec, args: dict[str, Any], summary: str) -> types.CallToolResult:
         """host-confirm: the host's approval prompt on confirm_action is the human's approval."""
@@ -535,7 +582,7 @@ class Gate:
         return results.structured(
             {"status": "awaiting_confirmation", "confirmation_id": quote.confirmation_id, "summary": quote.summary,
              "expires_at": quote.expires_at},
-            channels.quote_text(quote.confirmation_id, quote.summary, self.rt.settings.confirmation_ttl),
+            channels.quote_text(quote.confirmation_id, quote.summary, quote.expires_at),
             sandbox=self.rt.sandbox,
         )  # fmt: skip
 

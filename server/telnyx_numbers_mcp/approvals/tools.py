@@ -13,7 +13,7 @@ def check_tool() -> types.Tool:
         name=CHECK_TOOL,
         title="Check a purchase or destructive action awaiting a human's approval",
         description=(
-            "Reports whether a human has approved an action that returned status awaiting_approval, and once "
+            "Reports whether a human has approved an action whose answer said awaiting approval, and once "
             "they have, carries it out (exactly once) and returns its result; asking again returns the same "
             "result without sending anything. You cannot approve anything yourself: the human decides on "
             "their own approval page, outside this chat. May wait up to a minute for the decision."
@@ -21,7 +21,7 @@ def check_tool() -> types.Tool:
         input_schema={
             "type": "object",
             "properties": {
-                "approval_id": {"type": "string", "description": "The approval_id from the awaiting_approval result."}
+                "approval_id": {"type": "string", "description": "The approval_id from the awaiting approval answer."}
             },
             "required": ["approval_id"],
         },

@@ -11,12 +11,35 @@ import mcp_types as types
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp.approvals.channels import Decision
-from telnyx_numbers_mcp.calls import results
+from telnyx_numbers_mcp.calls import requirements, results
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, TransportError
 from telnyx_numbers_mcp.guards.redaction import bounded
+from telnyx_numbers_mcp.offer import Offer
 from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.runtime import Runtime
+
+
+def look_up_first(offer: Offer, reference: Any) -> str:
+    """After a purchase that may have gone through: how to find it before ordering again."""
+    if offer.has("number_orders_list"):
+        return f"look the order up first with number_orders_list (filter.customer_reference={reference!r})"
+    why = offer.missing("number_orders_list")
+    return f"look the order up first by its customer_reference {reference!r}" + (f" ({why})" if why else "")
+
+
+async def _added(rt: Runtime, tool: ToolSpec, args: dict[str, Any], answer: Any) -> tuple[list[str], dict[str, str]]:
+    """What the server adds to an answer: a country's requirements before ordering (coverage), and the
+    words for the requirement ids an order waits for. Look-ups that fail only leave them out."""
+    if rt.client is None:
+        return [], {}
+    if tool.name == requirements.COVERAGE_TOOL:
+        found = await rt.requirements.lookup(rt.client, requirements.coverage_pairs(args, answer))
+        return requirements.coverage_lines(found), {}
+    pairs = requirements.order_pairs(answer)
+    if pairs:
+        return [], requirements.named(await rt.requirements.lookup(rt.client, pairs))
+    return [], {}
 
 
 def _ids(data: Any) -> list[str]:
@@ -25,8 +48,12 @@ def _ids(data: Any) -> list[str]:
     return [str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")][:50]
 
 
-async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: Decision | None) -> types.CallToolResult:
-    """Send one validated, approved call; writes are audited before sending and after the answer."""
+async def execute(
+    rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: Decision | None, offer: Offer | None = None
+) -> types.CallToolResult:
+    """Send one validated, approved call; writes are audited before sending and after the answer. Hints in
+    the result name only what `offer` offers (without one: what a client that cannot ask the user is offered)."""
+    offer = offer if offer is not None else rt.offer(None)
     if rt.client is None:
         raise ToolCallError("the server is not running (no HTTP client)")
     if not rt.settings.api_key and not rt.sandbox:
@@ -54,8 +81,8 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
                              "may_have_reached": getattr(exc, "may_have_reached", None)})  # fmt: skip
         if tool.kind == "purchase" and isinstance(exc, TransportError) and exc.may_have_reached:
             raise TransportError(
-                f"{exc} DO NOT order again: the purchase may have gone through. Look it up first, e.g. "
-                f"number_orders_list with filter.customer_reference={args.get('customer_reference')!r}.",
+                f"{exc} DO NOT order again: the purchase may have gone through; "
+                f"{look_up_first(offer, args.get('customer_reference'))}.",
                 may_have_reached=True,
             ) from None
         raise
@@ -68,7 +95,11 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
                          "status": answer.status, "ids": _ids(answer.json)})  # fmt: skip
     rt.prices.remember(tool.name, args, answer.json)  # a later quote shows what this search showed
-    return results.success(tool, answer, sandbox=rt.sandbox, args=args, rendered=rt.settings.result_format == "text")
+    notes, words = await _added(rt, tool, args, answer.json)
+    return results.success(
+        tool, answer, sandbox=rt.sandbox, offer=offer, args=args, rendered=rt.settings.result_format == "text",
+        notes=notes, requirements=words,
+    )  # fmt: skip
 
 
 async def call(
@@ -88,5 +119,5 @@ async def call(
         if used is None:  # the budget is spent: a human approves each further lookup
             return await rt.gate.guarded_call(ctx, params, tool, args)
         budget = f"lookup {used} of {rt.settings.lookup_budget} today (UTC; --lookup-budget)"
-        return await execute(rt, tool, args, Decision(True, "lookup-budget", budget))
-    return await execute(rt, tool, args, None)
+        return await execute(rt, tool, args, Decision(True, "lookup-budget", budget), rt.offer(ctx))
+    return await execute(rt, tool, args, None, rt.offer(ctx))

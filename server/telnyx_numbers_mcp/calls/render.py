@@ -12,18 +12,30 @@ and a search answer makes hundreds of them per call).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from telnyx_numbers_mcp.calls.costs import feature_names, searched_type
+from telnyx_numbers_mcp.offer import Offer
 
 Item = Mapping[str, Any]
 _SKIP = {"record_type", "updated_at"}  # noise for the model: every item has them
 
 
-def render(tool: str, args: Mapping[str, Any], answer: Mapping[str, Any]) -> str:
-    """The whole text of one successful JSON answer of `tool` called with `args`."""
+def render(
+    tool: str,
+    args: Mapping[str, Any],
+    answer: Mapping[str, Any],
+    *,
+    offer: Offer,
+    notes: list[str] | None = None,
+    requirements: Mapping[str, str] | None = None,
+) -> str:
+    """The whole text of one successful JSON answer of `tool` called with `args`; hints name only what
+    `offer` offers. `notes`: lines the server adds (e.g. a country's requirements); `requirements`: words for
+    the requirement ids an order waits for."""
     data = answer.get("data") if "data" in answer else {k: v for k, v in answer.items() if k != "meta"}
     items = data if isinstance(data, list) else [data] if data not in (None, {}) else []
     lines: list[str] = []
@@ -37,7 +49,8 @@ def render(tool: str, args: Mapping[str, Any], answer: Mapping[str, Any]) -> str
     meta = answer.get("meta")
     if isinstance(meta, dict):
         lines.append(_pagination(meta, len(items)))
-    lines.extend(hints(tool, [i for i in items if isinstance(i, dict)]))
+    lines.extend(notes or [])
+    lines.extend(hints(tool, [i for i in items if isinstance(i, dict)], offer, requirements or {}))
     return "\n".join(lines)
 
 
@@ -329,8 +342,25 @@ def _statuses(item: Item) -> set[str]:
     return {str(s) for s in status} if isinstance(status, list) else {str(status)} if status is not None else set()
 
 
-def hints(tool: str, items: list[Item]) -> list[str]:
-    """What to do next about slow work in this answer: when to look again and with which tool."""
+def utc(stamp: str) -> str:
+    """A Telnyx timestamp as `2026-12-02 16:31:00 UTC` (as given when it is not ISO 8601)."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _sentence(parts: list[str | None]) -> str:
+    """Steps joined as a sentence: "a", "a or b", "a, b or c" (steps not offered are left out)."""
+    steps = [p for p in parts if p]
+    return steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " or " + steps[-1] if steps else ""
+
+
+def hints(tool: str, items: Sequence[Item], offer: Offer, requirements: Mapping[str, str]) -> list[str]:
+    """What to do next about slow work in this answer: when to look again and with which offered tool."""
     out: list[str] = []
     follow = _family(tool)
     if follow is not None:
@@ -342,14 +372,15 @@ def hints(tool: str, items: list[Item]) -> list[str]:
         ]
         if waiting:
             shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
-            out.append(f"Hint: still in progress ({shown}); check again {follow.when} with {follow.tool} "
-                       f"({follow.id_arg}=...).")  # fmt: skip
+            why = offer.missing(follow.tool)
+            how = f" with {follow.tool} ({follow.id_arg}=...)" if offer.has(follow.tool) else f" ({why})" if why else ""
+            out.append(f"Hint: still in progress ({shown}); check again {follow.when}{how}.")
         if any(i.get("requirements_met") is False for i in items):
-            out.append("Hint: regulatory requirements are missing; answer them with sub_number_orders_update or "
-                       "number_order_phone_numbers_update (see the requirement ids above), or attach a requirement "
-                       "group with sub_number_orders_update_group (toolset requirements).")  # fmt: skip
+            out.extend(_requirement_hints(items, offer, requirements))
         if follow.tool == "sub_number_orders_report_retrieve" and any("success" in _statuses(i) for i in items):
-            out.append("Hint: the report is ready; download it with sub_number_orders_report_download (report_id=...).")
+            download = offer.step("sub_number_orders_report_download", "download it")
+            if download:
+                out.append(f"Hint: the report is ready; {download} (report_id=...).")
     expiries = [
         str(n.get("expired_at"))
         for i in items
@@ -358,7 +389,35 @@ def hints(tool: str, items: list[Item]) -> list[str]:
         if isinstance(n, dict) and n.get("expired_at")
     ]
     if expiries:
-        out.append(f"Hint: reserved numbers are held until {min(expiries)} (30 minutes from reserving); "
-                   "number_reservations_actions_extend adds 30 minutes; order them with number_orders_create "
-                   "before then.")  # fmt: skip
+        then = _sentence([offer.step("number_reservations_actions_extend", "extend them"),
+                          offer.step("number_orders_create", "order them")])  # fmt: skip
+        held = f"Hint: reserved numbers are held until {utc(min(expiries))}"
+        out.append(f"{held}; {then} before then." if then else f"{held}.")
+    return out
+
+
+def _requirement_ids(items: Sequence[Item]) -> list[str]:
+    ids: list[str] = []
+    for item in items:
+        numbers = item.get("phone_numbers")
+        for n in [item, *(numbers if isinstance(numbers, list) else [])]:
+            reqs = n.get("regulatory_requirements") if isinstance(n, dict) else None
+            for r in reqs if isinstance(reqs, list) else []:
+                if isinstance(r, dict) and r.get("requirement_id"):
+                    ids.append(str(r["requirement_id"]))
+    return list(dict.fromkeys(ids))
+
+
+def _requirement_hints(items: Sequence[Item], offer: Offer, requirements: Mapping[str, str]) -> list[str]:
+    """What an order waiting for its regulatory requirements waits for, and how to provide it."""
+    out = []
+    known = [requirements[i] for i in _requirement_ids(items) if i in requirements]
+    if known:
+        out.append("Hint: the order waits for the user to provide: " + "; ".join(known) + ".")
+    answer = " or ".join(offer.offered(["sub_number_orders_update", "number_order_phone_numbers_update"]))
+    how = _sentence([
+        f"answer them with {answer} (requirement_id and field_value)" if answer else None,
+        offer.step("sub_number_orders_update_group", "attach an approved requirement group"),
+    ])  # fmt: skip
+    out.append("Hint: regulatory requirements are missing" + (f"; {how}." if how else "."))
     return out

@@ -45,6 +45,7 @@ def generate(
             "generator_version": GENERATOR_VERSION,
             "spec_sha256": spec_sha256,  # the upstream spec the cut came from
             "tools": [t["name"] for t in tools],  # scope.toml order: toolsets stay together
+            "synonyms": [list(group) for group in scope.synonyms],  # for find_tools' ranking
         }
     )
     return files

@@ -306,6 +306,7 @@ def build_tool(
             "sdk_method": sdk_method,
             "kind": kind,
             "toolset": entry.toolset,
+            "use": _sentence(entry.description),  # the curated sentence alone: find_tools' summary
             "e164": list(entry.e164),
             "args": args,
             "response": {"status": status, "media_type": media_type},

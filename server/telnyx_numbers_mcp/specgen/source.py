@@ -43,6 +43,8 @@ class Scope:
     max_name_length: int
     flatten_query_objects: frozenset[str] = field(default_factory=frozenset)
     opt_in_toolsets: frozenset[str] = field(default_factory=frozenset)
+    # words a user may say for the same thing (buy, purchase, order): find_tools ranks with them
+    synonyms: tuple[tuple[str, ...], ...] = ()
 
 
 def read_bytes(location: str) -> bytes:
@@ -120,4 +122,5 @@ def load_scope(path: Path = SCOPE_FILE) -> Scope:
         max_name_length=int(gen.get("max_name_length", 40)),
         flatten_query_objects=frozenset(gen.get("flatten_query_objects", ())),
         opt_in_toolsets=frozenset(gen.get("opt_in_toolsets", ())),
+        synonyms=tuple(tuple(str(w).lower() for w in group) for group in data.get("discovery", {}).get("synonyms", ())),
     )
