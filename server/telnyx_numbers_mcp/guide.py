@@ -9,12 +9,12 @@ from telnyx_numbers_mcp.offer import Offer
 
 LIVE = "LIVE: calls reach the real Telnyx account; purchases are charged. "
 SANDBOX = (
-    "SANDBOX MODE: a simulator answers every call; nothing is bought or changed for real, no account needed. "
-    f"Results of purchases, holds and changes start with {SANDBOX_TAG}; structured results carry sandbox: true. "
-    "Test numbers +1312555010x: 0 ok, 1 taken, 2 slow, 3 needs documents, 4 not reservable, 5 known carrier "
-    "(search 55501). "
+    "SANDBOX MODE: simulated; nothing is bought or changed for real. "
+    f"Purchases, holds and changes are tagged {SANDBOX_TAG}. "
+    "Test numbers +1312555010x (search 55501): 0 ok, 1 taken, 2 slow, 3 needs documents, 4 not reservable, "
+    "5 known carrier. "
 )
-DISCOVER = " The tools named here are reached through find_tools, describe_tool and call_tool."
+DISCOVER = " Reach the tools named here through find_tools, describe_tool and call_tool."
 # what a toolset answers, where its name does not say it, for the toolsets line
 TOOLSETS = {
     "search": "",
