@@ -58,8 +58,13 @@ class ReviewListener:
         self.hosts: set[str] = set()
         self.origins: set[str] = set()
         self._server: _QuietServer | None = None
-        self.hosted = False  # --auth-issuer: deciding needs a signed-in approver, not only the link
-        self.signin: ApproverSignIn | None = None
+        settings = gate.rt.settings
+        self.hosted = settings.auth_issuer is not None  # deciding needs a signed-in approver, not only the link
+        self.signin: ApproverSignIn | None = None  # known before routes() mounts the sign-in pages
+        if settings.approver_client_id:
+            from telnyx_numbers_mcp.auth.approvers import ApproverSignIn
+
+            self.signin = ApproverSignIn(settings, gate.key)
 
     def _allow(self, host: str, port: int) -> None:
         public = self.gate.rt.settings.public_url
@@ -76,12 +81,6 @@ class ReviewListener:
         to (not the --host name: `localhost` may resolve to an address another user listens on)."""
         bound = self._bound(host, port)  # accepted as Host and Origin even behind --public-url
         self.base = self.gate.rt.settings.public_url or f"http://{bound}"
-        settings = self.gate.rt.settings
-        self.hosted = settings.auth_issuer is not None
-        if settings.approver_client_id:
-            from telnyx_numbers_mcp.auth.approvers import ApproverSignIn
-
-            self.signin = ApproverSignIn(settings, self.gate.key)
 
     async def ensure_started(self) -> str:
         if self.base is not None and (self._server is None or not self._server.should_exit):
