@@ -3,7 +3,6 @@ cannot elicit and the sandbox as the recording Telnyx endpoint: what the human s
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from approval_helpers import Flow, text, us_number
+from helpers import need_chromium
 from telnyx_numbers_mcp.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
@@ -27,9 +27,7 @@ def flow(tmp_path: Path) -> Flow:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run installs it)")
+    chromium = need_chromium()
     async with async_playwright() as pw:
         b = await pw.chromium.launch(
             executable_path=chromium, headless=True, args=["--headless", "--no-sandbox", "--disable-gpu"]

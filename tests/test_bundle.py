@@ -27,6 +27,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from helpers import need_npx, need_package_index
 from telnyx_numbers_mcp import __version__
 from telnyx_numbers_mcp.catalog import load_catalog
 from telnyx_numbers_mcp.config import ENV_VARS, build_settings
@@ -50,16 +51,9 @@ def _build_module() -> ModuleType:
 MCPB_CLI: str = _build_module().MCPB_CLI
 
 
-def _npx() -> str:
-    npx = shutil.which("npx")
-    if npx is None:
-        pytest.skip("npx not found (Node.js is not installed); the official mcpb CLI needs it")
-    return npx
-
-
 def _validate(manifest: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [_npx(), "-y", MCPB_CLI, "validate", str(manifest)],
+        [need_npx(), "-y", MCPB_CLI, "validate", str(manifest)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -119,7 +113,7 @@ def _defaults() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`python packaging/build_mcpb.py` as a maintainer runs it, then the .mcpb unpacked as the app does."""
-    _npx()
+    need_npx()
     out = tmp_path_factory.mktemp("dist")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "packaging" / "build_mcpb.py"), "--out", str(out)],
@@ -145,7 +139,7 @@ def _resolve(bundle: Path, user_config: dict[str, Any]) -> dict[str, Any]:
         "MCPB_USER_CONFIG": json.dumps(user_config),
     }
     proc = subprocess.run(
-        [_npx(), "-y", "-p", MCPB_CLI, "-c", f"node {shlex.quote(str(RESOLVER))}"],
+        [need_npx(), "-y", "-p", MCPB_CLI, "-c", f"node {shlex.quote(str(RESOLVER))}"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -187,6 +181,7 @@ def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
 @pytest.mark.slow  # builds the bundle and starts it as a subprocess
 async def test_bundle_starts_with_the_users_settings(bundle: Path, tmp_path: Path) -> None:
     """Sandbox on and the deny policy: both settings visibly reach the server the app starts."""
+    need_package_index()  # `uv run` installs the bundle's locked dependencies on its first start
     config = _resolve(bundle, {"sandbox": True, "purchase_policy": "deny"})
     assert config["command"] == "uv" and str(bundle) in config["args"]
     assert config["env"] == {"TELNYX_API_KEY": "", "TELNYX_SANDBOX": "true", "TELNYX_MCP_PURCHASE_POLICY": "deny"}
