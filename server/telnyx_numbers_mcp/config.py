@@ -19,21 +19,58 @@ SECRET_ENV_VARS = ("TELNYX_API_KEY", "MCP_HTTP_TOKEN", "TELNYX_MCP_STATE_SECRET"
 ResultFormat = Literal["text", "json"]
 ToolMode = Literal["all", "discover"]
 
-# flag name -> environment variable that sets the same setting when the flag is absent
+# setting (flag) -> the environment variable that sets it when the flag is absent: every flag has one.
+# `--help` names each, and tests/test_config.py sets each to check it really does.
 ENV_VARS = {
     "api_key": "TELNYX_API_KEY",
     "base_url": "TELNYX_BASE_URL",
-    "http_token": "MCP_HTTP_TOKEN",
     "sandbox": "TELNYX_SANDBOX",
-    "log_level": "TELNYX_MCP_LOG_LEVEL",
-    "audit_log": "TELNYX_MCP_AUDIT_LOG",
-    "purchase_policy": "TELNYX_MCP_PURCHASE_POLICY",
-    "state_secret": "TELNYX_MCP_STATE_SECRET",
-    "store": "TELNYX_MCP_STORE",
-    "state_dir": "TELNYX_MCP_STATE_DIR",
-    "tool_mode": "TELNYX_MCP_TOOL_MODE",
+    "http_token": "MCP_HTTP_TOKEN",
     "allowed_hosts": "MCP_ALLOWED_HOSTS",
+    **{
+        name: f"TELNYX_MCP_{name.upper()}"
+        for name in (
+            "transport", "host", "port", "toolsets", "tools", "read_only", "tool_mode", "log_level", "sandbox_state",
+            "purchase_policy", "result_format", "max_numbers_per_order", "max_order_cost", "lookup_budget",
+            "audit_log", "confirmation_ttl", "elicitation_timeout", "timeout", "max_retries", "state_secret",
+            "state_secret_file", "store", "shutdown_grace", "state_dir", "approval_wait", "approval_ttl",
+            "approval_port", "no_browser", "approval_notify", "public_url",
+        )
+    },
+}  # fmt: skip
+BOOLEAN_FLAGS = ("sandbox", "read_only", "no_browser")  # "1", "true", "yes" or "on" (any case) is on
+# What an unset setting means where its default value alone does not say it (None, or an empty list).
+DEFAULT_MEANINGS = {
+    "api_key": "none (tools/list works; calls say how to set it)",
+    "toolsets": "every toolset that is not opt-in",
+    "tools": "every tool of the chosen toolsets",
+    "state_dir": "the per-user state folder (platformdirs; on Linux ~/.local/state/telnyx-numbers-mcp)",
+    "store": "SQLite, state.sqlite3 in the state folder",
+    "audit_log": "none (the store always keeps the audit trail)",
+    "approval_port": "a free port",
+    "allowed_hosts": "none (only 127.0.0.1, localhost and [::1])",
+    "sandbox_state": "none (in memory)",
 }
+
+
+def shown_default(name: str) -> str:
+    """The default of a setting as `--help` states it, read from the Settings model."""
+    if name in DEFAULT_MEANINGS:
+        return DEFAULT_MEANINGS[name]
+    if name == "no_browser":
+        return "off (the review page opens in a browser where there is a desktop)"
+    if name == "state_secret_file":
+        return "none"
+    default = Settings.model_fields[name].default
+    if default is None:
+        return "none"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
 MIN_SECRET_CHARS = 32
 STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 
@@ -180,14 +217,19 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None =
     """Flags win over environment variables; unset flags are absent from `flags` (or None)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    if "state_secret" in values or "state_secret_file" in values:  # a flag wins over both variables
+        env = {k: v for k, v in env.items() if k not in (ENV_VARS["state_secret"], ENV_VARS["state_secret_file"])}
+    for field, var in ENV_VARS.items():
+        if field not in values and env.get(var):
+            values[field] = _truthy(env[var]) if field in BOOLEAN_FLAGS else env[var]
     secret_file = values.pop("state_secret_file", None)
     if secret_file is not None:
         if "state_secret" in values:
-            raise ConfigError("invalid configuration: give --state-secret or --state-secret-file, not both")
+            raise ConfigError(
+                "invalid configuration: give the state secret once: --state-secret (TELNYX_MCP_STATE_SECRET) "
+                "or --state-secret-file (TELNYX_MCP_STATE_SECRET_FILE), not both"
+            )
         values["state_secret"] = _read_secret(Path(secret_file))
-    for field, var in ENV_VARS.items():
-        if field not in values and env.get(var):
-            values[field] = _truthy(env[var]) if field == "sandbox" else env[var]
     # the review page opens in a browser only where there is a desktop to show it (and not with --no-browser)
     no_browser = bool(values.pop("no_browser", False))
     if "open_browser" not in values:
