@@ -149,6 +149,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "no_browser": ("yes", False),  # the setting it drives is open_browser
     "approval_notify": ("notify-send", "notify-send"),
     "public_url": ("https://mcp.example/", "https://mcp.example"),
+    "otel_include_arguments": ("on", True),
 }
 
 
@@ -177,6 +178,21 @@ def test_a_flag_wins_over_its_environment_variable_and_two_secrets_are_refused(t
     assert from_file is not None and from_file.get_secret_value() == "f" * 40
     with pytest.raises(ConfigError, match="not both"):
         build_settings({}, {**env, "TELNYX_MCP_STATE_SECRET_FILE": str(secret_file)})
+
+
+@pytest.mark.parametrize(
+    ("environ", "traces", "metrics"),
+    [({}, False, False), ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, True, True),
+     ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, True, False),
+     ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRICS_EXPORTER": "none"}, True, False),
+     ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, False, False),
+     ({"OTEL_TRACES_EXPORTER": "otlp"}, True, False)],
+)  # fmt: skip
+def test_opentelemetry_is_on_for_the_signals_the_otel_variables_export(
+    environ: dict[str, str], traces: bool, metrics: bool
+) -> None:
+    s = build_settings({}, environ)
+    assert (s.otel_traces, s.otel_metrics, s.otel) == (traces, metrics, traces or metrics)
 
 
 def test_sandbox_api_serves_on_4010_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:

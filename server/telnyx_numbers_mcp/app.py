@@ -113,6 +113,8 @@ def build_app(
         from telnyx_numbers_mcp.calls.pipeline import call
         from telnyx_numbers_mcp.calls.validate import validate
 
+        if rt.telemetry is not None:
+            rt.telemetry.arguments(args)  # only with --otel-include-arguments
         validate(tool, args)  # schema and E.164, every problem at once; nothing is sent on failure
         if not rt.settings.api_key and not rt.sandbox:
             raise MissingApiKey()  # before cost look-ups and quotes, which would send or promise a call
@@ -178,6 +180,8 @@ def build_app(
 
     # registered as a plain request handler, which may answer in wire form (see results.wire)
     server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool_wire)
+    if rt.telemetry is not None:  # outermost: the duration covers every other middleware too
+        server.middleware.insert(0, rt.telemetry.middleware())
     server.middleware.append(ToolListCache(can_elicit))  # the answer depends on it under elicit-only
     # from --state-secret (else random per process): a 2026 approval round trip may come back to another replica
     security = RequestStateSecurity(keys=[rt.keys.request_state])

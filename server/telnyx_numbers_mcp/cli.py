@@ -91,6 +91,9 @@ def _common(parser: argparse.ArgumentParser, *, port_default: str | None = None)
     add("--store", default=S, help=_h("postgresql://... or sqlite:///PATH", "store"))
     add("--state-secret", default=S, help=_h("secret shared by replicas, 32+ characters", "state_secret"))
     add("--state-secret-file", default=S, help=_h("read the state secret from this file", "state_secret_file"))
+    add("--otel-include-arguments", action="store_true", default=S,
+        help=_h("with OpenTelemetry on (the otel extra and OTEL_* set), put each call's arguments on its span "
+                "(they can hold phone numbers)", "otel_include_arguments"))  # fmt: skip
     add("--shutdown-grace", type=float, default=S,
         help=_h("seconds calls in flight may take to finish on SIGTERM (HTTP)", "shutdown_grace"))  # fmt: skip
 

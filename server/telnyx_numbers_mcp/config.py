@@ -34,11 +34,16 @@ ENV_VARS = {
             "purchase_policy", "result_format", "max_numbers_per_order", "max_order_cost", "lookup_budget",
             "audit_log", "confirmation_ttl", "elicitation_timeout", "timeout", "max_retries", "state_secret",
             "state_secret_file", "store", "shutdown_grace", "state_dir", "approval_wait", "approval_ttl",
-            "approval_port", "no_browser", "approval_notify", "public_url",
+            "approval_port", "no_browser", "approval_notify", "public_url", "otel_include_arguments",
         )
     },
 }  # fmt: skip
-BOOLEAN_FLAGS = ("sandbox", "read_only", "no_browser")  # "1", "true", "yes" or "on" (any case) is on
+BOOLEAN_FLAGS = (
+    "sandbox",
+    "read_only",
+    "no_browser",
+    "otel_include_arguments",
+)  # "1", "true", "yes" or "on" (any case) is on
 # What an unset setting means where its default value alone does not say it (None, or an empty list).
 DEFAULT_MEANINGS = {
     "api_key": "none (tools/list works; calls say how to set it)",
@@ -119,6 +124,14 @@ class Settings(BaseModel):
     public_url: str | None = None
     notify_environ: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
 
+    # OpenTelemetry (telemetry.py, the `otel` extra): which signals go out over OTLP, decided from the standard
+    # OTEL_* variables (the OTel SDK reads endpoint, headers and resource from them itself), and over which
+    # protocol (traces, metrics); arguments on spans only when asked for
+    otel_traces: bool = False
+    otel_metrics: bool = False
+    otel_protocols: tuple[str, str] = ("http/protobuf", "http/protobuf")
+    otel_include_arguments: bool = False
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -191,6 +204,10 @@ class Settings(BaseModel):
         return value.rstrip("/") if value else value
 
     @property
+    def otel(self) -> bool:
+        return self.otel_traces or self.otel_metrics
+
+    @property
     def effective_base_url(self) -> str:
         return "http://sandbox.invalid/v2" if self.sandbox else self.base_url
 
@@ -207,6 +224,24 @@ def _read_secret(path: Path) -> str:
         raise ConfigError(
             f"invalid configuration: state_secret_file: cannot read {str(path)!r} ({exc.__class__.__name__})"
         ) from None
+
+
+def _otel(env: Mapping[str, str]) -> dict[str, Any]:
+    """Which signals to export over OTLP, as the OTel SDK's own configuration would: a signal whose exporter
+    variable (OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER) says `otlp`, or is unset while an OTLP endpoint is
+    set; none at all with OTEL_SDK_DISABLED=true."""
+    if _truthy(env.get("OTEL_SDK_DISABLED", "")):
+        return {}
+    found: dict[str, Any] = {}
+    protocols = []
+    for signal, field in (("TRACES", "otel_traces"), ("METRICS", "otel_metrics")):
+        endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+        exporter = env.get(f"OTEL_{signal}_EXPORTER", "otlp" if endpoint else "none").strip().lower()
+        found[field] = exporter == "otlp"
+        protocol = env.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        protocols.append((protocol or "http/protobuf").strip().lower())
+    found["otel_protocols"] = tuple(protocols)
+    return found
 
 
 def _desktop(env: Mapping[str, str]) -> bool:
@@ -234,6 +269,8 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None =
     no_browser = bool(values.pop("no_browser", False))
     if "open_browser" not in values:
         values["open_browser"] = not no_browser and _desktop(env)
+    for field, value in _otel(env).items():
+        values.setdefault(field, value)
     if values.get("approval_notify") and "notify_environ" not in values:
         values["notify_environ"] = tuple((k, v) for k, v in env.items() if k not in SECRET_ENV_VARS)
     try:

@@ -26,6 +26,7 @@ from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
+from telnyx_numbers_mcp.calls.pipeline import order_id
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import (
     ApprovalError,
@@ -116,11 +117,13 @@ class Gate:
         """Policy and caps, then the human's decision through the first channel that works, then the call."""
         s = self.rt.settings
         if s.purchase_policy == "deny":
+            self.note(decision="refused")
             raise PolicyError(f"{tool.name} is disabled by --purchase-policy deny; nothing was sent.")
         if channels.modern(ctx) and (answer := channels.answered(params)) is not None:
             return await self._answer(ctx, tool, args, *answer)  # caps and summary were checked when asked
         costs = await self._caps(tool, args)
         if s.purchase_policy == "allow":
+            self.note(decision="allowed_by_policy")
             return await self.send(tool, args, Decision(True, "policy-allow", "--purchase-policy allow"))
         summary = describe_action(tool.name, args, kind=tool.kind, costs=costs, sandbox=self.rt.sandbox)
         if channels.can_form(ctx):
@@ -130,6 +133,7 @@ class Gate:
         if channels.can_url(ctx):
             return await self._url(ctx, tool, args, summary)
         if s.purchase_policy == "elicit-only":
+            self.note(decision="refused")
             raise PolicyError(
                 f"{tool.name} needs a human's approval and this client cannot ask (no elicitation support); "
                 "--purchase-policy elicit-only forbids the review page. Nothing was sent."
@@ -141,7 +145,10 @@ class Gate:
     async def _caps(self, tool: ToolSpec, args: dict[str, Any]) -> Costs:
         s = self.rt.settings
         count = count_numbers(tool.name, args)
+        if tool.kind == "purchase":
+            self.note(count=count)
         if count > s.max_numbers_per_order:
+            self.note(decision="refused")
             raise PolicyError(
                 f"{tool.name} would buy {count} numbers, over the limit of {s.max_numbers_per_order} per order "
                 "(--max-numbers-per-order); nothing was sent. Split the order or ask the operator to raise it."
@@ -151,9 +158,11 @@ class Gate:
         costs: Costs = {}
         if tool.kind == "purchase" and wants_costs and self.rt.client is not None:
             costs = await lookup_costs(self.rt.client, self.rt.searches, self.rt.prices, tool.name, args)
+        total = total_cost(tool.name, args, costs) if tool.kind == "purchase" else None
+        self.note(cost=total)
         if s.max_order_cost is not None and tool.kind == "purchase":
-            total = total_cost(tool.name, args, costs)
             if total is None:
+                self.note(decision="refused")
                 estimated = any(q.get("estimate") for q in costs.values())
                 raise PolicyError(
                     f"{tool.name}: the cost could not be determined"
@@ -162,6 +171,7 @@ class Gate:
                     "nothing was sent."
                 )
             if total > s.max_order_cost:
+                self.note(decision="refused")
                 raise PolicyError(
                     f"{tool.name} would cost {total:.2f} USD upfront, over --max-order-cost "
                     f"{s.max_order_cost:.2f} USD; nothing was sent."
@@ -175,6 +185,8 @@ class Gate:
         )  # fmt: skip
         self.rt.audit.append({"event": "asked", "approval_id": approval.id, "tool": tool.name, "kind": tool.kind,
                               "args": args, "channel": channel, "expires_at": when(approval.expires_at)})  # fmt: skip
+        if self.rt.telemetry is not None:
+            self.rt.telemetry.asked(approval.id)  # the decision, made elsewhere later, links back to this call
         return approval
 
     # --- channel 1: form elicitation --------------------------------------------------------------------
@@ -184,6 +196,7 @@ class Gate:
     ) -> types.CallToolResult | types.InputRequiredResult:
         approval = self._create(tool, args, summary, "elicitation")
         if channels.modern(ctx):
+            self.note(decision="asked")
             return channels.form_question(summary, approval.id)
         decision = await channels.ask_form(ctx, summary, timeout=self.rt.settings.elicitation_timeout)
         return await self._settle(ctx, approval, decision)
@@ -194,6 +207,7 @@ class Gate:
         """2026-07-28: the client calls again with the answer to the question whose state names `approval_id`.
         The answer is taken once: a replay, concurrent or from another session, finds it decided."""
         approval = self.store.get(approval_id)
+        self.note(approval_id=approval_id)
         if approval is None or approval.tool != tool.name or approval.args_digest != canonical_args_digest(args):
             raise ApprovalError(
                 "This answer does not belong to a pending question for these exact arguments; nothing was sent. "
@@ -303,6 +317,7 @@ class Gate:
             channel=channel, decided_by=decided_by or detail,
         )  # fmt: skip
         if won:
+            self.note(decision="approved" if approve else "declined")
             self.rt.audit.append({
                 "event": "decided", "approval_id": approval.id, "tool": approval.tool, "approved": approve,
                 "channel": channel, "decided_by": decided_by or detail, "detail": detail,
@@ -329,20 +344,24 @@ class Gate:
             if approval is None:
                 raise ApprovalError(f"No approval {approval_id!r} is known; nothing was sent.")
             if approval.status in ("approved", "executed"):
+                self.note(decision="approved")
                 return await self.carry_out(approval_id)
             if approval.status == "declined":
+                self.note(decision="declined")
                 who = approval.decided_by or "the human"
                 raise ApprovalError(
                     f"Not approved: declined by {who} via {approval.channel}. Nothing was sent to Telnyx; "
                     f"{approval.summary.splitlines()[0]}"
                 )
             if approval.status == "expired":
+                self.note(decision="expired")
                 raise ApprovalError(
                     f"Approval {approval_id} expired at {when(approval.expires_at)} without a decision; nothing "
                     "was sent to Telnyx. Call the tool again to ask for a new approval."
                 )
             elapsed = time.monotonic() - started
             if elapsed >= wait:
+                self.note(decision="awaiting_approval")
                 return self._awaiting(approval)
             if ctx is not None and elapsed - reported >= 1.0:
                 reported = elapsed
@@ -387,6 +406,8 @@ class Gate:
         while time.monotonic() < deadline:
             approval = self.store.get(approval_id)
             if approval is not None and approval.outcome is not None:
+                if self._kind(approval.tool) == "purchase":  # sent by another call: its order, seen here
+                    self.note(order_id=order_id(approval.outcome.get("structured")))
                 return result_from(approval.outcome)
             await anyio.sleep(POLL)
         reference = (approval.args.get("customer_reference") if approval else None) or "?"
@@ -416,6 +437,7 @@ class Gate:
             raise ArgumentError(CHECK_TOOL, [ArgumentProblem(
                 "approval_id", f"{shown} is not an approval id; expected the approval_id of an awaiting_approval "
                 "result, like 'ap_' followed by 20 hex digits")])  # fmt: skip
+        self.note(approval_id=approval_id)
         approval = self.current(approval_id)
         if approval is None:
             raise ApprovalError(f"No approval {approval_id!r} is known to this server; nothing was sent.")
@@ -429,6 +451,7 @@ class Gate:
     def _quote(self, tool: ToolSpec, args: dict[str, Any], summary: str) -> types.CallToolResult:
         """host-confirm: the host's approval prompt on confirm_action is the human's approval."""
         quote = self.rt.confirmations.issue(tool.name, args, summary)
+        self.note(decision="awaiting_confirmation")
         self.rt.audit.append({"event": "quoted", "tool": tool.name, "kind": tool.kind, "args": args,
                               "confirmation_expires_at": quote.expires_at})  # fmt: skip
         return results.structured(
@@ -462,7 +485,13 @@ class Gate:
                                   "reason": bounded(str(exc), 500)})  # fmt: skip
             raise
         decision = Decision(True, "confirm_action", "the host approved confirm_action (--purchase-policy host-confirm)")
+        self.note(decision="confirmed")
         return await self.send(tool, quoted_args, decision)
+
+    def note(self, **facts: Any) -> None:
+        """Facts for the current span (telemetry.py), when telemetry is on."""
+        if self.rt.telemetry is not None:
+            self.rt.telemetry.note(**facts)
 
     @staticmethod
     def _client_name(ctx: Ctx) -> str:

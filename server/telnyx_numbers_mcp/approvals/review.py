@@ -5,6 +5,7 @@ approval, checked with exact Host and Origin. Works without JavaScript."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
@@ -145,15 +146,23 @@ async def _handle(listener: ReviewListener, request: Request) -> Response:
             return _page("Refused", "<p>This decision did not carry this approval's token, so it was refused. "
                          "Nothing was approved and nothing was sent.</p>", nonce, status=403)  # fmt: skip
         channel = "url-elicitation" if approval.channel == "url-elicitation" else "review-page"
-        was = approval.status
-        after = gate.decide(approval_id, choice == "approve", channel, "the user on the review page")
-        approval = after or approval
-        if was != "pending" or approval.status != ("approved" if choice == "approve" else "declined"):
-            note = f"<p class=note>Your click changed nothing: this approval was already {approval.status}.</p>"
-        elif approval.status == "approved" and gate.rt.client is not None:
-            await gate.carry_out(approval_id)  # buys now; the agent's check_approval gets the same result
-            approval = gate.store.get(approval_id) or approval
+        telemetry = gate.rt.telemetry
+        with telemetry.decision(approval_id, channel) if telemetry is not None else contextlib.nullcontext():
+            approval, note = await _decide(gate, approval, choice == "approve", channel)
     return _render(gate, approval, note, nonce, secret or "")
+
+
+async def _decide(gate: Gate, approval: Approval, approve: bool, channel: str) -> tuple[Approval, str]:
+    """Record the click; an approval the click decided is carried out at once (in the decision's span, which
+    links to the call that asked, when telemetry is on)."""
+    was = approval.status
+    after = gate.decide(approval.id, approve, channel, "the user on the review page") or approval
+    if was != "pending" or after.status != ("approved" if approve else "declined"):
+        return after, f"<p class=note>Your click changed nothing: this approval was already {after.status}.</p>"
+    if after.status == "approved" and gate.rt.client is not None:
+        await gate.carry_out(after.id)  # buys now; the agent's check_approval gets the same result
+        after = gate.store.get(after.id) or after
+    return after, ""
 
 
 def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str) -> Response:

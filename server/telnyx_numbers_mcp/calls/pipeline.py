@@ -19,6 +19,13 @@ from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.runtime import Runtime
 
 
+def order_id(data: Any) -> str | None:
+    """The id of the order a purchase answered with."""
+    inner = data.get("data") if isinstance(data, dict) else None
+    found = inner.get("id") if isinstance(inner, dict) else None
+    return str(found) if found else None
+
+
 def _ids(data: Any) -> list[str]:
     inner = data.get("data") if isinstance(data, dict) else None
     items = inner if isinstance(inner, list) else [inner if inner is not None else data]
@@ -45,7 +52,9 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
         })  # fmt: skip
     try:
         # never repeated: purchases and destructive calls, and billed lookups (a retry would be billed again)
-        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded or tool.billed, prepared=request)
+        answer = await rt.client.send(
+            wire, tool=tool.name, route=tool.path, once=tool.guarded or tool.billed, prepared=request
+        )
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
@@ -67,6 +76,8 @@ async def execute(rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: D
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
                          "status": answer.status, "ids": _ids(answer.json)})  # fmt: skip
+    if rt.telemetry is not None and tool.kind == "purchase":
+        rt.telemetry.note(order_id=order_id(answer.json))
     rt.prices.remember(tool.name, args, answer.json)  # a later quote shows what this search showed
     return results.success(tool, answer, sandbox=rt.sandbox, args=args, rendered=rt.settings.result_format == "text")
 
