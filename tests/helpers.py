@@ -210,21 +210,23 @@ PACKAGE_INDEX = Requirement(
 )
 
 
+def _path_of(command: str) -> str:
+    found = shutil.which(command)
+    assert found is not None, command
+    return found
+
+
 def need_chromium() -> str:
     """The path of Debian's Chromium, for Playwright's `executable_path`."""
     need(CHROMIUM)
-    found = shutil.which("chromium")
-    assert found is not None
-    return found
+    return _path_of("chromium")
 
 
 def need_npx() -> str:
     """The path of npx, with the npm registry reachable (npx -y fetches the package it runs)."""
     need(NODE)
     need(NPM_REGISTRY)
-    found = shutil.which("npx")
-    assert found is not None
-    return found
+    return _path_of("npx")
 
 
 def need_package_index() -> None:
