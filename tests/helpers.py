@@ -1,6 +1,7 @@
 """Helpers shared by the tests (fixtures live in conftest.py): facts derived from the catalog, a scripted
 human for elicitation, the text of an MCP result, spec examples with real phone numbers, number searches,
-audit records, a static file server."""
+audit records, a static file server, and `need(...)`: what a test needs beyond the Python packages (a browser,
+Node, a registry), skipped with the install line when it is missing, or failed under TELNYX_MCP_TEST_STRICT=1."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import contextlib
 import functools
 import http.server
 import json
+import os
 import re
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +21,7 @@ from typing import Any
 
 import httpx
 import mcp_types as types
+import pytest
 from mcp import Client
 
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
@@ -142,3 +147,113 @@ def files_served(folder: Path) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------- what a test needs beyond Python packages
+
+STRICT_ENV = "TELNYX_MCP_TEST_STRICT"  # .ci/run sets it: there, a missing tool fails the run instead of skipping
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Something a test needs that `pip install -e '.[dev]'` does not install. `missing()` answers None when it
+    is there, else why not (one short phrase); `install` is the line that provides it."""
+
+    name: str
+    install: str
+    missing: Callable[[], str | None]
+
+
+def strict() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@functools.cache
+def _why_missing(requirement: Requirement) -> str | None:
+    return requirement.missing()  # once per process: some checks ask the network
+
+
+def need(requirement: Requirement) -> None:
+    """Skip the calling test (or fixture) when `requirement` is missing, saying how to install it; under
+    TELNYX_MCP_TEST_STRICT=1 fail instead, so CI cannot pass by skipping."""
+    why = _why_missing(requirement)
+    if why is None:
+        return
+    message = f"{requirement.name} is not available ({why}); install: {requirement.install}"
+    if strict():
+        pytest.fail(f"{message} [{STRICT_ENV}=1: a missing tool fails the run]", pytrace=False)
+    pytest.skip(message)
+
+
+def on_path(command: str) -> Callable[[], str | None]:
+    """A `missing` check for a command on PATH."""
+    return lambda: None if shutil.which(command) else f"no `{command}` on PATH"
+
+
+def _npm_registry() -> str | None:
+    """`npm ping` asks the registry npm is configured for (npm_config_registry, .npmrc, a proxy), once."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return "no `npm` on PATH"
+    try:
+        proc = subprocess.run([npm, "ping", "--fetch-retries=0"], capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return "`npm ping` got no answer from the npm registry within 30 s"
+    if proc.returncode != 0:
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("npm error FetchError")]
+        return f"`npm ping` failed: {(errors or ['the npm registry did not answer'])[0].removeprefix('npm error ')}"
+    return None
+
+
+def _package_index() -> str | None:
+    """The index pip and uv install from (PIP_INDEX_URL / UV_DEFAULT_INDEX / UV_INDEX_URL, else PyPI)."""
+    env = os.environ
+    index = env.get("UV_DEFAULT_INDEX") or env.get("UV_INDEX_URL") or env.get("PIP_INDEX_URL")
+    url = (index or "https://pypi.org/simple").rstrip("/") + "/pip/"
+    try:
+        status = httpx.get(url, timeout=15, follow_redirects=True).status_code
+    except httpx.HTTPError as exc:
+        return f"{url} did not answer ({type(exc).__name__})"
+    return None if status == 200 else f"{url} answered HTTP {status}"
+
+
+CHROMIUM = Requirement(
+    "Chromium (the review-page browser tests drive it through Playwright)",
+    "apt-get install -y chromium (Debian/Ubuntu; any Chromium named `chromium` on PATH works)",
+    on_path("chromium"),
+)
+NODE = Requirement("Node.js with npx", "apt-get install -y nodejs npm (Node.js 18+)", on_path("npx"))
+NPM_REGISTRY = Requirement(
+    "the npm registry (npx fetches the pinned Node tools from it)",
+    "network access to https://registry.npmjs.org, or npm_config_registry=<a mirror>",
+    _npm_registry,
+)
+PACKAGE_INDEX = Requirement(
+    "the Python package index (uv installs the bundle's locked dependencies from it)",
+    "network access to https://pypi.org, or PIP_INDEX_URL / UV_DEFAULT_INDEX=<a mirror>",
+    _package_index,
+)
+
+
+def _path_of(command: str) -> str:
+    found = shutil.which(command)
+    assert found is not None, command
+    return found
+
+
+def need_chromium() -> str:
+    """The path of Debian's Chromium, for Playwright's `executable_path`."""
+    need(CHROMIUM)
+    return _path_of("chromium")
+
+
+def need_npx() -> str:
+    """The path of npx, with the npm registry reachable (npx -y fetches the package it runs)."""
+    need(NODE)
+    need(NPM_REGISTRY)
+    return _path_of("npx")
+
+
+def need_package_index() -> None:
+    need(PACKAGE_INDEX)

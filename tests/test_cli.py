@@ -103,3 +103,44 @@ def test_a_purchase_without_a_terminal_waits_for_the_operator_then_the_pasted_hi
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [r["event"] for r in audit] == ["asked", "decided", "request", "outcome"]
     assert audit[0]["channel"] == "review-page" and audit[1]["channel"] == "terminal"
+
+
+def _order_at_a_terminal(answer: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`call number_orders_create` with stdin a terminal (a pty) where the person types `answer`."""
+    state = str(tmp_path / "sandbox.sqlite3")
+    found = run("--sandbox", "--sandbox-state", state, "call", "available_phone_numbers_list",
+                json.dumps({"filter": {"country_code": "US", "limit": 1}}), tmp_path=tmp_path)  # fmt: skip
+    number = json.loads(found.stdout)["data"][0]["phone_number"]
+    env = {k: os.environ[k] for k in ("HOME", "PATH", "LANG") if k in os.environ}
+    env |= {"TELNYX_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "TELNYX_MCP_STATE_DIR": str(tmp_path / "state")}
+    controller, terminal = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "telnyx_numbers_mcp", "--sandbox", "--sandbox-state", state, "call",
+             "number_orders_create", json.dumps({"phone_numbers": [{"phone_number": number}]})],
+            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        os.write(controller, f"{answer}\n".encode())  # typed ahead: the terminal keeps the line until it is read
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), number
+
+
+@pytest.mark.parametrize(("answer", "bought"), [("y", True), ("YES", True), ("n", False), ("", False)])
+def test_a_purchase_at_a_terminal_asks_once_and_y_or_yes_approves(tmp_path: Path, answer: str, bought: bool) -> None:
+    done, number = _order_at_a_terminal(answer, tmp_path)
+    shown = done.stdout + done.stderr  # all the person sees
+    assert shown.count("Approve?") == 1, shown  # the question is asked once
+    assert "BUY 1 phone number" in done.stderr and number in done.stderr
+    orders = run("--sandbox", "--sandbox-state", str(tmp_path / "sandbox.sqlite3"), "call", "number_orders_list",
+                 "{}", tmp_path=tmp_path)  # fmt: skip
+    placed = json.loads(orders.stdout)["data"]
+    if bought:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["data"]["phone_numbers"][0]["phone_number"] == number
+        assert len(placed) == 1
+    else:
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "Not approved" in done.stdout and placed == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers import DEFAULT_TOOL_NAMES
+from helpers import DEFAULT_TOOL_NAMES, need_npx
 
 pytestmark = pytest.mark.slow  # server subprocesses, Node (npx) and the Agents SDK
 
@@ -29,10 +28,7 @@ KNOWN_NON_STRICT: set[str] = set()
 
 
 def _inspector(tmp_path: Path, *method: str) -> dict[str, Any]:
-    npx = shutil.which("npx")
-    if npx is None:
-        pytest.skip("npx not found (Node.js is not installed); the MCP Inspector CLI needs it")
-    cmd = [npx, "-y", "@modelcontextprotocol/inspector", "--cli",
+    cmd = [need_npx(), "-y", "@modelcontextprotocol/inspector", "--cli",
            "-e", f"TELNYX_MCP_AUDIT_LOG={tmp_path / 'audit.jsonl'}", *SERVER, *method]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, f"inspector failed ({proc.returncode}): {proc.stderr[-2000:]}"

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
+from helpers import Requirement, need, need_npx
 from sandbox_helpers import child_env, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("conformance")]
@@ -67,22 +68,23 @@ GENERIC_CHECKS = {"wire-schema-valid"}  # the suite adds it to every scenario
 
 
 def _npx() -> str:
-    npx = shutil.which("npx")
-    if npx is None:
-        pytest.skip(f"npx not found; {INSTALL.format(node=NODE, suite=SUITE)}")
-    return npx
+    return need_npx()
 
 
 def _registry(npx: str, version: str) -> None:
-    """Skip, with how to get it, when the npm registry cannot be reached (the suite is fetched from it)."""
+    """Skip (fail under strict), with how to get it, when the npm registry cannot give this suite version."""
     npm = shutil.which("npm") or str(Path(npx).with_name("npm"))
-    try:
-        found = subprocess.run([npm, "view", f"{SUITE}@{version}", "version"], capture_output=True, text=True,
-                               timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        found = None
-    if found is None or found.returncode != 0 or version not in found.stdout:
-        pytest.skip(f"the npm registry does not answer for {SUITE}@{version}; {INSTALL.format(node=NODE, suite=SUITE)}")
+
+    def missing() -> str | None:
+        try:
+            found = subprocess.run([npm, "view", f"{SUITE}@{version}", "version"], capture_output=True, text=True,
+                                   timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired):
+            return f"the npm registry did not answer for {SUITE}@{version}"
+        ok = found.returncode == 0 and version in found.stdout
+        return None if ok else f"the npm registry does not answer for {SUITE}@{version}"
+
+    need(Requirement(f"{SUITE}@{version}", INSTALL.format(node=NODE, suite=SUITE), missing))
 
 
 @pytest.fixture(scope="module")

@@ -62,3 +62,25 @@ async def test_discover_mode_caches_its_own_three_tools(tmp_path: Path, mode: st
     assert (
         [t.name for t in first.tools] == [t.name for t in again.tools] == ["find_tools", "describe_tool", "call_tool"]
     )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [{}, {"tool_mode": "discover"}, {"purchase_policy": "host-confirm"}, {"purchase_policy": "deny"},
+     {"read_only": True}, {"toolsets": "all"}, {"purchase_policy": "elicit-only"}],
+    ids=["default", "discover", "host-confirm", "deny", "read-only", "all", "elicit-only"],
+)  # fmt: skip
+async def test_the_tools_command_lists_exactly_what_the_server_offers(
+    tmp_path: Path, flags: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`telnyx-numbers-mcp tools` prints the tools/list answer a client gets (one that cannot elicit)."""
+    from telnyx_numbers_mcp.cli import print_tools
+
+    settings = build_settings({"api_key": "KEY_x", "state_dir": str(tmp_path), **flags}, {})
+    assert print_tools(settings) == 0
+    printed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    async with Client(server_for(tmp_path, **flags), mode="legacy") as client:
+        offered = [t.name for t in (await client.list_tools()).tools]
+    assert printed == offered
+    if flags.get("tool_mode") == "discover":
+        assert printed == ["find_tools", "describe_tool", "call_tool", "check_approval"]

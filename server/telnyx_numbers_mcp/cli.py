@@ -11,133 +11,151 @@ from collections.abc import Mapping
 from typing import Any
 
 from telnyx_numbers_mcp import __version__
-from telnyx_numbers_mcp.config import Settings, build_settings
+from telnyx_numbers_mcp.config import ENV_VARS, Settings, build_settings, shown_default
 from telnyx_numbers_mcp.errors import ConfigError, NumbersMcpError
 
 S = argparse.SUPPRESS  # unset flags stay absent, so the environment can fill them
+SANDBOX_API_PORT = 4010  # `sandbox-api` listens here unless --port (or TELNYX_MCP_PORT) says otherwise
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _h(text: str, name: str, default: str | None = None) -> str:
+    """A flag's help: what it does, then its environment variable and its real default (from the Settings
+    model, config.shown_default); tests/test_config.py holds every flag to this form."""
+    shown = (default if default is not None else shown_default(name)).replace("%", "%%")
+    return f"{text} (env {ENV_VARS[name]}; default: {shown})"
+
+
+def _common(parser: argparse.ArgumentParser, *, port_default: str | None = None) -> None:
     g = parser.add_argument_group("server options")
-    g.add_argument(
-        "--base-url",
-        default=S,
-        help="Telnyx API base URL (env TELNYX_BASE_URL; default %(prog)s uses https://api.telnyx.com/v2)",
-    )
-    g.add_argument("--transport", choices=["stdio", "http"], default=S, help="stdio (default) or streamable HTTP")
-    g.add_argument("--host", default=S, help="HTTP bind address (default 127.0.0.1)")
-    g.add_argument("--port", type=int, default=S, help="HTTP port (default 8765)")
-    g.add_argument("--http-token", default=S, help=S)  # refused: see refuse_secret_flags
-    g.add_argument("--http-token-file", default=S,
-                   help="file holding the bearer token HTTP clients must send (or env MCP_HTTP_TOKEN)")  # fmt: skip
-    g.add_argument(
-        "--allowed-host",
-        dest="allowed_hosts",
-        action="append",
-        default=S,
-        help="a Host name (or host:port) HTTP clients may use besides 127.0.0.1/localhost/[::1]; repeatable or "
-        "comma-separated (env MCP_ALLOWED_HOSTS)",
-    )
-    g.add_argument(
-        "--toolsets", default=S, help="comma-separated toolsets to offer, or `all` (default: the number operations)"
-    )
-    g.add_argument("--tools", default=S, help="comma-separated tool names to offer (default: all)")
-    g.add_argument("--read-only", action="store_true", default=S, help="offer only tools that change nothing")
-    g.add_argument(
+    add = g.add_argument
+    add("--base-url", default=S, help=_h("Telnyx API base URL, e.g. a `sandbox-api` on 127.0.0.1", "base_url"))
+    add("--transport", choices=["stdio", "http"], default=S, help=_h("stdio or streamable HTTP", "transport"))
+    add("--host", default=S, help=_h("HTTP bind address", "host"))
+    add("--port", type=int, default=S, help=_h("HTTP port", "port", port_default))
+    add("--http-token", default=S, help=S)  # refused: see refuse_secret_flags
+    add("--http-token-file", default=S,
+        help=_h("file holding the bearer token HTTP clients must send (or env MCP_HTTP_TOKEN)",
+                "http_token_file"))  # fmt: skip
+    add("--allowed-host", dest="allowed_hosts", action="append", default=S,
+        help=_h("a Host name (or host:port) HTTP clients may use besides 127.0.0.1/localhost/[::1]; repeatable "
+                "or comma-separated", "allowed_hosts"))  # fmt: skip
+    add("--toolsets", default=S,
+        help=_h("comma-separated toolsets to offer, `default` for the default ones, or `all`", "toolsets"))  # fmt: skip
+    add("--tools", default=S, help=_h("comma-separated tool names to offer", "tools"))
+    add("--read-only", action="store_true", default=S, help=_h("offer only tools that change nothing", "read_only"))
+    add(
         "--tool-mode",
         choices=["all", "discover"],
         default=S,
-        help="all: one tool per operation (default); discover: find_tools, describe_tool and call_tool",
+        help=_h("all: one tool per operation; discover: find_tools, describe_tool and call_tool", "tool_mode"),
     )
-    g.add_argument("--log-level", default=S, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr")
-    g.add_argument(
-        "--sandbox", action="store_true", default=S, help="use the built-in Telnyx simulator (env TELNYX_SANDBOX=1)"
+    add("--log-level", default=S, help=_h("DEBUG, INFO, WARNING or ERROR; logs go to stderr", "log_level"))
+    add("--sandbox", action="store_true", default=S,
+        help=_h("use the built-in Telnyx simulator: no key, no network, nothing bought", "sandbox"))  # fmt: skip
+    add("--sandbox-state", default=S, help=_h("SQLite file that keeps sandbox state across restarts", "sandbox_state"))
+    add("--purchase-policy", choices=["confirm", "host-confirm", "elicit-only", "review-only", "deny", "allow"],
+        default=S, help=_h("how purchases and destructive calls are approved (confirm: a human, through the client "
+                           "or the review page; review-only: only the review page and the `approvals` command)",
+                           "purchase_policy"))  # fmt: skip
+    add("--state-dir", default=S, help=_h("folder of the approvals store and its key", "state_dir"))
+    add("--approval-wait", type=float, default=S,
+        help=_h("seconds a purchase waits for the human's decision before answering 'awaiting approval'",
+                "approval_wait"))  # fmt: skip
+    add("--approval-ttl", type=float, default=S, help=_h("seconds an approval stays open", "approval_ttl"))
+    add("--approval-port", type=int, default=S, help=_h("port of the review page on stdio", "approval_port"))
+    add("--max-pending-approvals", type=int, default=S,
+        help=_h("approvals that may wait for a human at once (per requester); beyond them a guarded call is "
+                "refused", "max_pending_approvals"))  # fmt: skip
+    add(
+        "--no-browser", action="store_true", default=S, help=_h("never open the review page in a browser", "no_browser")
     )
-    g.add_argument("--sandbox-state", default=S, help="SQLite file that keeps sandbox state across restarts")
-    g.add_argument(
-        "--purchase-policy",
-        choices=["confirm", "host-confirm", "elicit-only", "review-only", "deny", "allow"],
+    add("--approval-notify", default=S,
+        help=_h("command run (no shell) when a human must approve; the review link is in its environment "
+                "(TELNYX_MCP_APPROVAL_URL) and on its standard input, never in its arguments",
+                "approval_notify"))  # fmt: skip
+    add("--public-url", default=S,
+        help=_h("base of review links when the HTTP server is behind a proxy", "public_url"))  # fmt: skip
+    add(
+        "--result-format",
+        choices=["text", "json"],
         default=S,
-        help="how purchases and destructive calls are approved (default confirm: a human, through the client "
-        "or the review page)",
+        help=_h("text: compact lines for the model; json: Telnyx's full JSON as the text too", "result_format"),
     )
-    g.add_argument("--state-dir", default=S, help="folder of the approvals store and key (default: user state folder)")
-    g.add_argument("--approval-wait", type=float, default=S,
-                   help="seconds a purchase waits for the human's decision before answering 'awaiting approval' "
-                   "(default 60)")  # fmt: skip
-    g.add_argument("--approval-ttl", type=float, default=S, help="seconds an approval stays open (default 900)")
-    g.add_argument("--approval-port", type=int, default=S, help="port of the review page on stdio (default: free)")
-    g.add_argument("--max-pending-approvals", type=int, default=S,
-                   help="approvals that may wait for a human at once; beyond them a guarded call is refused "
-                   "(env TELNYX_MCP_MAX_PENDING_APPROVALS; default 10)")  # fmt: skip
-    g.add_argument("--no-browser", action="store_true", default=S, help="never open the review page in a browser")
-    g.add_argument(
-        "--approval-notify", default=S, help="command run with the review URL as its last argument (no shell)"
-    )
-    g.add_argument("--public-url", default=S, help="base of review links when the HTTP server is behind a proxy")
-    g.add_argument(
-        "--result-format", choices=["text", "json"], default=S,
-        help="text (default): compact lines for the model; json: Telnyx's full JSON as the text too",
-    )  # fmt: skip
-    g.add_argument("--max-numbers-per-order", type=int, default=S, help="refuse larger orders (default 10)")
-    g.add_argument("--max-order-cost", type=float, default=S, help="refuse orders costing more upfront (USD)")
-    g.add_argument("--audit-log", default=S, help="JSON Lines audit file (default: the user data folder)")
-    g.add_argument("--confirmation-ttl", type=float, default=S, help="seconds a quote stays valid (default 600)")
-    g.add_argument(
-        "--elicitation-timeout", type=float, default=S, help="seconds to wait for the user's answer (default 300)"
-    )
-    g.add_argument(
-        "--lookup-budget",
-        type=int,
+    add("--max-numbers-per-order", type=int, default=S, help=_h("refuse larger orders", "max_numbers_per_order"))
+    add(
+        "--max-order-cost",
+        type=float,
         default=S,
-        help="number lookups per UTC day (shared by every process on the store) before each needs approval "
-        "(default 25)",
+        help=_h("refuse orders whose upfront cost (USD) is higher, unknown or only an estimate", "max_order_cost"),
     )
-    g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
-    g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
-    g.add_argument("--store", default=S, help="postgresql://... or sqlite:///PATH, without a password (env "
-                   "TELNYX_MCP_STORE or --store-file may hold one; default: SQLite in the state folder)")  # fmt: skip
-    g.add_argument("--store-file", default=S, help="file holding the store URL (e.g. with its password)")
-    g.add_argument("--state-secret", default=S, help=S)  # refused: see refuse_secret_flags
-    g.add_argument("--state-secret-file", default=S, help="file holding the secret shared by replicas, 32+ random "
-                   "characters (or env TELNYX_MCP_STATE_SECRET)")  # fmt: skip
-    g.add_argument("--shutdown-grace", type=float, default=S,
-                   help="seconds calls in flight may take to finish on SIGTERM (HTTP; default 30)")  # fmt: skip
+    add("--audit-log", default=S, help=_h("also append the audit trail to this JSON Lines file", "audit_log"))
+    add("--confirmation-ttl", type=float, default=S,
+        help=_h("seconds a quote for confirm_action stays valid (host-confirm)", "confirmation_ttl"))  # fmt: skip
+    add("--elicitation-timeout", type=float, default=S,
+        help=_h("seconds to wait for the user's answer to an approval question", "elicitation_timeout"))  # fmt: skip
+    add("--lookup-budget", type=int, default=S,
+        help=_h("billed number lookups per UTC day (shared by every process on the store) before each needs "
+                "approval", "lookup_budget"))  # fmt: skip
+    add("--timeout", type=float, default=S, help=_h("seconds one request to Telnyx may take in all", "timeout"))
+    add("--max-retries", type=int, default=S,
+        help=_h("retries for reads (GET) on 429, 5xx and connection errors", "max_retries"))  # fmt: skip
+    add("--store", default=S,
+        help=_h("postgresql://... or sqlite:///PATH, without a password (the environment variable or "
+                "--store-file may hold one)", "store"))  # fmt: skip
+    add("--store-file", default=S, help=_h("file holding the store URL (e.g. with its password)", "store_file"))
+    add("--state-secret", default=S, help=S)  # refused: see refuse_secret_flags
+    add("--state-secret-file", default=S,
+        help=_h("file holding the secret shared by replicas, 32+ random characters (or env "
+                "TELNYX_MCP_STATE_SECRET)", "state_secret_file"))  # fmt: skip
+    add("--otel-include-arguments", action="store_true", default=S,
+        help=_h("with OpenTelemetry on (the otel extra and OTEL_* set), put each call's arguments on its span "
+                "(they can hold phone numbers)", "otel_include_arguments"))  # fmt: skip
+    add("--shutdown-grace", type=float, default=S,
+        help=_h("seconds calls in flight may take to finish on SIGTERM (HTTP)", "shutdown_grace"))  # fmt: skip
     h = parser.add_argument_group("hosted for a team (--transport http; see the README's 'Host it for a team')")
-    h.add_argument("--auth-issuer", default=S, help="OAuth 2.1 / OpenID issuer URL: clients must send its "
-                   "JWT access tokens (scopes numbers:read, numbers:write, numbers:purchase); not with "
-                   "--http-token")  # fmt: skip
-    h.add_argument("--auth-audience", default=S, help="the resource URL tokens must be issued for (shared by "
-                   "replicas behind one name; default: --public-url + /mcp)")  # fmt: skip
-    h.add_argument("--approver-client-id", default=S, help="client id of the review page at the issuer: "
-                   "approvers sign in there (authorization code with PKCE)")  # fmt: skip
-    h.add_argument("--approver-client-secret-file", default=S, help="file holding that client's secret")
-    h.add_argument("--approvers", default=S, help="comma-separated subjects or verified e-mails who may approve "
-                   "on the review page")  # fmt: skip
-    h.add_argument("--approver-claim", default=S, metavar="NAME=VALUE", help="who may approve, by an ID-token "
-                   "claim (e.g. groups=telnyx-approvers)")  # fmt: skip
+    add = h.add_argument
+    add("--auth-issuer", default=S,
+        help=_h("OAuth 2.1 / OpenID issuer URL: clients must send its JWT access tokens (scopes numbers:read, "
+                "numbers:write, numbers:purchase); not with an HTTP token", "auth_issuer"))  # fmt: skip
+    add("--auth-audience", default=S,
+        help=_h("the resource URL tokens must be issued for (shared by replicas behind one name)",
+                "auth_audience"))  # fmt: skip
+    add("--approver-client-id", default=S,
+        help=_h("client id of the review page at the issuer: approvers sign in there (authorization code with "
+                "PKCE)", "approver_client_id"))  # fmt: skip
+    add("--approver-client-secret-file", default=S,
+        help=_h("file holding that client's secret (or env TELNYX_MCP_APPROVER_CLIENT_SECRET)",
+                "approver_client_secret_file"))  # fmt: skip
+    add("--approvers", default=S,
+        help=_h("comma-separated subjects or verified e-mails who may approve on the review page",
+                "approvers"))  # fmt: skip
+    add("--approver-claim", default=S, metavar="NAME=VALUE",
+        help=_h("who may approve, by an ID-token claim (e.g. groups=telnyx-approvers)", "approver_claim"))  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _common(common)
+    sandbox_common = argparse.ArgumentParser(add_help=False)  # the same flags; only --port's default differs
+    _common(sandbox_common, port_default=str(SANDBOX_API_PORT))
     p = argparse.ArgumentParser(
         prog="telnyx-numbers-mcp", parents=[common],
-        description="MCP server for Telnyx phone numbers: search, reserve, buy, with human approval.",
+        description="MCP server for Telnyx phone numbers: search, reserve, buy, with human approval. Every flag "
+        "can also be set by the environment variable its help names; a flag wins over the variable.",
     )  # fmt: skip
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("serve", parents=[common], help="run the MCP server (the default)")
-    sub.add_parser("tools", parents=[common], help="list the tools")
+    sub.add_parser("tools", parents=[common], help="list the tools the server offers with these settings")
     call = sub.add_parser("call", parents=[common], help="call one tool once and print the result")
     call.add_argument("tool")
-    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
-    api = sub.add_parser("sandbox-api", parents=[common], help="serve the Telnyx simulator over HTTP under /v2")
-    api.add_argument("--require-auth", action="store_true", help="answer 401 without a bearer key")
+    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments (default: {})")
+    api = sub.add_parser("sandbox-api", parents=[sandbox_common], help="serve the Telnyx simulator over HTTP under /v2")
+    api.add_argument("--require-auth", action="store_true", help="answer 401 without a bearer key (default: off)")
     audit = sub.add_parser("audit", parents=[common], help="print the audit trail from the store (JSON Lines), or "
                            "--verify its chain")  # fmt: skip
-    audit.add_argument("--after", type=int, default=None, help="only records whose store_id is above this")
-    audit.add_argument("--limit", type=int, default=None, help="at most this many records")
+    audit.add_argument("--after", type=int, default=None, help="only records whose store_id is above this (default: 0)")
+    audit.add_argument("--limit", type=int, default=None, help="at most this many records (default: all)")
     audit.add_argument("--verify", action="store_true", help="walk the whole chain: print `ok N records`, or name the "
                        "first record that was changed, deleted or inserted and exit 1")  # fmt: skip
     ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one")
@@ -151,19 +169,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--yes", action="store_true",
                     help="approve without asking (needed to approve when not at a terminal)")  # fmt: skip
     demo = sub.add_parser("demo", parents=[common], help="a short walk-through against the sandbox")
-    demo.add_argument("--yes", action="store_true", help="approve the demo purchase without asking")
+    demo.add_argument("--yes", action="store_true", help="approve the demo purchase without asking (default: off)")
     return p
 
 
-FLAG_KEYS = {
-    "base_url", "transport", "host", "port", "http_token", "toolsets", "tools", "read_only", "tool_mode", "log_level",
-    "sandbox", "sandbox_state", "purchase_policy", "max_numbers_per_order", "max_order_cost", "audit_log",
-    "timeout", "max_retries", "confirmation_ttl", "elicitation_timeout", "result_format", "allowed_hosts",
-    "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
-    "lookup_budget", "store", "store_file", "state_secret", "state_secret_file", "http_token_file", "shutdown_grace",
-    "auth_issuer", "auth_audience", "approver_client_id", "approver_client_secret_file", "approvers", "approver_claim",
-    "max_pending_approvals",
-}  # fmt: skip
+FLAG_KEYS = frozenset(ENV_VARS) - {"api_key"}  # every setting but the key has a flag (a key in argv is visible in ps)
 
 
 def refuse_secret_flags(flags: Mapping[str, Any]) -> None:
@@ -231,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             from telnyx_numbers_mcp.sandbox import serve as serve_sandbox
 
             state = str(settings.sandbox_state) if settings.sandbox_state else None
-            port = settings.port if "port" in vars(ns) else 4010
+            port = settings.port if "port" in settings.model_fields_set else SANDBOX_API_PORT
             serve_sandbox(host=settings.host, port=port, sandbox=Sandbox(state_path=state,
                                                                          require_auth=ns.require_auth))  # fmt: skip
             return 0
@@ -322,16 +332,19 @@ def verify_audit(settings: Settings) -> int:
 
 
 def print_tools(settings: Settings) -> int:
+    """Exactly what tools/list offers with these settings (in discover mode, the three discovery tools), for a
+    client that cannot ask the human (under elicit-only such a client is not offered the guarded tools)."""
     from telnyx_numbers_mcp.runtime import build_runtime
 
     rt = build_runtime(settings)
-    for tool in rt.tools.values():
-        print(f"{tool.name:<42} {tool.kind:<11} {tool.title}")
-    guarded = any(t.may_ask for t in rt.tools.values())
-    if guarded and settings.purchase_policy == "host-confirm":
-        print(f"{'confirm_action':<42} {'confirm':<11} Confirm a quoted purchase or destructive action")
-    if guarded and settings.purchase_policy in ("confirm", "elicit-only", "review-only"):
-        print(f"{'check_approval':<42} {'approval':<11} Check a purchase or destructive action awaiting approval")
+    try:
+        kinds = {"confirm_action": "confirm", "check_approval": "approval"}
+        for tool in rt.visible(None):
+            spec = rt.tools.get(tool.name)
+            kind = spec.kind if spec else kinds.get(tool.name, "discovery")
+            print(f"{tool.name:<42} {kind:<11} {tool.title or ''}")
+    finally:
+        rt.close()
     return 0
 
 

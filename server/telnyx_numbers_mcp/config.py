@@ -37,26 +37,74 @@ SECRET_ENV_VARS = (
     "PGPASSWORD",
     "PGPASSFILE",
 )
+# settings read by `_secrets` (and their --...-file flags), never by the plain environment loop
+SECRET_SETTINGS = frozenset(name for field, (file_flag, _, _) in SECRET_SOURCES.items() for name in (field, file_flag))
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 ResultFormat = Literal["text", "json"]
 ToolMode = Literal["all", "discover"]
 
-# flag name -> environment variable that sets the same setting when the flag is absent
+# setting (flag) -> the environment variable that sets it when the flag is absent: every flag has one.
+# `--help` names each, and tests/test_config.py sets each to check it really does.
 ENV_VARS = {
     "api_key": "TELNYX_API_KEY",
     "base_url": "TELNYX_BASE_URL",
-    "http_token": "MCP_HTTP_TOKEN",
     "sandbox": "TELNYX_SANDBOX",
-    "log_level": "TELNYX_MCP_LOG_LEVEL",
-    "audit_log": "TELNYX_MCP_AUDIT_LOG",
-    "purchase_policy": "TELNYX_MCP_PURCHASE_POLICY",
-    "state_secret": "TELNYX_MCP_STATE_SECRET",
-    "store": "TELNYX_MCP_STORE",
-    "state_dir": "TELNYX_MCP_STATE_DIR",
-    "tool_mode": "TELNYX_MCP_TOOL_MODE",
+    "http_token": "MCP_HTTP_TOKEN",
     "allowed_hosts": "MCP_ALLOWED_HOSTS",
-    "max_pending_approvals": "TELNYX_MCP_MAX_PENDING_APPROVALS",
+    **{
+        name: f"TELNYX_MCP_{name.upper()}"
+        for name in (
+            "transport", "host", "port", "toolsets", "tools", "read_only", "tool_mode", "log_level", "sandbox_state",
+            "purchase_policy", "result_format", "max_numbers_per_order", "max_order_cost", "lookup_budget",
+            "audit_log", "confirmation_ttl", "elicitation_timeout", "timeout", "max_retries", "state_secret",
+            "state_secret_file", "store", "store_file", "shutdown_grace", "state_dir", "approval_wait",
+            "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url", "otel_include_arguments",
+            "max_pending_approvals", "auth_issuer", "auth_audience", "approver_client_id",
+            "approver_client_secret_file", "approvers", "approver_claim",
+        )
+    },
+    "http_token_file": "MCP_HTTP_TOKEN_FILE",
+}  # fmt: skip
+BOOLEAN_FLAGS = (
+    "sandbox",
+    "read_only",
+    "no_browser",
+    "otel_include_arguments",
+)  # "1", "true", "yes" or "on" (any case) is on
+# What an unset setting means where its default value alone does not say it (None, or an empty list).
+DEFAULT_MEANINGS = {
+    "api_key": "none (tools/list works; calls say how to set it)",
+    "toolsets": "every toolset that is not opt-in",
+    "tools": "every tool of the chosen toolsets",
+    "state_dir": "the per-user state folder (platformdirs; on Linux ~/.local/state/telnyx-numbers-mcp)",
+    "store": "SQLite, state.sqlite3 in the state folder",
+    "audit_log": "none (the store always keeps the audit trail)",
+    "approval_port": "a free port",
+    "allowed_hosts": "none (only 127.0.0.1, localhost and [::1])",
+    "sandbox_state": "none (in memory)",
+    "auth_audience": "--public-url + /mcp",
+    "approvers": "none",
 }
+
+
+def shown_default(name: str) -> str:
+    """The default of a setting as `--help` states it, read from the Settings model."""
+    if name in DEFAULT_MEANINGS:
+        return DEFAULT_MEANINGS[name]
+    if name == "no_browser":
+        return "off (the review page opens in a browser where there is a desktop)"
+    if name in SECRET_SETTINGS and name not in Settings.model_fields:  # a --...-file flag
+        return "none"
+    default = Settings.model_fields[name].default
+    if default is None:
+        return "none"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
 MIN_SECRET_CHARS = 32
 STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 
@@ -113,6 +161,14 @@ class Settings(BaseModel):
     approver_claim: tuple[str, str] | None = None  # (claim, value): e.g. ("groups", "telnyx-approvers")
     # the environment of the browser and the --approval-notify command: this process's, without SECRET_ENV_VARS
     child_environ: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
+
+    # OpenTelemetry (telemetry.py, the `otel` extra): which signals go out over OTLP, decided from the standard
+    # OTEL_* variables (the OTel SDK reads endpoint, headers and resource from them itself), and over which
+    # protocol (traces, metrics); arguments on spans only when asked for
+    otel_traces: bool = False
+    otel_metrics: bool = False
+    otel_protocols: tuple[str, str] = ("http/protobuf", "http/protobuf")
+    otel_include_arguments: bool = False
 
     @field_validator("base_url")
     @classmethod
@@ -262,6 +318,10 @@ class Settings(BaseModel):
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     @property
+    def otel(self) -> bool:
+        return self.otel_traces or self.otel_metrics
+
+    @property
     def effective_base_url(self) -> str:
         return "http://sandbox.invalid/v2" if self.sandbox else self.base_url
 
@@ -323,6 +383,24 @@ def _secrets(values: dict[str, Any], env: Mapping[str, str]) -> None:
             values[field] = env[var]
 
 
+def _otel(env: Mapping[str, str]) -> dict[str, Any]:
+    """Which signals to export over OTLP, as the OTel SDK's own configuration would: a signal whose exporter
+    variable (OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER) says `otlp`, or is unset while an OTLP endpoint is
+    set; none at all with OTEL_SDK_DISABLED=true."""
+    if _truthy(env.get("OTEL_SDK_DISABLED", "")):
+        return {}
+    found: dict[str, Any] = {}
+    protocols = []
+    for signal, field in (("TRACES", "otel_traces"), ("METRICS", "otel_metrics")):
+        endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+        exporter = env.get(f"OTEL_{signal}_EXPORTER", "otlp" if endpoint else "none").strip().lower()
+        found[field] = exporter == "otlp"
+        protocol = env.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        protocols.append((protocol or "http/protobuf").strip().lower())
+    found["otel_protocols"] = tuple(protocols)
+    return found
+
+
 def _desktop(env: Mapping[str, str]) -> bool:
     return sys.platform in ("darwin", "win32") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
@@ -332,15 +410,17 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None =
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
     _secrets(values, env)
-    for field, var in ENV_VARS.items():
-        if field not in values and env.get(var):
-            values[field] = _truthy(env[var]) if field == "sandbox" else env[var]
+    for field, var in ENV_VARS.items():  # the secrets and their files were read just above
+        if field not in values and field not in SECRET_SETTINGS and env.get(var):
+            values[field] = _truthy(env[var]) if field in BOOLEAN_FLAGS else env[var]
     # the review page opens in a browser only where there is a desktop to show it (and not with --no-browser)
     no_browser = bool(values.pop("no_browser", False))
     if "open_browser" not in values:
         values["open_browser"] = not no_browser and _desktop(env)
     if (values.get("approval_notify") or values["open_browser"]) and "child_environ" not in values:
         values["child_environ"] = tuple((k, v) for k, v in env.items() if k not in SECRET_ENV_VARS)
+    for field, value in _otel(env).items():
+        values.setdefault(field, value)
     try:
         return Settings(**values)
     except ValidationError as exc:

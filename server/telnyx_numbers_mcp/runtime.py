@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from telnyx_numbers_mcp.calls.costs import PriceCache
     from telnyx_numbers_mcp.calls.requirements import RequirementBook
     from telnyx_numbers_mcp.discovery import Ranker
+    from telnyx_numbers_mcp.telemetry import Telemetry
 
 CONFIRM_TOOL = "confirm_action"
 SERVER_TOOLS = (CONFIRM_TOOL, CHECK_TOOL)  # tools of this server itself, not Telnyx operations
@@ -97,6 +98,7 @@ class Runtime:
     _gate: Gate | None = field(default=None, repr=False)
     redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
     _reference_key: bytes | None = field(default=None, repr=False)
+    telemetry: Telemetry | None = None  # OpenTelemetry, only with the otel extra and OTEL_* set
 
     _listings: dict[Variant, list[types.Tool]] = field(default_factory=dict, repr=False)
     _names: dict[Variant, frozenset[str]] = field(default_factory=dict, repr=False)
@@ -321,7 +323,13 @@ def build_runtime(
     hidden = [v.get_secret_value() for v in (settings.api_key, settings.state_secret) if v]
     if settings.store is not None and (password := urlsplit(settings.store.get_secret_value()).password):
         hidden.append(password)
+    telemetry = None
+    if settings.otel:  # loaded only then: without OTEL_* nothing of OpenTelemetry's SDK is imported
+        from telnyx_numbers_mcp.telemetry import start
+
+        telemetry = start(settings)
     return Runtime(
+        telemetry=telemetry,
         settings=settings,
         tools={t.name: t for t in catalog},
         audit=AuditLog(settings.audit_log, secrets=hidden, store=store),
@@ -354,4 +362,5 @@ def make_client(rt: Runtime) -> TelnyxClient:
         transport=rt.transport,
         user_agent=f"telnyx-numbers-mcp/{__version__}",
         redactor=rt.redactor,
+        telemetry=rt.telemetry,
     )

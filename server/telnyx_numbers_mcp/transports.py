@@ -185,11 +185,17 @@ def http_app(
     `protect` (OAuth: auth/resource.py); `routes` (the review pages) are served beside it without the token.
     /healthz and /readyz come first: a load balancer probes by address and without a token, and they reveal
     nothing."""
+    from telnyx_numbers_mcp.resumable import RETRY_MS, EventStore, scope_each_session
+
     # the SDK's prefix-matching check is replaced by HostOriginGuard, for every bind address
     off = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    # resumable SSE: streams start with a priming event (an id and `retry:`); Last-Event-ID resumes them
+    events = EventStore()
     app: Any = server.streamable_http_app(
-        streamable_http_path="/mcp", host=host, transport_security=off, custom_starlette_routes=routes
-    )
+        streamable_http_path="/mcp", host=host, transport_security=off, custom_starlette_routes=routes,
+        event_store=events.scope(), retry_interval=RETRY_MS,
+    )  # fmt: skip
+    scope_each_session(server.session_manager, events)
     if token:
         app = BearerTokenMiddleware(app, token, open_prefix="/approvals/" if routes else None)
     if protect is not None:

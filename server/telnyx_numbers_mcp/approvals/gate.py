@@ -26,6 +26,7 @@ from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
 from telnyx_numbers_mcp.calls.lookups import summarize
+from telnyx_numbers_mcp.calls.pipeline import order_id
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import (
     ApprovalError,
@@ -133,6 +134,7 @@ class Gate:
         """Policy and caps, then the human's decision through the first channel that works, then the call."""
         s = self.rt.settings
         if s.purchase_policy == "deny":
+            self.note(decision="refused")
             if tool.billed_settings is not None and not tool.guarded:  # the tool stays; its billed changes do not
                 raise PolicyError(f"{tool.name}: this change turns on what Telnyx bills, which --purchase-policy "
                                   "deny forbids; nothing was sent. Leave the billed settings out.")  # fmt: skip
@@ -145,6 +147,7 @@ class Gate:
             return await self._resume(ctx, repeated)
         costs = await self._caps(tool, args)
         if s.purchase_policy == "allow":
+            self.note(decision="allowed_by_policy")
             return await self.send(tool, args, Decision(True, "policy-allow", "--purchase-policy allow"))
         summary = await summarize(self.rt, tool, args, costs)  # after look-ups naming what the call acts on
         summary = await self._with_requirements(tool, args, costs, summary)
@@ -155,6 +158,7 @@ class Gate:
         if in_client and channels.can_url(ctx):
             return await self._url(ctx, tool, args, summary)
         if s.purchase_policy == "elicit-only":
+            self.note(decision="refused")
             raise PolicyError(
                 f"{tool.name} needs a human's approval and this client cannot ask (no elicitation support); "
                 "--purchase-policy elicit-only forbids the review page. Nothing was sent."
@@ -168,7 +172,10 @@ class Gate:
     async def _caps(self, tool: ToolSpec, args: dict[str, Any]) -> Costs:
         s = self.rt.settings
         count = count_numbers(tool.name, args)
+        if tool.kind == "purchase":
+            self.note(count=count)
         if count > s.max_numbers_per_order:
+            self.note(decision="refused")
             raise PolicyError(
                 f"{tool.name} would buy {count} numbers, over the limit of {s.max_numbers_per_order} per order "
                 "(--max-numbers-per-order); nothing was sent. Split the order or ask the operator to raise it."
@@ -178,9 +185,11 @@ class Gate:
         costs: Costs = {}
         if tool.kind == "purchase" and wants_costs and self.rt.client is not None:
             costs = await lookup_costs(self.rt.client, self.rt.searches, self.rt.prices, tool.name, args)
+        total = total_cost(tool.name, args, costs) if tool.kind == "purchase" else None
+        self.note(cost=total)
         if s.max_order_cost is not None and tool.kind == "purchase":
-            total = total_cost(tool.name, args, costs)
             if total is None:
+                self.note(decision="refused")
                 estimated = any(q.get("estimate") for q in costs.values())
                 raise PolicyError(
                     f"{tool.name}: the cost could not be determined"
@@ -189,6 +198,7 @@ class Gate:
                     "nothing was sent."
                 )
             if total > s.max_order_cost:
+                self.note(decision="refused")
                 raise PolicyError(
                     f"{tool.name} would cost {total:.2f} USD upfront, over --max-order-cost "
                     f"{s.max_order_cost:.2f} USD; nothing was sent."
@@ -224,6 +234,8 @@ class Gate:
             self.rt.audit.append({"event": "asked", "approval_id": approval.id, "tool": tool.name,
                                   "kind": tool.kind, "args": args, "channel": channel,
                                   "expires_at": when(approval.expires_at), **self.rt.mode.record()})  # fmt: skip
+            if self.rt.telemetry is not None:
+                self.rt.telemetry.asked(approval.id)  # the decision, made elsewhere later, links back to this call
         return approval, created
 
     def _pending_same(self, tool: ToolSpec, args: dict[str, Any]) -> Approval | None:
@@ -276,6 +288,7 @@ class Gate:
         if not created:
             return await self._resume(ctx, approval)
         if channels.modern(ctx):
+            self.note(decision="asked")
             return channels.form_question(summary, approval.id)
         try:
             decision = await channels.ask_form(ctx, summary, timeout=self.rt.settings.elicitation_timeout)
@@ -290,6 +303,7 @@ class Gate:
         """2026-07-28: the client calls again with the answer to the question whose state names `approval_id`.
         The answer is taken once: a replay, concurrent or from another session, finds it decided."""
         approval = self.store.get(approval_id)
+        self.note(approval_id=approval_id)
         if approval is None or approval.tool != tool.name or approval.args_digest != canonical_args_digest(args):
             raise ApprovalError(
                 "This answer does not belong to a pending question for these exact arguments; nothing was sent. "
@@ -422,6 +436,7 @@ class Gate:
             channel=channel, decided_by=decided_by or detail, mode=self.rt.mode.key,
         )  # fmt: skip
         if won:
+            self.note(decision="approved" if approve else "declined")
             self.rt.audit.append({
                 "event": "decided", "approval_id": approval.id, "tool": approval.tool, "approved": approve,
                 "channel": channel, "decided_by": decided_by or detail, "detail": detail, **self.rt.mode.record(),
@@ -449,17 +464,21 @@ class Gate:
             if approval is None:
                 raise ApprovalError(f"No approval {approval_id!r} is known; nothing was sent.")
             if approval.status in ("approved", "executed"):
+                self.note(decision="approved")
                 return await self.carry_out(approval_id)
             if approval.status == "declined":
+                self.note(decision="declined")
                 who = approval.decided_by or "the human"
                 raise ApprovalError(
                     f"Not approved: declined by {who} via {approval.channel}. Nothing was sent to Telnyx; "
                     f"{approval.summary.splitlines()[0]}"
                 )
             if approval.status == "expired":
+                self.note(decision="expired")
                 raise self._expired(approval)
             elapsed = time.monotonic() - started
             if elapsed >= wait:
+                self.note(decision="awaiting_approval")
                 return self._awaiting(approval, first=first)
             if ctx is not None and elapsed - reported >= 1.0:
                 reported = elapsed
@@ -533,6 +552,8 @@ class Gate:
             if approval is not None and approval.status in ("pending", "declined"):
                 raise ApprovalError(f"Approval {approval_id} is {approval.status}; nothing was sent to Telnyx.")
             if approval is not None and approval.outcome is not None:
+                if self._kind(approval.tool) == "purchase":  # sent by another call: its order, seen here
+                    self.note(order_id=order_id(approval.outcome.get("structured")))
                 return result_from(approval.outcome)
             await anyio.sleep(POLL)
         from telnyx_numbers_mcp.calls.pipeline import look_up_first
@@ -564,6 +585,7 @@ class Gate:
             raise ArgumentError(CHECK_TOOL, [ArgumentProblem(
                 "approval_id", f"{shown} is not an approval id; expected the approval_id of an awaiting_approval "
                 "result, like 'ap_' followed by 20 hex digits")])  # fmt: skip
+        self.note(approval_id=approval_id)
         approval = self.current(approval_id)
         if approval is None:
             raise ApprovalError(f"No approval {approval_id!r} is known to this server; nothing was sent.")
@@ -577,6 +599,7 @@ class Gate:
     def _quote(self, tool: ToolSpec, args: dict[str, Any], summary: str) -> types.CallToolResult:
         """host-confirm: the host's approval prompt on confirm_action is the human's approval."""
         quote = self.rt.confirmations.issue(tool.name, args, summary)
+        self.note(decision="awaiting_confirmation")
         self.rt.audit.append({"event": "quoted", "tool": tool.name, "kind": tool.kind, "args": args,
                               "confirmation_expires_at": quote.expires_at, **self.rt.mode.record()})  # fmt: skip
         return results.structured(
@@ -610,7 +633,13 @@ class Gate:
                                   "reason": bounded(str(exc), 500)})  # fmt: skip
             raise
         decision = Decision(True, "confirm_action", "the host approved confirm_action (--purchase-policy host-confirm)")
+        self.note(decision="confirmed")
         return await self.send(tool, quoted_args, decision)
+
+    def note(self, **facts: Any) -> None:
+        """Facts for the current span (telemetry.py), when telemetry is on."""
+        if self.rt.telemetry is not None:
+            self.rt.telemetry.note(**facts)
 
     @staticmethod
     def _client_name(ctx: Ctx) -> str:

@@ -6,6 +6,7 @@ not enough: the approver also signs in at the issuer (auth/approvers.py) and mus
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
@@ -263,17 +264,25 @@ async def _handle(listener: ReviewListener, request: Request) -> Response:
             return _page("Refused", "<p>This decision did not carry this approval's token, so it was refused. "
                          "Nothing was approved and nothing was sent.</p>", nonce, status=403)  # fmt: skip
         channel = "url-elicitation" if approval.channel == "url-elicitation" else "review-page"
-        was = approval.status
+        telemetry = gate.rt.telemetry
         decided_by = approver.subject if approver is not None else "the user on the review page"
-        after = gate.decide(approval.id, choice == "approve", channel, decided_by)
-        approval = after or approval
-        if was != "pending" or approval.status != ("approved" if choice == "approve" else "declined"):
-            note = f"<p class=note>Your click changed nothing: this approval was already {approval.status}.</p>"
-        elif approval.status == "approved" and gate.rt.client is not None:
-            await gate.carry_out(approval.id)  # buys now; the agent's check_approval gets the same result
-            approval = gate.store.get(approval.id) or approval
+        with telemetry.decision(approval.id, channel) if telemetry is not None else contextlib.nullcontext():
+            approval, note = await _decide(gate, approval, choice == "approve", channel, decided_by)
     signed = f"<p class=who>Signed in as {html.escape(approver.shown)}.</p>" if approver is not None else ""
     return _render(gate, approval, note + signed, nonce, secret)
+
+
+async def _decide(gate: Gate, approval: Approval, approve: bool, channel: str, decided_by: str) -> tuple[Approval, str]:
+    """Record the click; an approval the click decided is carried out at once (in the decision's span, which
+    links to the call that asked, when telemetry is on)."""
+    was = approval.status
+    after = gate.decide(approval.id, approve, channel, decided_by) or approval
+    if was != "pending" or after.status != ("approved" if approve else "declined"):
+        return after, f"<p class=note>Your click changed nothing: this approval was already {after.status}.</p>"
+    if after.status == "approved" and gate.rt.client is not None:
+        await gate.carry_out(after.id)  # buys now; the agent's check_approval gets the same result
+        after = gate.store.get(after.id) or after
+    return after, ""
 
 
 def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str, actions: str | None = None) -> Response:

@@ -210,7 +210,7 @@ async def lookup_costs(
         if name not in searches:
             return None
         with anyio.fail_after(LOOKUP_TIMEOUT):
-            answer = await client.send(build(searches[name], query), tool=name)
+            answer = await client.send(build(searches[name], query), tool=name, route=searches[name].path)
         cache.remember(name, query, answer.json)
         return answer.json
 

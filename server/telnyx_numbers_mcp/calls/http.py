@@ -6,7 +6,8 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -14,6 +15,9 @@ import httpx
 from telnyx_numbers_mcp.errors import ApiError, ArgumentError, ArgumentProblem, TransportError
 from telnyx_numbers_mcp.guards.redaction import Redactor, bounded
 from telnyx_numbers_mcp.request import WireRequest
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.telemetry import Telemetry
 
 log = logging.getLogger("telnyx_numbers_mcp.http")
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -101,6 +105,7 @@ class TelnyxClient:
         transport: httpx.AsyncBaseTransport | None = None,
         user_agent: str = "telnyx-numbers-mcp",
         redactor: Redactor | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         headers = {"Accept": "application/json", "User-Agent": user_agent}
         if api_key:
@@ -119,6 +124,8 @@ class TelnyxClient:
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.retry_max_wait = retry_max_wait
+        self.telemetry = telemetry
+        self.host = urlsplit(base_url).hostname or ""
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -146,6 +153,25 @@ class TelnyxClient:
             raise ArgumentError(tool, [problem]) from None
 
     async def send(
+        self,
+        wire: WireRequest,
+        *,
+        tool: str,
+        route: str | None = None,
+        once: bool = False,
+        extra_headers: dict[str, str] | None = None,
+        prepared: httpx.Request | None = None,
+    ) -> ApiAnswer:
+        """`_send`, in a span when telemetry is on: the method, `route` (the path template, never the filled
+        path: ids and filters stay out of telemetry), the status and how many times it was sent."""
+        if self.telemetry is None:
+            return await self._send(wire, tool=tool, once=once, extra_headers=extra_headers, prepared=prepared)
+        with self.telemetry.upstream(wire.method, route or "(route not given)", self.host) as span:
+            answer = await self._send(wire, tool=tool, once=once, extra_headers=extra_headers, prepared=prepared)
+            self.telemetry.answered(span, answer.status, answer.attempts)
+            return answer
+
+    async def _send(
         self,
         wire: WireRequest,
         *,

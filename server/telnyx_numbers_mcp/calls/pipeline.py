@@ -42,6 +42,13 @@ async def _added(rt: Runtime, tool: ToolSpec, args: dict[str, Any], answer: Any)
     return [], {}
 
 
+def order_id(data: Any) -> str | None:
+    """The id of the order a purchase answered with."""
+    inner = data.get("data") if isinstance(data, dict) else None
+    found = inner.get("id") if isinstance(inner, dict) else None
+    return str(found) if found else None
+
+
 def _ids(data: Any) -> list[str]:
     inner = data.get("data") if isinstance(data, dict) else None
     items = inner if isinstance(inner, list) else [inner if inner is not None else data]
@@ -72,7 +79,9 @@ async def execute(
         })  # fmt: skip
     try:
         # never repeated: purchases and destructive calls, and billed lookups (a retry would be billed again)
-        answer = await rt.client.send(wire, tool=tool.name, once=tool.guarded or tool.billed, prepared=request)
+        answer = await rt.client.send(
+            wire, tool=tool.name, route=tool.path, once=tool.guarded or tool.billed, prepared=request
+        )
     except ToolCallError as exc:
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
@@ -94,6 +103,8 @@ async def execute(
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
                          "status": answer.status, "ids": _ids(answer.json)})  # fmt: skip
+    if rt.telemetry is not None and tool.kind == "purchase":
+        rt.telemetry.note(order_id=order_id(answer.json))
     rt.prices.remember(tool.name, args, answer.json)  # a later quote shows what this search showed
     notes, words = await _added(rt, tool, args, answer.json)
     return results.success(
