@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from telnyx_numbers_mcp.cli import FLAG_KEYS, SANDBOX_API_PORT, main, parser, settings_from
+from telnyx_numbers_mcp.cli import FLAG_KEYS, REFUSED_FLAGS, SANDBOX_API_PORT, main, parser, settings_from
 from telnyx_numbers_mcp.config import (
     DEFAULT_BASE_URL,
     DEFAULT_MEANINGS,
@@ -20,6 +20,9 @@ from telnyx_numbers_mcp.config import (
     shown_default,
 )
 from telnyx_numbers_mcp.errors import ConfigError
+
+SECRET = "Zq8vK2pWx7LmN4rT9yBc3HdF6jGs1QeUaX5o"  # random-looking: a state secret must have 64+ bits
+OTHER_SECRET = "Hn4Rt7Wq2Lp9Xv3Bz6Mc8Kd1Fs5Gj0YaTe"
 
 
 def settings(argv: list[str], environ: dict[str, str]) -> Settings:
@@ -65,7 +68,7 @@ def test_a_bad_setting_is_refused_naming_the_field(flags: dict[str, object], fie
 
 # ---------------------------------------------------------------- --help tells the truth
 
-HELP_LINE = re.compile(r"^  (--[a-z-]+)(?: [A-Z_]+| \{[a-z,-]+\})?(?:\s+(.*))?$")
+HELP_LINE = re.compile(r"^  (--[a-z-]+)(?: [A-Z_=]+| \{[a-z,-]+\})?(?:\s+(.*))?$")
 ENV_AND_DEFAULT = re.compile(r"\(env ([A-Z_]+); default: (.*)\)$")
 
 
@@ -92,7 +95,7 @@ def test_every_flag_states_its_environment_variable_and_its_real_default(
 ) -> None:
     helps = _helps([command] if command else [], monkeypatch, capsys)
     settings = {_dest(o): h for o, h in helps.items() if _dest(o) in FLAG_KEYS}
-    assert set(settings) == FLAG_KEYS  # every setting has its flag on every command
+    assert set(settings) == FLAG_KEYS - REFUSED_FLAGS  # every setting has its flag on every command
     defaults = build_settings({}, {})
     for name, text in settings.items():
         found = ENV_AND_DEFAULT.search(text)
@@ -138,9 +141,18 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "elicitation_timeout": ("30", 30.0),
     "timeout": ("5", 5.0),
     "max_retries": ("0", 0),
-    "state_secret": ("s" * 40, "s" * 40),
-    "state_secret_file": ("", "f" * 40),  # filled in with a real file below
+    "state_secret": (SECRET, SECRET),
+    "state_secret_file": ("", SECRET),  # filled in with a real file below
     "store": ("sqlite:///tmp/store.sqlite3", "sqlite:///tmp/store.sqlite3"),
+    "store_file": ("", "sqlite:///tmp/store.sqlite3"),  # a file too
+    "http_token_file": ("", "tok-from-a-file"),  # a file too
+    "max_pending_approvals": ("3", 3),
+    "auth_issuer": ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+    "auth_audience": ("http://127.0.0.1:8765/mcp", "http://127.0.0.1:8765/mcp"),
+    "approver_client_id": ("review-page", "review-page"),
+    "approver_client_secret_file": ("", "client-secret"),  # a file too
+    "approvers": ("carol,dave@example.com", ("carol", "dave@example.com")),
+    "approver_claim": ("groups=telnyx-approvers", ("groups", "telnyx-approvers")),
     "shutdown_grace": ("1", 1.0),
     "state_dir": ("/tmp/state", Path("/tmp/state")),
     "approval_wait": ("0", 0.0),
@@ -153,29 +165,51 @@ SAMPLES: dict[str, tuple[str, Any]] = {
 }
 
 
+# what a sample needs beside it to be a valid configuration (hosted settings go together)
+HOSTED = {"TELNYX_MCP_TRANSPORT": "http", "TELNYX_MCP_AUTH_ISSUER": "http://127.0.0.1:9000"}
+CONTEXT: dict[str, dict[str, str]] = {
+    "auth_issuer": {"TELNYX_MCP_TRANSPORT": "http"},
+    "auth_audience": HOSTED,
+    "approver_client_id": {**HOSTED, "TELNYX_MCP_APPROVERS": "carol"},
+    "approver_client_secret_file": {**HOSTED, "TELNYX_MCP_APPROVERS": "carol", "TELNYX_MCP_APPROVER_CLIENT_ID": "r"},
+    "approvers": {**HOSTED, "TELNYX_MCP_APPROVER_CLIENT_ID": "review-page"},
+    "approver_claim": {**HOSTED, "TELNYX_MCP_APPROVER_CLIENT_ID": "review-page"},
+}
+FILES = {  # a --...-file setting: the file's text, and the setting it fills
+    "state_secret_file": (SECRET, "state_secret"),
+    "store_file": ("sqlite:///tmp/store.sqlite3", "store"),
+    "http_token_file": ("tok-from-a-file", "http_token"),
+    "approver_client_secret_file": ("client-secret", "approver_client_secret"),
+}
+
+
 def test_every_environment_variable_the_help_names_sets_its_setting(tmp_path: Path) -> None:
     assert set(SAMPLES) == set(ENV_VARS)  # a new setting needs a sample here
-    secret_file = tmp_path / "secret"
-    secret_file.write_text("f" * 40 + "\n")
     for name, (value, expected) in SAMPLES.items():
-        if name == "state_secret_file":
-            value = str(secret_file)
-        environ = {ENV_VARS[name]: value, "DISPLAY": ":0"}  # a desktop: the browser would open by default
+        field = {"no_browser": "open_browser"}.get(name, name)
+        if name in FILES:
+            text, field = FILES[name]
+            value = str(tmp_path / name)
+            Path(value).write_text(text + "\n")
+        environ = {**CONTEXT.get(name, {}), ENV_VARS[name]: value, "DISPLAY": ":0"}  # a desktop: the browser opens
         s = build_settings({}, environ)
-        field = {"state_secret_file": "state_secret", "no_browser": "open_browser"}.get(name, name)
         got = getattr(s, field)
         got = got.get_secret_value() if isinstance(got, SecretStr) else got
         assert got == expected, (name, got)
-        assert got != getattr(build_settings({}, {"DISPLAY": ":0"}), field), f"{name}: the sample is the default"
+        if name in CONTEXT:  # the context alone may be no valid configuration: compare with the model's default
+            default = Settings.model_fields[field].default
+        else:
+            default = getattr(build_settings({}, {"DISPLAY": ":0"}), field)
+        assert got != default, f"{name}: the sample is the default"
 
 
 def test_a_flag_wins_over_its_environment_variable_and_two_secrets_are_refused(tmp_path: Path) -> None:
-    env = {"TELNYX_MCP_APPROVAL_WAIT": "5", "TELNYX_MCP_STATE_SECRET": "e" * 40}
+    env = {"TELNYX_MCP_APPROVAL_WAIT": "5", "TELNYX_MCP_STATE_SECRET": OTHER_SECRET}
     assert settings(["--approval-wait", "7"], env).approval_wait == 7
     secret_file = tmp_path / "secret"
-    secret_file.write_text("f" * 40)
+    secret_file.write_text(SECRET)
     from_file = settings(["--state-secret-file", str(secret_file)], env).state_secret
-    assert from_file is not None and from_file.get_secret_value() == "f" * 40
+    assert from_file is not None and from_file.get_secret_value() == SECRET
     with pytest.raises(ConfigError, match="not both"):
         build_settings({}, {**env, "TELNYX_MCP_STATE_SECRET_FILE": str(secret_file)})
 

@@ -118,7 +118,7 @@ def test_the_sdist_passes_twine_and_its_tests_run_from_it(tmp_path: Path) -> Non
     # every file of tests/ (helpers, conftest, data, the Node resolver) and what the tests read beside them
     shipped = {p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file()}
     wanted = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("*") if p.is_file()
-              and "__pycache__" not in p.parts}  # fmt: skip
+              and "__pycache__" not in p.parts and "node_modules" not in p.parts}  # fmt: skip
     assert wanted <= shipped, sorted(wanted - shipped)
     assert {"tests/conftest.py", "tests/helpers.py", "openapi/telnyx-numbers.json", "README.md", ".ci/run",
             "manifest.json", f"server/{PKG}/tool_specs/index.json"} <= shipped  # fmt: skip

@@ -157,23 +157,26 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--after", type=int, default=None, help="only records whose store_id is above this (default: 0)")
     audit.add_argument("--limit", type=int, default=None, help="at most this many records (default: all)")
     audit.add_argument("--verify", action="store_true", help="walk the whole chain: print `ok N records`, or name the "
-                       "first record that was changed, deleted or inserted and exit 1")  # fmt: skip
+                       "first record that was changed, deleted or inserted and exit 1 (default: off)")  # fmt: skip
     ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one")
     ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline"])
     ap.add_argument("approval_id", nargs="?", help="the approval to decide")
     ap.add_argument(
         "--all-modes",
         action="store_true",
-        help="list the approvals of every mode (sandbox or live, base URL, API key), not only this one's",
+        help="list the approvals of every mode (sandbox or live, base URL, API key), not only this one's "
+        "(default: off)",
     )
     ap.add_argument("--yes", action="store_true",
-                    help="approve without asking (needed to approve when not at a terminal)")  # fmt: skip
+                    help="approve without asking (needed to approve when not at a terminal; default: off)")  # fmt: skip
     demo = sub.add_parser("demo", parents=[common], help="a short walk-through against the sandbox")
     demo.add_argument("--yes", action="store_true", help="approve the demo purchase without asking (default: off)")
     return p
 
 
 FLAG_KEYS = frozenset(ENV_VARS) - {"api_key"}  # every setting but the key has a flag (a key in argv is visible in ps)
+# flags that exist only to be refused with a pointer to the environment or a file (refuse_secret_flags)
+REFUSED_FLAGS = frozenset({"http_token", "state_secret"})
 
 
 def refuse_secret_flags(flags: Mapping[str, Any]) -> None:
