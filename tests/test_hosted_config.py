@@ -103,6 +103,30 @@ def test_the_approval_tools_and_call_tool_need_what_they_carry_out() -> None:
     assert discover.scope_for("number_orders_create", {}) is None  # not a tool in discover mode
 
 
+BILLED_CHANGE = {"id": "1293384261075731499", "caller_id_name_enabled": True}  # 0.40 USD a month
+PLAIN_CHANGE = {"id": "1293384261075731499", "caller_id_name_enabled": False}
+
+
+def test_a_settings_change_that_turns_on_a_billed_feature_needs_the_purchase_scope() -> None:
+    """Decided from the arguments, as the approvals gate decides whether it needs a human (ToolSpec.asks_approval):
+    the HTTP ScopeGuard and the call handler both ask Runtime.scope_for."""
+    rt = build_runtime(settings(sandbox=True, toolsets="all"))
+    voice = rt.tools["phone_numbers_voice_update"]
+    assert (
+        voice.scope == "numbers:write" and voice.asks_approval(BILLED_CHANGE) and not voice.asks_approval(PLAIN_CHANGE)
+    )
+    assert rt.scope_for(voice.name, BILLED_CHANGE) == "numbers:purchase"
+    assert rt.scope_for(voice.name, PLAIN_CHANGE) == "numbers:write"
+    assert (
+        rt.scope_for(voice.name, {"id": "1", "call_forwarding": {"forwards_to": "+881612345678"}}) == "numbers:purchase"
+    )
+    assert rt.scope_for(voice.name, {"id": "1", "caller_id_name_enabled": "yes"}) == "numbers:write"  # not a charge
+    discover = build_runtime(settings(sandbox=True, toolsets="all", tool_mode="discover"))
+    assert discover.scope_for("call_tool", {"name": voice.name, "arguments": BILLED_CHANGE}) == "numbers:purchase"
+    assert discover.scope_for("call_tool", {"name": voice.name, "arguments": PLAIN_CHANGE}) == "numbers:write"
+    assert discover.scope_for("call_tool", {"name": voice.name, "arguments": "not an object"}) == "numbers:write"
+
+
 def test_scopes_come_from_scope_or_scp() -> None:
     assert granted_scopes({"scope": "numbers:read numbers:write"}) == ["numbers:read", "numbers:write"]
     assert granted_scopes({"scp": ["numbers:read"]}) == ["numbers:read"]
@@ -180,3 +204,29 @@ async def test_in_the_call_path_the_tokens_scopes_shape_the_list_and_refuse_a_ca
     assert "number_orders_create" in everything and "check_approval" in everything
     assert listed == {t.name for t in CATALOG if t.kind == "read"}
     assert refused.is_error and "needs the scope numbers:purchase" in text_of(refused)
+
+
+@pytest.mark.anyio
+async def test_in_the_call_path_a_billed_settings_change_needs_the_purchase_scope(mode: str) -> None:
+    """Behind the HTTP layer's 403: with a numbers:write token in the request's auth context, the handler refuses
+    the change that turns on a billed feature and sends the one that costs nothing."""
+    from mcp import Client
+    from mcp.server.auth.middleware.auth_context import auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken
+
+    from helpers import text_of
+    from telnyx_numbers_mcp.app import build_server
+
+    server = build_server(settings(sandbox=True, toolsets="numbers"))
+    token = AccessToken(token="t", client_id="agent", scopes=["numbers:read", "numbers:write"], subject="alice",
+                        claims={"iss": ISSUER})  # fmt: skip
+    reset = auth_context_var.set(AuthenticatedUser(token))
+    try:
+        async with Client(server, mode=mode) as client:
+            billed = await client.call_tool("phone_numbers_voice_update", BILLED_CHANGE)
+            plain = await client.call_tool("phone_numbers_voice_update", PLAIN_CHANGE)
+    finally:
+        auth_context_var.reset(reset)
+    assert billed.is_error and "needs the scope numbers:purchase" in text_of(billed), text_of(billed)
+    assert "scope" not in text_of(plain), text_of(plain)  # sent (the sandbox knows no such number)

@@ -112,7 +112,7 @@ async def call(
     """A validated call: guarded ones ask the gate (which calls `execute` once approved), others go out.
     Billed lookups go out within --lookup-budget; past it a human approves each one, as for a purchase. A
     settings change that turns on what Telnyx bills (call forwarding, CNAM listing, ...) is guarded too."""
-    if tool.guarded or (tool.billed_settings is not None and tool.billed_settings.charges(args)):
+    if tool.asks_approval(args):
         return await rt.gate.guarded_call(ctx, params, tool, args)
     if tool.billed:
         used = rt.take_lookup()
