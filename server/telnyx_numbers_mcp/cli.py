@@ -116,6 +116,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                    "on the review page")  # fmt: skip
     h.add_argument("--approver-claim", default=S, metavar="NAME=VALUE", help="who may approve, by an ID-token "
                    "claim (e.g. groups=telnyx-approvers)")  # fmt: skip
+    h.add_argument("--allow-self-approval", action="store_true", default=S, help="single-user behaviour: the "
+                   "person who asked may approve their own purchase (on the review page, or in their own client: "
+                   "elicitation, host-confirm). Without it a second person, an approver, must decide")  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -162,7 +165,7 @@ FLAG_KEYS = {
     "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
     "lookup_budget", "store", "store_file", "state_secret", "state_secret_file", "http_token_file", "shutdown_grace",
     "auth_issuer", "auth_audience", "approver_client_id", "approver_client_secret_file", "approvers", "approver_claim",
-    "max_pending_approvals",
+    "max_pending_approvals", "allow_self_approval",
 }  # fmt: skip
 
 

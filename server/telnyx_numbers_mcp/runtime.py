@@ -114,13 +114,17 @@ class Runtime:
 
     def take_lookup(self) -> int | None:
         """Use one unit of today's lookup budget (UTC), kept in the store and shared by every process and
-        replica on it under this mode: its number (1-based), or None once it is spent. Taken when the call is
-        decided, not when it answers, so concurrent calls never overspend the budget."""
+        replica on it under this mode, per requester (hosted: the caller's issuer-scoped subject, so one
+        person's lookups never spend another's budget; local calls share one): its number (1-based), or None
+        once it is spent. Taken when the call is decided, not when it answers, so concurrent calls never
+        overspend the budget."""
         budget = self.settings.lookup_budget
         if budget <= 0:
             return None
         day = datetime.now(UTC).strftime("%Y-%m-%d")
-        return self.gate.store.take_lookup(day=day, mode=self.mode.key, budget=budget)
+        caller = current_caller()
+        requester = caller.key if caller is not None else None
+        return self.gate.store.take_lookup(day=day, mode=self.mode.key, budget=budget, requester=requester)
 
     @property
     def prices(self) -> PriceCache:

@@ -2,7 +2,8 @@
 listener on 127.0.0.1 (stdio; a free port on first need, or --approval-port) or by the HTTP transport's own
 server. Each approval has its own unguessable URL; a decision is a POST carrying a token bound to that
 approval, checked with exact Host and Origin. Works without JavaScript. Hosted (--auth-issuer), the link is
-not enough: the approver also signs in at the issuer (auth/approvers.py) and must be one of --approvers."""
+not enough: the approver also signs in at the issuer (auth/approvers.py), must be one of --approvers, and must
+not be the person who asked (same subject at the same issuer) unless --allow-self-approval."""
 
 from __future__ import annotations
 
@@ -225,6 +226,10 @@ def _approver_gate(listener: ReviewListener, request: Request, approval: Approva
     if not listener.signin.may_approve(approver):
         return (f"<p class=note>You are signed in as {html.escape(approver.shown)}, who is not among this server's "
                 "approvers (--approvers, --approver-claim). You cannot decide this approval.</p>")  # fmt: skip
+    if approver.key == approval.requester and not listener.gate.rt.settings.allow_self_approval:
+        return (f"<p class=note>You are signed in as {html.escape(approver.shown)}, who asked for this. The person "
+                "who asked cannot approve their own purchase: another approver must decide it (two people; "
+                "the server's --allow-self-approval would allow one person to do both).</p>")  # fmt: skip
     return approver
 
 
@@ -265,7 +270,7 @@ async def _handle(listener: ReviewListener, request: Request) -> Response:
         channel = "url-elicitation" if approval.channel == "url-elicitation" else "review-page"
         was = approval.status
         decided_by = approver.subject if approver is not None else "the user on the review page"
-        after = gate.decide(approval.id, choice == "approve", channel, decided_by)
+        after = gate.decide(approval.id, choice == "approve", channel, decided_by, approver)
         approval = after or approval
         if was != "pending" or approval.status != ("approved" if choice == "approve" else "declined"):
             note = f"<p class=note>Your click changed nothing: this approval was already {approval.status}.</p>"
@@ -277,7 +282,11 @@ async def _handle(listener: ReviewListener, request: Request) -> Response:
 
 
 def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str, actions: str | None = None) -> Response:
+    from telnyx_numbers_mcp.auth.identity import requester_shown
+
     summary = f"<pre>{html.escape(a.summary)}</pre>"
+    if a.requester is not None:  # hosted: the approver sees who asked
+        summary += f"<p class=asker>Asked by {html.escape(requester_shown(a.requester, a.requester_client))}.</p>"
     if a.status == "pending" and actions is not None:
         body = f"<p>An AI agent asks to run <b>{html.escape(a.tool)}</b>. Nothing has been sent yet.</p>{summary}"
         return _page("Approve this action?", note + body + actions, nonce)
