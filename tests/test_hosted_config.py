@@ -42,6 +42,9 @@ def settings(**flags: Any) -> Any:
         ({**HOSTED, "approvers": "carol@example.com"}, "need --approver-client-id"),
         ({"approvers": "carol"}, "need --auth-issuer"),
         ({**HOSTED, "approver_client_id": "r", "approver_claim": "groups"}, "is not NAME=VALUE"),
+        ({"allow_self_approval": True}, "need --auth-issuer"),
+        ({**HOSTED, "purchase_policy": "host-confirm"}, "lets the person who asked approve in their own MCP client"),
+        ({**HOSTED, "purchase_policy": "elicit-only"}, "or add --allow-self-approval if one person asks and approves"),
     ],
 )
 def test_hosted_settings_that_would_not_do_what_they_say_are_refused(flags: dict[str, Any], message: str) -> None:
@@ -59,6 +62,15 @@ def test_the_resource_url_is_the_public_url_plus_mcp_or_the_shared_audience() ->
     assert settings(**{**HOSTED, "public_url": "http://localhost:8080"}).resource_url == "http://localhost:8080/mcp"
 
 
+def test_two_people_unless_self_approval_is_allowed() -> None:
+    """Hosted, the person who asked cannot approve: no in-client channel decides. --allow-self-approval is the
+    single-user set-up, where the client's question and host-confirm's prompt are allowed again."""
+    assert settings(**HOSTED).two_person is True
+    alone = settings(**HOSTED, allow_self_approval=True, purchase_policy="host-confirm")
+    assert alone.two_person is False and alone.purchase_policy == "host-confirm"
+    assert settings().two_person is False  # one local user: nobody else to ask
+
+
 def test_approvers_split_like_tools_and_the_claim_parses(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("s3cret\n")
@@ -74,8 +86,9 @@ def test_help_shows_the_hosted_flags_and_a_conflict_exits_2() -> None:
     run = [sys.executable, "-m", "telnyx_numbers_mcp"]
     shown = subprocess.run([*run, "--help"], capture_output=True, text=True, timeout=60).stdout
     for flag in ("--auth-issuer", "--auth-audience", "--approver-client-id", "--approver-client-secret-file",
-                 "--approvers", "--approver-claim"):  # fmt: skip
+                 "--approvers", "--approver-claim", "--allow-self-approval"):  # fmt: skip
         assert flag in shown
+    assert "single-user behaviour: the person who asked may approve their own purchase" in " ".join(shown.split())
     both = subprocess.run([*run, "--transport", "http", "--auth-issuer", "http://127.0.0.1:1"], capture_output=True,
                           text=True, timeout=60, env={**os.environ, "MCP_HTTP_TOKEN": "x"})  # fmt: skip
     assert both.returncode == 2 and "not both" in both.stderr
