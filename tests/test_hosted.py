@@ -54,7 +54,7 @@ from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("hosted")]
 ORDER = "number_orders_create"
 SEARCH = "available_phone_numbers_list"
-PENDING_LIMIT = 5  # --max-pending-approvals, per requester (alice keeps up to 4 pending across this module)
+PENDING_LIMIT = 5  # --max-pending-approvals, per requester (alice and bob keep up to 4 pending in this module)
 LOOKUP_BUDGET = 2  # --lookup-budget, per requester and UTC day
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -657,6 +657,19 @@ async def test_the_person_who_asked_cannot_approve_their_own_purchase_on_the_rev
     await page.wait_for_selector("h1:has-text('Declined')")
     assert [r["approver"]["subject"] for r in trail(hosted.store, others)["decided"]] == ["alice"]
     assert hosted.upstream.orders() == []
+
+
+async def test_on_a_two_person_server_the_requesters_own_client_is_not_asked(hosted: Hosted, mode: str) -> None:
+    """The MCP client is the requester's own: its answer would be the requester approving. So even a client
+    that can ask its user gets no question; the approval waits for an approver on the review page."""
+    hosted.upstream.reset()
+    human = Human()
+    async with bearer(hosted.a.url, await hosted.person("bob"), mode, elicit=human) as client:
+        args = {"phone_numbers": [{"phone_number": await first_number(client)}], "customer_reference": f"bob-{mode}"}
+        result = await client.call_tool(ORDER, args)
+    assert (result.structured_content or {}).get("status") == "awaiting_approval", text_of(result)
+    assert "via their review page" in text_of(result)
+    assert human.asked == [] and hosted.upstream.orders() == []
 
 
 async def test_one_persons_flood_spends_their_own_limits_not_anothers(hosted: Hosted) -> None:
