@@ -2,7 +2,9 @@
 human approves, the channel that reaches them (form elicitation -> URL elicitation -> review page; quote +
 confirm_action only under --purchase-policy host-confirm; the review page alone under review-only, so that no
 MCP client, not even one an agent runs itself, can answer), the approvals store and the decision. The call
-pipeline asks it once per guarded call; the review page and the `approvals` command decide through it."""
+pipeline asks it once per guarded call; the review page and the `approvals` command decide through it. Hosted,
+each approval and quote is bound to who asked (the token's issuer-scoped subject: `mine`), and the requester's
+own client is no second person, so it decides nothing unless --allow-self-approval (`_in_client`)."""
 
 from __future__ import annotations
 
