@@ -1,9 +1,11 @@
 """A real OpenID provider for the hosted-mode tests: `oidc-provider` from npm (tests/node/idp.mjs), with JWT
 access tokens per resource, client credentials for services, dynamic registration for MCP clients and its own
-login page, which Playwright fills in (any password; the account name is the subject)."""
+login page, which Playwright fills in (any password; the account name is the subject). `person_token` gets a
+person's token through the MCP SDK client's own OAuth flow, going through that login page with `authorize`."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.server
 import json
@@ -16,11 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
+import anyio
 import httpx
+import httpx2
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from mcp import Client
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from helpers import Requirement, need
 from sandbox_helpers import child_env, free_port
@@ -36,6 +44,8 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "bob": {"email": "bob@example.com", "email_verified": True, "name": "Bob", "groups": ["buyers"]},
     "carol": {"email": "carol@example.com", "email_verified": True, "name": "Carol", "groups": ["telnyx-approvers"]},
     "mallory": {"email": "mallory@example.com", "email_verified": False, "name": "Mallory", "groups": []},
+    "dave": {"email": "dave@example.com", "email_verified": True, "name": "Dave", "groups": ["buyers"]},
+    "erin": {"email": "erin@example.com", "email_verified": True, "name": "Erin", "groups": ["buyers"]},
 }
 FULL = "numbers:read numbers:write numbers:purchase"
 
@@ -204,3 +214,57 @@ def wait_until(check: Any, timeout: float = 60.0) -> Any:
             return value
         time.sleep(0.1)
     raise TimeoutError("gave up waiting")
+
+
+class MemoryStorage:
+    """The MCP SDK client's token storage, in memory (one client's registration and tokens)."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+async def person_token(resource: str, account: str) -> str:
+    """`account`'s access token for the MCP server at `resource`, as the MCP SDK client gets it: discovery from
+    the 401, dynamic registration, PKCE with the resource indicator; the issuer's login and consent pages are
+    gone through by `authorize` (a browser's requests, without Chromium), stopping at the loopback redirect."""
+    redirect = f"http://localhost:{free_port()}/callback"
+    callbacks: list[str] = []
+
+    async def open_login(url: str) -> None:
+        callbacks.append(await anyio.to_thread.run_sync(authorize, url, account, redirect))
+
+    async def code() -> AuthorizationCodeResult:
+        query = parse_qs(urlsplit(callbacks[-1]).query)
+        assert "code" in query, callbacks[-1]
+        return AuthorizationCodeResult(code=query["code"][0], state=query["state"][0], iss=query["iss"][0])
+
+    metadata = OAuthClientMetadata(
+        redirect_uris=[redirect], client_name=f"{account}'s agent",  # type: ignore[list-item]
+        grant_types=["authorization_code", "refresh_token"], token_endpoint_auth_method="none",
+    )  # fmt: skip
+    storage = MemoryStorage()
+    http = httpx2.AsyncClient(auth=OAuthClientProvider(resource, metadata, storage, open_login, code), timeout=60)
+    async with http, Client(streamable_http_client(resource, http_client=http), mode="legacy") as client:
+        await client.list_tools()
+    assert storage.tokens is not None and len(callbacks) == 1
+    return storage.tokens.access_token
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """A JWT's claims, read without checking anything (to name a token's principal in a test)."""
+    payload = token.split(".")[1]
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return data

@@ -153,6 +153,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "approver_client_secret_file": ("", "client-secret"),  # a file too
     "approvers": ("carol,dave@example.com", ("carol", "dave@example.com")),
     "approver_claim": ("groups=telnyx-approvers", ("groups", "telnyx-approvers")),
+    "allow_self_approval": ("yes", True),
     "shutdown_grace": ("1", 1.0),
     "state_dir": ("/tmp/state", Path("/tmp/state")),
     "approval_wait": ("0", 0.0),
@@ -174,6 +175,7 @@ CONTEXT: dict[str, dict[str, str]] = {
     "approver_client_secret_file": {**HOSTED, "TELNYX_MCP_APPROVERS": "carol", "TELNYX_MCP_APPROVER_CLIENT_ID": "r"},
     "approvers": {**HOSTED, "TELNYX_MCP_APPROVER_CLIENT_ID": "review-page"},
     "approver_claim": {**HOSTED, "TELNYX_MCP_APPROVER_CLIENT_ID": "review-page"},
+    "allow_self_approval": HOSTED,
 }
 FILES = {  # a --...-file setting: the file's text, and the setting it fills
     "state_secret_file": (SECRET, "state_secret"),

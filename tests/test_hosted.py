@@ -8,53 +8,63 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import getpass
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio
 import httpx
 import httpx2
+import mcp_types as types
 import pytest
 from joserfc.jwk import RSAKey
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
 from playwright.async_api import Browser, Page
 
-from helpers import CATALOG, text_of
+from helpers import ALL_CATALOG, Human, text_of
 from oidc_helpers import (
     APPROVER_CLIENT,
     APPROVER_SECRET,
     FULL,
     Idp,
+    MemoryStorage,
     authorize,
+    claims_of,
     idp_running,
     log_in,
     node_package,
+    person_token,
     redirect_catcher,
 )
-from replica_helpers import API_KEY, Replica, Upstream, audit_cli, review_link, start_replica
+from replica_helpers import API_KEY, SECRET, Replica, Upstream, audit_cli, cli, review_link, start_replica
 from sandbox_helpers import child_env, free_port, sandbox_api_process
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("hosted")]
 ORDER = "number_orders_create"
 SEARCH = "available_phone_numbers_list"
+PENDING_LIMIT = 5  # --max-pending-approvals, per requester (alice and bob keep up to 4 pending in this module)
+LOOKUP_BUDGET = 2  # --lookup-budget, per requester and UTC day
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}  # fmt: skip
 
 
 def names_for(scopes: set[str]) -> set[str]:
-    """What tools/list should show a token with `scopes` (the catalog's kind -> scope map)."""
-    names = {t.name for t in CATALOG if t.scope in scopes}
+    """What tools/list should show a token with `scopes` (the catalog's kind -> scope map; the replicas offer
+    every toolset: `--toolsets all`)."""
+    names = {t.name for t in ALL_CATALOG if t.scope in scopes}
     return names | ({CHECK_TOOL} if "numbers:purchase" in scopes else set())
 
 
@@ -66,9 +76,16 @@ class Hosted:
     b: Replica
     store: str
     audience: str
+    people: dict[str, str] = field(default_factory=dict)
 
     def token(self, scope: str = FULL) -> str:
         return self.idp.token(scope, self.audience)
+
+    async def person(self, account: str) -> str:
+        """`account`'s token for these replicas, from the MCP SDK client's own OAuth flow (once per person)."""
+        if account not in self.people:
+            self.people[account] = await person_token(self.audience, account)
+        return self.people[account]
 
 
 def two_ports() -> tuple[int, int]:
@@ -79,35 +96,57 @@ def two_ports() -> tuple[int, int]:
     return first, second
 
 
-@pytest.fixture(scope="module")
-def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosted]:
-    node_package("oidc-provider")
-    logs = tmp_path_factory.mktemp("hosted")
+@contextlib.contextmanager
+def team(logs: Path, upstream: str, *extra: str) -> Iterator[tuple[Idp, list[Replica], str, str]]:
+    """oidc-provider, and two replicas on one SQLite store answering to one audience (the first one's URL, as
+    one load balancer's name), each with the review page's sign-in: (issuer, replicas, store, audience)."""
     pa, pb = two_ports()
     callbacks = [f"http://127.0.0.1:{p}/approvals/signed-in" for p in (pa, pb)]
     secret_file = logs / "review-page-secret"
     secret_file.write_text(APPROVER_SECRET + "\n")
-    with sandbox_api_process() as upstream, idp_running(logs, redirect_uris=callbacks) as idp:
-        audience = f"http://127.0.0.1:{pa}/mcp"  # the name both replicas answer to (one load balancer's)
+    with idp_running(logs, redirect_uris=callbacks) as idp:
+        audience = f"http://127.0.0.1:{pa}/mcp"
         store = f"sqlite:///{logs}/store.sqlite3"
         common = ["--auth-issuer", idp.issuer, "--auth-audience", audience, "--approver-client-id", APPROVER_CLIENT,
-                  "--approver-client-secret-file", str(secret_file), "--approvers", "carol@example.com",
-                  "--log-level", "INFO"]  # fmt: skip
-        replicas = [
-            start_replica(store, upstream, logs, *common, "--public-url", f"http://127.0.0.1:{p}", token=None, port=p)
-            for p in (pa, pb)
-        ]
+                  "--approver-client-secret-file", str(secret_file), "--log-level", "INFO", *extra]  # fmt: skip
+        replicas: list[Replica] = []
         try:
-            yield Hosted(idp, Upstream(upstream), replicas[0], replicas[1], store, audience)
+            for p in (pa, pb):
+                replicas.append(start_replica(store, upstream, logs, *common, "--public-url", f"http://127.0.0.1:{p}",
+                                              token=None, port=p))  # fmt: skip
+            yield idp, replicas, store, audience
         finally:
             for r in replicas:
                 r.stop()
 
 
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosted]:
+    """Two people's rules: alice may approve, but not what she asked for herself (no --allow-self-approval)."""
+    node_package("oidc-provider")
+    logs = tmp_path_factory.mktemp("hosted")
+    extra = ["--approvers", "carol@example.com,alice", "--toolsets", "all",
+             "--max-pending-approvals", str(PENDING_LIMIT), "--lookup-budget", str(LOOKUP_BUDGET)]  # fmt: skip
+    with sandbox_api_process() as upstream, team(logs, upstream, *extra) as (idp, replicas, store, audience):
+        yield Hosted(idp, Upstream(upstream), replicas[0], replicas[1], store, audience)
+
+
+@pytest.fixture(scope="module")
+def solo(hosted: Hosted, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosted]:
+    """Another team, single-user: --allow-self-approval, alice its only approver (its own issuer and store, the
+    same recording upstream)."""
+    logs = tmp_path_factory.mktemp("solo")
+    extra = ["--approvers", "alice", "--allow-self-approval"]
+    with team(logs, hosted.upstream.base, *extra) as (idp, replicas, store, audience):
+        yield Hosted(idp, hosted.upstream, replicas[0], replicas[1], store, audience)
+
+
 @contextlib.asynccontextmanager
-async def bearer(url: str, token: str, mode: str = "legacy") -> AsyncIterator[Client]:
+async def bearer(url: str, token: str, mode: str = "legacy", elicit: Any = None) -> AsyncIterator[Client]:
+    """An MCP client sending `token`; with `elicit`, one that can ask its user (form elicitation)."""
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+    transport = streamable_http_client(url, http_client=http)
+    async with http, Client(transport, mode=mode, elicitation_callback=elicit) as client:
         yield client
 
 
@@ -258,15 +297,28 @@ async def test_a_read_token_gets_a_403_step_up_challenge_on_purchase_and_write_t
 # --- approvers sign in on the review page --------------------------------------------------------------------
 
 
-async def pending_order(hosted: Hosted, replica: Replica, token: str) -> str:
-    """A purchase by a service token that awaits a human (no elicitation, --approval-wait 0)."""
-    async with bearer(replica.url, token) as client:
-        found = await client.call_tool(SEARCH, {"filter": {"country_code": "US", "limit": 1}})
-        number = (found.structured_content or {})["data"][0]["phone_number"]
-        result = await client.call_tool(ORDER, {"phone_numbers": [{"phone_number": number}]})
+async def first_number(client: Client) -> str:
+    found = await client.call_tool(SEARCH, {"filter": {"country_code": "US", "limit": 1}})
+    return str((found.structured_content or {})["data"][0]["phone_number"])
+
+
+async def ask(replica: Replica, token: str, reference: str | None = None, mode: str = "legacy") -> tuple[str, Any]:
+    """A purchase that awaits a human (no elicitation, --approval-wait 0): its approval id and arguments. A
+    `reference` (customer_reference) makes it a request of its own."""
+    async with bearer(replica.url, token, mode) as client:
+        args: dict[str, Any] = {"phone_numbers": [{"phone_number": await first_number(client)}]}
+        if reference is not None:
+            args["customer_reference"] = reference
+        result = await client.call_tool(ORDER, args)
     data = result.structured_content or {}
     assert data.get("status") == "awaiting_approval", text_of(result)
-    return str(data["approval_id"])
+    return str(data["approval_id"]), args
+
+
+async def pending_order(hosted: Hosted, replica: Replica, token: str) -> str:
+    """A new purchase by a service token that awaits a human, announced by `replica` (its own customer_reference:
+    a repeat of an earlier test's request would find that one's approval, announced by another replica)."""
+    return (await ask(replica, token, f"svc-{uuid.uuid4().hex[:12]}"))[0]
 
 
 async def sign_in_on(page: Page, link: str, account: str) -> str:
@@ -384,24 +436,6 @@ async def test_sign_in_callbacks_with_a_wrong_state_code_or_verifier_are_refused
 # --- a person's token through the MCP SDK client's own OAuth flow --------------------------------------------
 
 
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
 async def test_a_person_signs_in_through_the_sdk_clients_own_oauth_flow(hosted: Hosted, browser: Browser) -> None:
     """Discovery from the 401, dynamic registration, PKCE with the resource indicator, the provider's login
     page in Chromium and a loopback redirect, as the MCP SDK client does it; then the person's token lists
@@ -501,3 +535,324 @@ async def test_a_stdio_only_client_reaches_the_hosted_server_through_mcp_remote(
     assert len((found.structured_content or {})["data"]) == 2
     searches = [r for r in hosted.upstream.requests() if r["path"] == "/v2/available_phone_numbers"]
     assert len(searches) == 1 and searches[0]["account"] == hashlib.sha256(API_KEY.encode()).hexdigest()[:16]
+
+
+# --- who asked: each approval bound to its requester; two people ---------------------------------------------
+
+LOOKUP = "number_lookup_retrieve"
+VOICE = "phone_numbers_voice_update"
+LOOKED_UP = ("+13125550123", "+442071838750", "+4915112345678", "+33142685300")
+APPROVE: types.InputResponses = {"approve": types.ElicitResult(action="accept", content={"approve": True})}
+
+
+def trail(store: str, approval_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The audit records of one approval by event: asked, decided, request (and its outcome), refusals."""
+    records = audit_cli(store)
+    mine = [r for r in records if r.get("approval_id") == approval_id]
+    requests = {r["id"] for r in mine if r["event"] == "request"}
+    mine += [r for r in records if r.get("event") == "outcome" and r.get("id") in requests]
+    by_event: dict[str, list[dict[str, Any]]] = {}
+    for record in mine:
+        by_event.setdefault(record["event"], []).append(record)
+    return by_event
+
+
+def person(hosted: Hosted, token: str) -> dict[str, Any]:
+    """How the audit trail names the person behind `token`."""
+    claims = claims_of(token)
+    return {"subject": claims["sub"], "client_id": claims["client_id"], "issuer": hosted.idp.issuer}
+
+
+def refused_as_another_users(result: types.CallToolResult, *secrets: str) -> None:
+    """The refusal another subject gets: clear, nothing sent, and nothing of the approval shown."""
+    said = text_of(result)
+    assert result.is_error, said
+    assert "this approval was asked by another user" in said and "Nothing was sent" in said, said
+    for secret in (ORDER, *secrets):
+        assert secret not in said, (secret, said)
+
+
+async def test_another_person_can_neither_check_nor_repeat_into_an_approval_on_either_replica(
+    hosted: Hosted, mode: str
+) -> None:
+    hosted.upstream.reset()
+    alice, bob = await hosted.person("alice"), await hosted.person("bob")
+    approval_id, args = await ask(hosted.a, alice, f"alice-bound-{mode}", mode)
+    number = args["phone_numbers"][0]["phone_number"]
+    bobs = set()
+    for replica in (hosted.a, hosted.b):
+        async with bearer(replica.url, bob, mode) as client:
+            refused_as_another_users(await client.call_tool(CHECK_TOOL, {"approval_id": approval_id}), number)
+            repeated = await client.call_tool(ORDER, args)  # the very same request, from bob: bob's own approval
+        data = repeated.structured_content or {}
+        assert data.get("status") == "awaiting_approval" and data["approval_id"] != approval_id, text_of(repeated)
+        bobs.add(data["approval_id"])
+    assert len(bobs) == 1  # bob's repeat on the other replica found bob's own pending approval
+    async with bearer(hosted.b.url, alice, mode) as client:  # alice's repeat, on the other replica, finds hers
+        again = await client.call_tool(ORDER, args)
+    assert (again.structured_content or {}).get("approval_id") == approval_id, text_of(again)
+    assert hosted.upstream.orders() == []
+    records = trail(hosted.store, approval_id)
+    assert [r["requester"] for r in records["asked"]] == [person(hosted, alice)]
+    refusals = records["requester_refused"]
+    assert len(refusals) == 2
+    assert all(r["requester"] == person(hosted, bob) and r["asked_by"] == person(hosted, alice) for r in refusals)
+
+
+async def test_approver_carol_approves_alices_purchase_one_order_goes_out_and_the_trail_names_both(
+    hosted: Hosted, browser: Browser
+) -> None:
+    hosted.upstream.reset()
+    alice, bob = await hosted.person("alice"), await hosted.person("bob")
+    approval_id, _ = await ask(hosted.b, alice, "alice-for-carol")
+    page = await (await browser.new_context()).new_page()
+    shown = await sign_in_on(page, review_link(hosted.b, approval_id), "carol")
+    assert "Signed in as Carol (carol)" in shown and "Asked by alice (client " in shown
+    await page.click("button.approve")
+    await page.wait_for_selector("h1:has-text('Approved and sent')")
+    orders = hosted.upstream.orders()
+    assert len(orders) == 1
+    assert orders[0]["account"] == hashlib.sha256(API_KEY.encode()).hexdigest()[:16]  # the server's Telnyx key
+    sent = json.dumps(hosted.upstream.requests())
+    assert alice not in sent and bob not in sent  # no access token goes upstream
+    async with bearer(hosted.a.url, alice) as client:  # alice gets the result on the other replica
+        result = await client.call_tool(CHECK_TOOL, {"approval_id": approval_id})
+    assert not result.is_error, text_of(result)
+    order_id = str(((result.structured_content or {}).get("data") or {})["id"])
+    async with bearer(hosted.a.url, bob) as client:  # carried out, it is still alice's: bob learns nothing of it
+        refused = await client.call_tool(CHECK_TOOL, {"approval_id": approval_id})
+    refused_as_another_users(refused, order_id)
+    assert len(hosted.upstream.orders()) == 1
+    records = trail(hosted.store, approval_id)
+    alice_named, carol = person(hosted, alice), {"subject": "carol", "issuer": hosted.idp.issuer,
+                                                  "email": "carol@example.com"}  # fmt: skip
+    assert [r["requester"] for r in records["asked"]] == [alice_named]
+    assert [(r["approver"], r["requester"], r["decided_by"]) for r in records["decided"]] == [
+        (carol, alice_named, "carol")
+    ]
+    assert [r["requester"] for r in records["request"]] == [alice_named]
+    assert [(r["requester"], r["ok"]) for r in records["outcome"]] == [(alice_named, True)]
+
+
+async def test_the_person_who_asked_cannot_approve_their_own_purchase_on_the_review_page(
+    hosted: Hosted, browser: Browser
+) -> None:
+    hosted.upstream.reset()
+    approval_id, _ = await ask(hosted.a, await hosted.person("alice"), "alice-approves-herself")
+    link = review_link(hosted.a, approval_id)
+    context = await browser.new_context()
+    page = await context.new_page()
+    shown = await sign_in_on(page, link, "alice")
+    assert "who asked for this" in shown and "cannot approve their own purchase" in shown, shown
+    assert await page.locator("button.approve").count() == 0
+    forged = await context.request.post(link, form={"decision": "approve", "token": "x" * 43},
+                                        headers={"Origin": f"http://127.0.0.1:{hosted.a.port}"})  # fmt: skip
+    assert forged.status == 403 and "cannot approve their own purchase" in await forged.text()
+    assert hosted.upstream.orders() == []
+    assert "decided" not in trail(hosted.store, approval_id)
+    # alice is an approver: someone else's purchase she may decide (here she declines it)
+    others = await pending_order(hosted, hosted.a, hosted.token())
+    await page.goto(review_link(hosted.a, others))
+    await page.click("button.decline")
+    await page.wait_for_selector("h1:has-text('Declined')")
+    assert [r["approver"]["subject"] for r in trail(hosted.store, others)["decided"]] == ["alice"]
+    assert hosted.upstream.orders() == []
+
+
+async def test_on_a_two_person_server_the_requesters_own_client_is_not_asked(hosted: Hosted, mode: str) -> None:
+    """The MCP client is the requester's own: its answer would be the requester approving. So even a client
+    that can ask its user gets no question; the approval waits for an approver on the review page."""
+    hosted.upstream.reset()
+    human = Human()
+    async with bearer(hosted.a.url, await hosted.person("bob"), mode, elicit=human) as client:
+        args = {"phone_numbers": [{"phone_number": await first_number(client)}], "customer_reference": f"bob-{mode}"}
+        result = await client.call_tool(ORDER, args)
+    assert (result.structured_content or {}).get("status") == "awaiting_approval", text_of(result)
+    assert "via their review page" in text_of(result)
+    assert human.asked == [] and hosted.upstream.orders() == []
+
+
+async def test_one_persons_flood_spends_their_own_limits_not_anothers(hosted: Hosted) -> None:
+    """--lookup-budget and --max-pending-approvals count per person: dave spends his budget and fills his
+    pending approvals; erin's lookups still go out and her purchase is still asked."""
+    hosted.upstream.reset()
+    dave, erin = await hosted.person("dave"), await hosted.person("erin")
+    async with bearer(hosted.a.url, dave) as client:
+        looked = [await client.call_tool(LOOKUP, {"phone_number": n}) for n in LOOKED_UP[: LOOKUP_BUDGET + 1]]
+        number = await first_number(client)
+        asked = []
+        for i in range(PENDING_LIMIT):
+            asked.append(await client.call_tool(ORDER, {"phone_numbers": [{"phone_number": number}],
+                                                        "customer_reference": f"dave-{i}"}))  # fmt: skip
+    statuses = [(r.structured_content or {}).get("status") for r in looked]
+    assert statuses == [None] * LOOKUP_BUDGET + ["awaiting_approval"], [text_of(r) for r in looked]
+    waiting = [r for r in asked if (r.structured_content or {}).get("status") == "awaiting_approval"]
+    assert len(waiting) == PENDING_LIMIT - 1  # the lookup past the budget waits too
+    flood = asked[-1]
+    assert flood.is_error and f"{PENDING_LIMIT} approvals are already waiting" in text_of(flood), text_of(flood)
+    async with bearer(hosted.b.url, erin) as client:
+        hers = await client.call_tool(LOOKUP, {"phone_number": LOOKED_UP[-1]})
+        order = await client.call_tool(ORDER, {"phone_numbers": [{"phone_number": number}],
+                                               "customer_reference": "erin-0"})  # fmt: skip
+    assert not hers.is_error and (hers.structured_content or {}).get("status") is None, text_of(hers)
+    assert (order.structured_content or {}).get("status") == "awaiting_approval", text_of(order)
+    erins = str((order.structured_content or {})["approval_id"])
+    assert erins not in text_of(flood)  # dave's refusal names only dave's approvals
+    lookups = [r for r in hosted.upstream.requests() if r["path"].startswith("/v2/number_lookup")]
+    assert len(lookups) == LOOKUP_BUDGET + 1 and hosted.upstream.orders() == []
+
+
+async def test_a_settings_change_turning_on_a_billed_feature_needs_numbers_purchase(hosted: Hosted) -> None:
+    hosted.upstream.reset()
+    token = hosted.token("numbers:read numbers:write")
+    number_id = "1293384261075731499"
+    billed = post(hosted.a.url, token, call_body(VOICE, {"id": number_id, "caller_id_name_enabled": True}))
+    assert billed.status_code == 403, billed.text
+    params = challenge(billed)
+    assert (params["error"], params["scope"]) == ("insufficient_scope", "numbers:purchase")
+    async with bearer(hosted.b.url, token) as client:  # the same tool, a change that costs nothing: write is enough
+        assert VOICE in {t.name for t in (await client.list_tools()).tools}
+        plain = await client.call_tool(VOICE, {"id": number_id, "caller_id_name_enabled": False})
+    assert "scope" not in text_of(plain), text_of(plain)
+    patches = [r for r in hosted.upstream.requests() if r["method"] == "PATCH"]
+    assert [r["path"] for r in patches] == [f"/v2/phone_numbers/{number_id}/voice"]  # the plain one only
+
+
+async def test_an_operator_at_the_terminal_decides_a_hosted_approval_recorded_as_the_operator(hosted: Hosted) -> None:
+    hosted.upstream.reset()
+    erin = await hosted.person("erin")
+    approval_id, _ = await ask(hosted.a, erin, "erin-at-the-terminal")
+    mode = ["--base-url", f"{hosted.upstream.base}/v2"]
+    asker = f"erin (client {claims_of(erin)['client_id']}) at {hosted.idp.issuer}"
+    listed = cli(hosted.store, "approvals", *mode)
+    assert listed.returncode == 0 and f"{approval_id}  pending" in listed.stdout, listed.stderr
+    assert f"asked by {asker}" in listed.stdout.split(approval_id, 1)[1]
+    out = cli(hosted.store, "approvals", "approve", approval_id, "--yes", *mode)
+    assert out.returncode == 0, out.stderr
+    operator = f"os:{getpass.getuser()}"
+    assert f"Asked on a hosted server by {asker}" in out.stdout
+    assert f"as the operator ({operator})" in out.stdout and "call check_approval" not in out.stdout
+    async with bearer(hosted.b.url, erin) as client:
+        result = await client.call_tool(CHECK_TOOL, {"approval_id": approval_id})
+    assert not result.is_error, text_of(result)
+    assert len(hosted.upstream.orders()) == 1
+    decided = trail(hosted.store, approval_id)["decided"]
+    assert [(r["decided_by"], r["channel"], r["approver"]["operator"], r["requester"]) for r in decided] == [
+        (operator, "terminal", operator, person(hosted, erin))
+    ]
+    assert "not signed in on the review page" in decided[0]["approver"]["hosted"]
+
+
+# --- single-user (--allow-self-approval): the person who asked decides; still bound to them -------------------
+
+
+async def test_with_allow_self_approval_the_person_who_asked_approves_on_the_review_page(
+    solo: Hosted, browser: Browser
+) -> None:
+    solo.upstream.reset()
+    alice = await solo.person("alice")
+    approval_id, _ = await ask(solo.a, alice, "alice-alone")
+    page = await (await browser.new_context()).new_page()
+    await sign_in_on(page, review_link(solo.a, approval_id), "alice")
+    assert "alice" in await page.inner_text("p.who")  # signed in as the person who asked, and may approve
+    await page.click("button.approve")
+    await page.wait_for_selector("h1:has-text('Approved and sent')")
+    assert len(solo.upstream.orders()) == 1
+    decided = trail(solo.store, approval_id)["decided"]
+    assert [(r["approver"]["subject"], r["requester"]) for r in decided] == [("alice", person(solo, alice))]
+
+
+async def sealed_for(token: str, args: dict[str, Any], state: str) -> str:
+    """A 2026 request state sealed as the replicas seal it (their shared secret) and bound to `token`'s
+    principal: what only a holder of the state secret could make. It shows that the server's own check of
+    who asked holds even where the SDK's seal would let a state through."""
+    from mcp.server.auth.provider import AccessToken, principal_components
+    from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity, compact_json
+
+    from telnyx_numbers_mcp.app import SERVER_NAME
+    from telnyx_numbers_mcp.keyring import Keyring
+
+    claims = claims_of(token)
+    held = AccessToken(token=token, client_id=claims["client_id"], scopes=[], subject=claims["sub"],
+                       claims={"iss": claims["iss"]})  # fmt: skip
+    principal = compact_json(principal_components(held))
+    key = Keyring.from_secret(SECRET).request_state
+    security = RequestStateSecurity(keys=[key], bind_principal=lambda _: principal)
+    boundary = RequestStateBoundary(security, default_audience=SERVER_NAME)
+    ctx = SimpleNamespace(method="tools/call", params={"name": ORDER, "arguments": args})
+
+    async def question(_: Any) -> types.InputRequiredResult:
+        return types.InputRequiredResult(input_requests={}, request_state=state)
+
+    sealed = await boundary(ctx, question)  # type: ignore[arg-type]
+    assert isinstance(sealed, types.InputRequiredResult) and sealed.request_state
+    return sealed.request_state
+
+
+async def test_a_2026_answer_counts_only_from_the_person_who_asked_on_either_replica(solo: Hosted) -> None:
+    """The MCP SDK seals the question's state bound to the asker's token (shared state secret: any replica
+    opens it); the server checks the approval's requester too."""
+    solo.upstream.reset()
+    alice, bob = await solo.person("alice"), await solo.person("bob")
+    async with bearer(solo.a.url, alice, "auto", elicit=Human()) as client:
+        args: dict[str, Any] = {"phone_numbers": [{"phone_number": await first_number(client)}],
+                                "customer_reference": "alice-2026"}  # fmt: skip
+        asked = await client.session.call_tool(ORDER, args, allow_input_required=True)
+    assert isinstance(asked, types.InputRequiredResult) and asked.request_state, asked
+    records = audit_cli(solo.store)
+    [approval_id] = [
+        r["approval_id"]
+        for r in records
+        if r.get("event") == "asked" and r["args"].get("customer_reference") == "alice-2026"
+    ]
+    async with bearer(solo.b.url, bob, "auto", elicit=Human()) as client:
+        with pytest.raises(MCPError, match="Invalid or expired requestState"):  # alice's sealed state, bob's token
+            await client.session.call_tool(ORDER, args, input_responses=APPROVE, request_state=asked.request_state,
+                                           allow_input_required=True)  # fmt: skip
+        forged = await sealed_for(bob, args, f"approve:v2:{approval_id}")
+        refused = await client.session.call_tool(ORDER, args, input_responses=APPROVE, request_state=forged,
+                                                 allow_input_required=True)  # fmt: skip
+    assert isinstance(refused, types.CallToolResult), refused
+    refused_as_another_users(refused, args["phone_numbers"][0]["phone_number"])
+    assert solo.upstream.orders() == []
+    async with bearer(solo.b.url, alice, "auto", elicit=Human()) as client:  # alice's answer, on the other replica
+        done = await client.session.call_tool(ORDER, args, input_responses=APPROVE, request_state=asked.request_state,
+                                              allow_input_required=True)  # fmt: skip
+    assert isinstance(done, types.CallToolResult) and not done.is_error, done
+    assert len(solo.upstream.orders()) == 1
+    decided = trail(solo.store, approval_id)["decided"]
+    assert [(r["channel"], r["approver"], r["requester"]) for r in decided] == [
+        ("elicitation", person(solo, alice), person(solo, alice))
+    ]
+
+
+async def test_a_host_confirm_quote_is_confirmed_only_by_the_person_it_was_quoted_to(
+    solo: Hosted, tmp_path: Path
+) -> None:
+    solo.upstream.reset()
+    alice, bob = await solo.person("alice"), await solo.person("bob")
+    extra = ["--auth-issuer", solo.idp.issuer, "--auth-audience", solo.audience, "--allow-self-approval",
+             "--purchase-policy", "host-confirm"]  # fmt: skip
+    replica = start_replica(solo.store, solo.upstream.base, tmp_path, *extra, token=None)
+    try:
+        async with bearer(replica.url, alice) as client:
+            args = {"phone_numbers": [{"phone_number": await first_number(client)}], "customer_reference": "quote"}
+            quote = (await client.call_tool(ORDER, args)).structured_content or {}
+        assert quote.get("status") == "awaiting_confirmation", quote
+        confirm = {"confirmation_id": quote["confirmation_id"], "summary": quote["summary"]}
+        async with bearer(replica.url, bob) as client:
+            refused = await client.call_tool("confirm_action", confirm)
+        assert refused.is_error and "was quoted to another user" in text_of(refused), text_of(refused)
+        assert solo.upstream.orders() == []
+        async with bearer(replica.url, alice) as client:
+            done = await client.call_tool("confirm_action", confirm)
+        assert not done.is_error, text_of(done)
+        assert len(solo.upstream.orders()) == 1
+    finally:
+        replica.stop()
+    records = audit_cli(solo.store)
+    quoted = [r for r in records if r.get("event") == "quoted" and r["args"].get("customer_reference") == "quote"]
+    assert [r["requester"] for r in quoted] == [person(solo, alice)]
+    assert person(solo, bob) in [r.get("requester") for r in records if r.get("event") == "confirm_refused"]
+    requests = [r for r in records if r.get("event") == "request" and r["args"].get("customer_reference") == "quote"]
+    assert [(r["requester"], r["approval"]["how"]) for r in requests] == [(person(solo, alice), "confirm_action")]

@@ -42,6 +42,9 @@ def settings(**flags: Any) -> Any:
         ({**HOSTED, "approvers": "carol@example.com"}, "need --approver-client-id"),
         ({"approvers": "carol"}, "need --auth-issuer"),
         ({**HOSTED, "approver_client_id": "r", "approver_claim": "groups"}, "is not NAME=VALUE"),
+        ({"allow_self_approval": True}, "need --auth-issuer"),
+        ({**HOSTED, "purchase_policy": "host-confirm"}, "lets the person who asked approve in their own MCP client"),
+        ({**HOSTED, "purchase_policy": "elicit-only"}, "or add --allow-self-approval if one person asks and approves"),
     ],
 )
 def test_hosted_settings_that_would_not_do_what_they_say_are_refused(flags: dict[str, Any], message: str) -> None:
@@ -59,6 +62,15 @@ def test_the_resource_url_is_the_public_url_plus_mcp_or_the_shared_audience() ->
     assert settings(**{**HOSTED, "public_url": "http://localhost:8080"}).resource_url == "http://localhost:8080/mcp"
 
 
+def test_two_people_unless_self_approval_is_allowed() -> None:
+    """Hosted, the person who asked cannot approve: no in-client channel decides. --allow-self-approval is the
+    single-user set-up, where the client's question and host-confirm's prompt are allowed again."""
+    assert settings(**HOSTED).two_person is True
+    alone = settings(**HOSTED, allow_self_approval=True, purchase_policy="host-confirm")
+    assert alone.two_person is False and alone.purchase_policy == "host-confirm"
+    assert settings().two_person is False  # one local user: nobody else to ask
+
+
 def test_approvers_split_like_tools_and_the_claim_parses(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("s3cret\n")
@@ -74,8 +86,9 @@ def test_help_shows_the_hosted_flags_and_a_conflict_exits_2() -> None:
     run = [sys.executable, "-m", "telnyx_numbers_mcp"]
     shown = subprocess.run([*run, "--help"], capture_output=True, text=True, timeout=60).stdout
     for flag in ("--auth-issuer", "--auth-audience", "--approver-client-id", "--approver-client-secret-file",
-                 "--approvers", "--approver-claim"):  # fmt: skip
+                 "--approvers", "--approver-claim", "--allow-self-approval"):  # fmt: skip
         assert flag in shown
+    assert "single-user behaviour: the person who asked may approve their own purchase" in " ".join(shown.split())
     both = subprocess.run([*run, "--transport", "http", "--auth-issuer", "http://127.0.0.1:1"], capture_output=True,
                           text=True, timeout=60, env={**os.environ, "MCP_HTTP_TOKEN": "x"})  # fmt: skip
     assert both.returncode == 2 and "not both" in both.stderr
@@ -101,6 +114,30 @@ def test_the_approval_tools_and_call_tool_need_what_they_carry_out() -> None:
     assert discover.scope_for("call_tool", {"name": "number_orders_create"}) == "numbers:purchase"
     assert discover.scope_for("call_tool", {"name": "number_reservations_create"}) == "numbers:write"
     assert discover.scope_for("number_orders_create", {}) is None  # not a tool in discover mode
+
+
+BILLED_CHANGE = {"id": "1293384261075731499", "caller_id_name_enabled": True}  # 0.40 USD a month
+PLAIN_CHANGE = {"id": "1293384261075731499", "caller_id_name_enabled": False}
+
+
+def test_a_settings_change_that_turns_on_a_billed_feature_needs_the_purchase_scope() -> None:
+    """Decided from the arguments, as the approvals gate decides whether it needs a human (ToolSpec.asks_approval):
+    the HTTP ScopeGuard and the call handler both ask Runtime.scope_for."""
+    rt = build_runtime(settings(sandbox=True, toolsets="all"))
+    voice = rt.tools["phone_numbers_voice_update"]
+    assert (
+        voice.scope == "numbers:write" and voice.asks_approval(BILLED_CHANGE) and not voice.asks_approval(PLAIN_CHANGE)
+    )
+    assert rt.scope_for(voice.name, BILLED_CHANGE) == "numbers:purchase"
+    assert rt.scope_for(voice.name, PLAIN_CHANGE) == "numbers:write"
+    assert (
+        rt.scope_for(voice.name, {"id": "1", "call_forwarding": {"forwards_to": "+881612345678"}}) == "numbers:purchase"
+    )
+    assert rt.scope_for(voice.name, {"id": "1", "caller_id_name_enabled": "yes"}) == "numbers:write"  # not a charge
+    discover = build_runtime(settings(sandbox=True, toolsets="all", tool_mode="discover"))
+    assert discover.scope_for("call_tool", {"name": voice.name, "arguments": BILLED_CHANGE}) == "numbers:purchase"
+    assert discover.scope_for("call_tool", {"name": voice.name, "arguments": PLAIN_CHANGE}) == "numbers:write"
+    assert discover.scope_for("call_tool", {"name": voice.name, "arguments": "not an object"}) == "numbers:write"
 
 
 def test_scopes_come_from_scope_or_scp() -> None:
@@ -180,3 +217,29 @@ async def test_in_the_call_path_the_tokens_scopes_shape_the_list_and_refuse_a_ca
     assert "number_orders_create" in everything and "check_approval" in everything
     assert listed == {t.name for t in CATALOG if t.kind == "read"}
     assert refused.is_error and "needs the scope numbers:purchase" in text_of(refused)
+
+
+@pytest.mark.anyio
+async def test_in_the_call_path_a_billed_settings_change_needs_the_purchase_scope(mode: str) -> None:
+    """Behind the HTTP layer's 403: with a numbers:write token in the request's auth context, the handler refuses
+    the change that turns on a billed feature and sends the one that costs nothing."""
+    from mcp import Client
+    from mcp.server.auth.middleware.auth_context import auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken
+
+    from helpers import text_of
+    from telnyx_numbers_mcp.app import build_server
+
+    server = build_server(settings(sandbox=True, toolsets="numbers"))
+    token = AccessToken(token="t", client_id="agent", scopes=["numbers:read", "numbers:write"], subject="alice",
+                        claims={"iss": ISSUER})  # fmt: skip
+    reset = auth_context_var.set(AuthenticatedUser(token))
+    try:
+        async with Client(server, mode=mode) as client:
+            billed = await client.call_tool("phone_numbers_voice_update", BILLED_CHANGE)
+            plain = await client.call_tool("phone_numbers_voice_update", PLAIN_CHANGE)
+    finally:
+        auth_context_var.reset(reset)
+    assert billed.is_error and "needs the scope numbers:purchase" in text_of(billed), text_of(billed)
+    assert "scope" not in text_of(plain), text_of(plain)  # sent (the sandbox knows no such number)

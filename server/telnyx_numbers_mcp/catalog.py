@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -103,6 +103,16 @@ class ToolSpec:
     def scope(self) -> str:
         """The OAuth scope a token needs to see and call this tool (hosted, --auth-issuer)."""
         return SCOPE_BY_KIND[self.kind]
+
+    def asks_approval(self, args: Mapping[str, Any]) -> bool:
+        """This call needs a human's approval whatever the budget: a purchase or destructive call, or a settings
+        change that turns on something Telnyx bills (guards/settings.py, decided from the arguments alone)."""
+        return self.guarded or (self.billed_settings is not None and bool(self.billed_settings.charges(args)))
+
+    def scope_for(self, args: Mapping[str, Any]) -> str:
+        """The scope this call needs: its tool's, except that a settings change turning on something Telnyx
+        bills is a purchase (numbers:purchase), as it is for the approvals gate."""
+        return SCOPE_BY_KIND["purchase"] if self.asks_approval(args) else self.scope
 
     @property
     def read_only(self) -> bool:

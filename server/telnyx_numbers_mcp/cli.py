@@ -131,6 +131,10 @@ def _common(parser: argparse.ArgumentParser, *, port_default: str | None = None)
                 "approvers"))  # fmt: skip
     add("--approver-claim", default=S, metavar="NAME=VALUE",
         help=_h("who may approve, by an ID-token claim (e.g. groups=telnyx-approvers)", "approver_claim"))  # fmt: skip
+    add("--allow-self-approval", action="store_true", default=S,
+        help=_h("single-user behaviour: the person who asked may approve their own purchase (on the review page, "
+                "or in their own client: elicitation, host-confirm); without it a second person, an approver, "
+                "must decide", "allow_self_approval"))  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:

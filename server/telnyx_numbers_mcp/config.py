@@ -60,7 +60,7 @@ ENV_VARS = {
             "state_secret_file", "store", "store_file", "shutdown_grace", "state_dir", "approval_wait",
             "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url", "otel_include_arguments",
             "max_pending_approvals", "auth_issuer", "auth_audience", "approver_client_id",
-            "approver_client_secret_file", "approvers", "approver_claim",
+            "approver_client_secret_file", "approvers", "approver_claim", "allow_self_approval",
         )
     },
     "http_token_file": "MCP_HTTP_TOKEN_FILE",
@@ -70,6 +70,7 @@ BOOLEAN_FLAGS = (
     "read_only",
     "no_browser",
     "otel_include_arguments",
+    "allow_self_approval",
 )  # "1", "true", "yes" or "on" (any case) is on
 # What an unset setting means where its default value alone does not say it (None, or an empty list).
 DEFAULT_MEANINGS = {
@@ -159,6 +160,7 @@ class Settings(BaseModel):
     approver_client_secret: SecretStr | None = None
     approvers: tuple[str, ...] = ()  # subjects or e-mail addresses who may approve on the review page
     approver_claim: tuple[str, str] | None = None  # (claim, value): e.g. ("groups", "telnyx-approvers")
+    allow_self_approval: bool = False  # hosted: the person who asked may approve their own purchase (one person)
     # the environment of the browser and the --approval-notify command: this process's, without SECRET_ENV_VARS
     child_environ: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
 
@@ -276,12 +278,19 @@ class Settings(BaseModel):
         """--auth-issuer and the approver options: combinations that would not do what they say are refused."""
         approver_options = bool(self.approver_client_id or self.approvers or self.approver_claim)
         if self.auth_issuer is None:
-            if approver_options or self.auth_audience:
+            if approver_options or self.auth_audience or self.allow_self_approval:
                 raise ValueError(
-                    "--auth-audience, --approver-client-id, --approvers and --approver-claim need --auth-issuer "
-                    "(approvers sign in at the same issuer as the MCP clients)"
+                    "--auth-audience, --approver-client-id, --approvers, --approver-claim and --allow-self-approval "
+                    "need --auth-issuer (approvers sign in at the same issuer as the MCP clients)"
                 )
             return self
+        if self.two_person and self.purchase_policy in ("host-confirm", "elicit-only"):
+            raise ValueError(
+                f"--purchase-policy {self.purchase_policy} lets the person who asked approve in their own MCP client "
+                "(elicit-only: its question; host-confirm: its prompt on confirm_action), which a hosted server "
+                "refuses (two people: the one who asked cannot approve). Use confirm or review-only (approvers "
+                "decide on the review page), or add --allow-self-approval if one person asks and approves"
+            )
         if self.http_token is not None:
             raise ValueError(
                 "give --http-token (one shared token) or --auth-issuer (OAuth sign-in per person), not both"
@@ -301,6 +310,12 @@ class Settings(BaseModel):
         if (self.approvers or self.approver_claim) and not self.approver_client_id:
             raise ValueError("--approvers and --approver-claim need --approver-client-id (the review page's sign-in)")
         return self
+
+    @property
+    def two_person(self) -> bool:
+        """Hosted (--auth-issuer) without --allow-self-approval: the person who asked cannot approve, so no
+        in-client channel (their own client's question or prompt) decides; approvers do, on the review page."""
+        return self.auth_issuer is not None and not self.allow_self_approval
 
     @property
     def resource_url(self) -> str:

@@ -116,13 +116,17 @@ class Runtime:
 
     def take_lookup(self) -> int | None:
         """Use one unit of today's lookup budget (UTC), kept in the store and shared by every process and
-        replica on it under this mode: its number (1-based), or None once it is spent. Taken when the call is
-        decided, not when it answers, so concurrent calls never overspend the budget."""
+        replica on it under this mode, per requester (hosted: the caller's issuer-scoped subject, so one
+        person's lookups never spend another's budget; local calls share one): its number (1-based), or None
+        once it is spent. Taken when the call is decided, not when it answers, so concurrent calls never
+        overspend the budget."""
         budget = self.settings.lookup_budget
         if budget <= 0:
             return None
         day = datetime.now(UTC).strftime("%Y-%m-%d")
-        return self.gate.store.take_lookup(day=day, mode=self.mode.key, budget=budget)
+        caller = current_caller()
+        requester = caller.key if caller is not None else None
+        return self.gate.store.take_lookup(day=day, mode=self.mode.key, budget=budget, requester=requester)
 
     @property
     def prices(self) -> PriceCache:
@@ -194,19 +198,23 @@ class Runtime:
         return (ctx is not None and approval.can_elicit(ctx), self.granted())
 
     def scope_for(self, name: str, args: Mapping[str, Any]) -> str | None:
-        """The scope a tools/call needs (the catalog's kind -> scope map, catalog.SCOPE_BY_KIND): this server's
-        approval tools carry out purchases; in discover mode, find_tools and describe_tool only read and
-        call_tool needs what its target needs. None for a name that is no tool here (the call says so)."""
+        """The scope a tools/call needs (the catalog's kind -> scope map, catalog.SCOPE_BY_KIND), from its
+        arguments too: a settings change that turns on something Telnyx bills needs numbers:purchase, as it
+        needs a human's approval (ToolSpec.scope_for). This server's approval tools carry out purchases; in
+        discover mode, find_tools and describe_tool only read and call_tool needs what its target needs. None
+        for a name that is no tool here (the call says so). The HTTP ScopeGuard and the handler both ask it."""
         if name in SERVER_TOOLS:
             return SERVER_TOOL_SCOPE
         if self.discover and name in (discovery.FIND, discovery.DESCRIBE):
             return SCOPE_BY_KIND["read"]
         if self.discover and name == discovery.CALL:
-            target = args.get("name")
+            target, inner = args.get("name"), args.get("arguments")
             tool = self.tools.get(target) if isinstance(target, str) else None
-            return tool.scope if tool is not None else SCOPE_BY_KIND["read"]
+            if tool is None:
+                return SCOPE_BY_KIND["read"]
+            return tool.scope_for(inner if isinstance(inner, Mapping) else {})
         tool = self.tools.get(name)
-        return tool.scope if tool is not None and not self.discover else None
+        return tool.scope_for(args) if tool is not None and not self.discover else None
 
     def offered(self, ctx: ServerRequestContext[Any] | None) -> list[ToolSpec]:
         """Catalog tools this session may see and call: `elicit-only` hides guarded tools from

@@ -44,6 +44,7 @@ class Decision:
     how: str  # elicitation | url-elicitation | review-page | terminal | confirm_action | policy-allow | none
     detail: str
     approval_id: str | None = None
+    requester: dict[str, Any] | None = None  # who asked (hosted), when the call is carried out outside their request
 
 
 def modern(ctx: ServerRequestContext[Any]) -> bool:

@@ -2,7 +2,9 @@
 human approves, the channel that reaches them (form elicitation -> URL elicitation -> review page; quote +
 confirm_action only under --purchase-policy host-confirm; the review page alone under review-only, so that no
 MCP client, not even one an agent runs itself, can answer), the approvals store and the decision. The call
-pipeline asks it once per guarded call; the review page and the `approvals` command decide through it."""
+pipeline asks it once per guarded call; the review page and the `approvals` command decide through it. Hosted,
+each approval and quote is bound to who asked (the token's issuer-scoped subject: `mine`), and the requester's
+own client is no second person, so it decides nothing unless --allow-self-approval (`_in_client`)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from telnyx_numbers_mcp.approvals import channels, handoff, keys
 from telnyx_numbers_mcp.approvals.channels import Decision
 from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore, TooManyPending
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
+from telnyx_numbers_mcp.auth.identity import Approver, current_caller, requester_record
 from telnyx_numbers_mcp.calls import results
 from telnyx_numbers_mcp.calls.costs import lookup_costs
 from telnyx_numbers_mcp.calls.lookups import summarize
@@ -126,6 +129,47 @@ class Gate:
             self._store.close()
             self._store = None
 
+    # --- who asked ---------------------------------------------------------------------------------------
+
+    def _in_client(self) -> bool:
+        """May the MCP client ask the human (and answer)? Not under review-only, and not on a hosted server
+        with two people (the client is the requester's own: its answer would be the requester approving)."""
+        s = self.rt.settings
+        return s.purchase_policy != "review-only" and not s.two_person
+
+    @staticmethod
+    def _requester() -> str | None:
+        """Who is asking: the caller's issuer-scoped subject on a hosted server, None for a local call."""
+        caller = current_caller()
+        return caller.key if caller is not None else None
+
+    @staticmethod
+    def _asked_by() -> dict[str, Any]:
+        """The audit trail's `requester` of a record written in the caller's own request ({} when local)."""
+        caller = current_caller()
+        return {"requester": caller.record()} if caller is not None else {}
+
+    @staticmethod
+    def _asked(approval: Approval) -> dict[str, Any]:
+        """The audit trail's `requester` of a record about `approval` ({} when it was asked locally)."""
+        who = requester_record(approval.requester, approval.requester_client)
+        return {"requester": who} if who is not None else {}
+
+    def mine(self, approval: Approval) -> Approval:
+        """The approval, if the caller asked for it: only the same subject (at the same issuer) checks it,
+        answers its question or repeats it; a local call only a local approval. Anyone else is refused without
+        learning what it is for (no summary, no tool), and the refusal is audited."""
+        requester = self._requester()
+        if approval.requester != requester:
+            owner = requester_record(approval.requester, approval.requester_client)
+            self.rt.audit.append({"event": "requester_refused", "approval_id": approval.id, **self._asked_by(),
+                                  "asked_by": owner})  # fmt: skip
+            raise ApprovalError(
+                f"Approval {approval.id}: this approval was asked by another user, so only they can check it or "
+                "carry it out. Nothing was sent, and nothing about it is shown here."
+            )
+        return approval
+
     # --- the guarded call ------------------------------------------------------------------------------
 
     async def guarded_call(
@@ -139,7 +183,7 @@ class Gate:
                 raise PolicyError(f"{tool.name}: this change turns on what Telnyx bills, which --purchase-policy "
                                   "deny forbids; nothing was sent. Leave the billed settings out.")  # fmt: skip
             raise PolicyError(f"{tool.name} is disabled by --purchase-policy deny; nothing was sent.")
-        in_client = s.purchase_policy != "review-only"  # may the MCP client ask (and answer) for the human?
+        in_client = self._in_client()  # may the MCP client ask (and answer) for the human?
         if in_client and channels.modern(ctx) and (answer := channels.answered(params)) is not None:
             return await self._answer(ctx, tool, args, *answer)  # caps and summary were checked when asked
         asks = s.purchase_policy != "allow" and (channels.can_form(ctx) or s.purchase_policy != "host-confirm")
@@ -222,10 +266,12 @@ class Gate:
     def _create(self, tool: ToolSpec, args: dict[str, Any], summary: str, channel: str) -> tuple[Approval, bool]:
         """The pending approval for this call under this mode: a new one (True: asked and audited) or the one
         already waiting for the same request (False: its human is not asked again)."""
+        caller = current_caller()
         try:
             approval, created = self.store.open(
                 tool=tool.name, args=args, args_digest=canonical_args_digest(args), summary=summary,
                 channel=channel, ttl=self.rt.settings.approval_ttl, mode=self.rt.mode.key,
+                requester=caller.key if caller else None, requester_client=caller.client_id if caller else None,
                 max_pending=self.rt.settings.max_pending_approvals,
             )  # fmt: skip
         except TooManyPending as exc:
@@ -233,15 +279,17 @@ class Gate:
         if created:
             self.rt.audit.append({"event": "asked", "approval_id": approval.id, "tool": tool.name,
                                   "kind": tool.kind, "args": args, "channel": channel,
-                                  "expires_at": when(approval.expires_at), **self.rt.mode.record()})  # fmt: skip
+                                  "expires_at": when(approval.expires_at), **self._asked(approval),
+                                  **self.rt.mode.record()})  # fmt: skip
             if self.rt.telemetry is not None:
                 self.rt.telemetry.asked(approval.id)  # the decision, made elsewhere later, links back to this call
         return approval, created
 
     def _pending_same(self, tool: ToolSpec, args: dict[str, Any]) -> Approval | None:
-        """Before cost look-ups: the approval already pending for this very request, or a refusal when too many
-        are pending. A cheap first look; `_create` decides again, atomically, when an approval is made."""
-        waiting = self.store.waiting()
+        """Before cost look-ups: the approval this requester already has pending for this very request (never
+        another requester's), or a refusal when too many of theirs are pending. A cheap first look; `_create`
+        decides again, atomically, when an approval is made."""
+        waiting = self.store.waiting(self._requester())
         same = (tool.name, canonical_args_digest(args), self.rt.mode.key)
         repeated = next((a for a in waiting if (a.tool, a.args_digest, a.mode) == same), None)
         if repeated is None and len(waiting) >= self.rt.settings.max_pending_approvals:
@@ -265,7 +313,7 @@ class Gate:
         2026-07-28 the client gets the same question back (bound to the same approval); otherwise the call waits
         for the decision as the first one does. A question pending in a client (form elicitation) that this
         caller cannot answer there is moved to the review page, once, and announced then."""
-        in_client = self.rt.settings.purchase_policy != "review-only"
+        in_client = self._in_client()
         if in_client and channels.modern(ctx) and approval.channel == "elicitation" and channels.can_form(ctx):
             return channels.form_question(approval.summary, approval.id)
         if in_client and channels.modern(ctx) and approval.channel == "url-elicitation":
@@ -275,7 +323,8 @@ class Gate:
         ):
             self.rt.audit.append({"event": "asked", "approval_id": approval.id, "tool": approval.tool,
                                   "kind": self._kind(approval.tool), "args": approval.args, "channel": "review-page",
-                                  "expires_at": when(approval.expires_at), **self.rt.mode.record()})  # fmt: skip
+                                  "expires_at": when(approval.expires_at), **self._asked(approval),
+                                  **self.rt.mode.record()})  # fmt: skip
             await self.announce(approval)
         return await self._wait(ctx, approval.id)
 
@@ -301,9 +350,12 @@ class Gate:
         self, ctx: Ctx, tool: ToolSpec, args: dict[str, Any], approval_id: str, answer: Any
     ) -> types.CallToolResult:
         """2026-07-28: the client calls again with the answer to the question whose state names `approval_id`.
-        The answer is taken once: a replay, concurrent or from another session, finds it decided."""
+        The answer is taken once: a replay, concurrent or from another session, finds it decided. Only the
+        requester's own answers count (the SDK's sealed state is bound to their token too)."""
         approval = self.store.get(approval_id)
         self.note(approval_id=approval_id)
+        if approval is not None:
+            self.mine(approval)
         if approval is None or approval.tool != tool.name or approval.args_digest != canonical_args_digest(args):
             raise ApprovalError(
                 "This answer does not belong to a pending question for these exact arguments; nothing was sent. "
@@ -327,7 +379,9 @@ class Gate:
     async def _settle(self, ctx: Ctx, approval: Approval, decision: Decision) -> types.CallToolResult:
         """Record an in-client answer; the one that wins the store's transition goes on to execute."""
         who = self._client_name(ctx)
-        if not self._decide(approval, decision.approved, decision.how, decision.detail, decided_by=who):
+        asker = requester_record(approval.requester, approval.requester_client)  # hosted: the requester decided
+        if not self._decide(approval, decision.approved, decision.how, decision.detail, decided_by=who,
+                            approver=asker):  # fmt: skip
             current = self.store.get(approval.id)
             status = current.status if current else "unknown"
             raise ApprovalError(
@@ -417,35 +471,49 @@ class Gate:
             approval = self.store.get(approval_id)
         return approval
 
-    def decide(self, approval_id: str, approve: bool, channel: str, decided_by: str) -> Approval | None:
+    def decide(
+        self, approval_id: str, approve: bool, channel: str, decided_by: str, approver: Approver | None = None
+    ) -> Approval | None:
         """A decision from outside the MCP call (review page, terminal). Returns the approval as it stands;
-        its status says whether this decision took effect."""
+        its status says whether this decision took effect. `approver`: who signed in on the review page."""
         approval = self.current(approval_id)
         if approval is None:
             return None
         if approval.status == "pending":
             detail = f"{'approved' if approve else 'declined'} by {decided_by} via {channel}"
-            self._decide(approval, approve, channel, detail, decided_by=decided_by)
+            self._decide(approval, approve, channel, detail, decided_by=decided_by,
+                         approver=approver.record() if approver is not None else None)  # fmt: skip
         return self.store.get(approval_id)
 
     def _decide(
-        self, approval: Approval, approve: bool, channel: str, detail: str, *, decided_by: str | None = None
+        self,
+        approval: Approval,
+        approve: bool,
+        channel: str,
+        detail: str,
+        *,
+        decided_by: str | None = None,
+        approver: dict[str, Any] | None = None,
     ) -> bool:
+        """Record the decision once; the audit's `decided` record names the approver (who signed in, or the
+        requester answering in their own client) and the requester."""
         won = self.store.transition(
             approval.id, from_status="pending", to_status="approved" if approve else "declined",
             channel=channel, decided_by=decided_by or detail, mode=self.rt.mode.key,
         )  # fmt: skip
         if won:
             self.note(decision="approved" if approve else "declined")
+            named = {"approver": approver} if approver is not None else {}
             self.rt.audit.append({
                 "event": "decided", "approval_id": approval.id, "tool": approval.tool, "approved": approve,
-                "channel": channel, "decided_by": decided_by or detail, "detail": detail, **self.rt.mode.record(),
+                "channel": channel, "decided_by": decided_by or detail, "detail": detail, **named,
+                **self._asked(approval), **self.rt.mode.record(),
             })  # fmt: skip
             if not approve:
                 self.rt.audit.append({
                     "event": "refused", "approval_id": approval.id, "tool": approval.tool,
                     "kind": self._kind(approval.tool), "args": approval.args,
-                    "approval": {"approved": False, "how": channel, "detail": detail},
+                    "approval": {"approved": False, "how": channel, "detail": detail}, **self._asked(approval),
                 })  # fmt: skip
         return won
 
@@ -538,8 +606,9 @@ class Gate:
             approval_id, from_status="approved", to_status="executed", mode=self.rt.mode.key
         ):
             tool = self.rt.tools.get(approval.tool)
+            asker = requester_record(approval.requester, approval.requester_client)
             decision = Decision(True, approval.channel, f"approved by {approval.decided_by} via {approval.channel}",
-                                approval.id)  # fmt: skip
+                                approval.id, asker)  # fmt: skip
             with anyio.CancelScope(shield=True):  # once claimed, the call and its record finish together
                 result = await self._send_once(tool, approval, decision)
                 self.store.record_outcome(approval_id, outcome_of(result))
@@ -585,6 +654,9 @@ class Gate:
             raise ArgumentError(CHECK_TOOL, [ArgumentProblem(
                 "approval_id", f"{shown} is not an approval id; expected the approval_id of an awaiting_approval "
                 "result, like 'ap_' followed by 20 hex digits")])  # fmt: skip
+        found = self.store.get(approval_id)
+        if found is not None:
+            self.mine(found)  # before anything else: another user's approval is neither expired nor described
         self.note(approval_id=approval_id)
         approval = self.current(approval_id)
         if approval is None:
@@ -598,10 +670,11 @@ class Gate:
 
     def _quote(self, tool: ToolSpec, args: dict[str, Any], summary: str) -> types.CallToolResult:
         """host-confirm: the host's approval prompt on confirm_action is the human's approval."""
-        quote = self.rt.confirmations.issue(tool.name, args, summary)
+        quote = self.rt.confirmations.issue(tool.name, args, summary, requester=self._requester())
         self.note(decision="awaiting_confirmation")
         self.rt.audit.append({"event": "quoted", "tool": tool.name, "kind": tool.kind, "args": args,
-                              "confirmation_expires_at": quote.expires_at, **self.rt.mode.record()})  # fmt: skip
+                              "confirmation_expires_at": quote.expires_at, **self._asked_by(),
+                              **self.rt.mode.record()})  # fmt: skip
         return results.structured(
             {"status": "awaiting_confirmation", "confirmation_id": quote.confirmation_id, "summary": quote.summary,
              "expires_at": quote.expires_at},
@@ -622,7 +695,7 @@ class Gate:
                 raise ApprovalError(
                     f"{shown(cid)} is not a confirmation id this server issued (too long); nothing was sent to Telnyx."
                 )
-            tool_name, quoted_args = self.rt.confirmations.redeem(cid, summary)
+            tool_name, quoted_args = self.rt.confirmations.redeem(cid, summary, requester=self._requester())
             tool = self.rt.tools.get(tool_name)
             if tool is None:
                 raise ApprovalError(f"{tool_name} is no longer offered by this server; nothing was sent.")
@@ -630,7 +703,7 @@ class Gate:
             self.rt.audit.append({"event": "confirm_refused", "tool": "confirm_action",
                                   "confirmation_id": bounded(str(cid), 200),
                                   "summary_chars": len(summary) if isinstance(summary, str) else None,
-                                  "reason": bounded(str(exc), 500)})  # fmt: skip
+                                  "reason": bounded(str(exc), 500), **self._asked_by()})  # fmt: skip
             raise
         decision = Decision(True, "confirm_action", "the host approved confirm_action (--purchase-policy host-confirm)")
         self.note(decision="confirmed")

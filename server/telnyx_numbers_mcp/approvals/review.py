@@ -2,7 +2,8 @@
 listener on 127.0.0.1 (stdio; a free port on first need, or --approval-port) or by the HTTP transport's own
 server. Each approval has its own unguessable URL; a decision is a POST carrying a token bound to that
 approval, checked with exact Host and Origin. Works without JavaScript. Hosted (--auth-issuer), the link is
-not enough: the approver also signs in at the issuer (auth/approvers.py) and must be one of --approvers."""
+not enough: the approver also signs in at the issuer (auth/approvers.py), must be one of --approvers, and must
+not be the person who asked (same subject at the same issuer) unless --allow-self-approval."""
 
 from __future__ import annotations
 
@@ -226,6 +227,10 @@ def _approver_gate(listener: ReviewListener, request: Request, approval: Approva
     if not listener.signin.may_approve(approver):
         return (f"<p class=note>You are signed in as {html.escape(approver.shown)}, who is not among this server's "
                 "approvers (--approvers, --approver-claim). You cannot decide this approval.</p>")  # fmt: skip
+    if approver.key == approval.requester and not listener.gate.rt.settings.allow_self_approval:
+        return (f"<p class=note>You are signed in as {html.escape(approver.shown)}, who asked for this. The person "
+                "who asked cannot approve their own purchase: another approver must decide it (two people; "
+                "the server's --allow-self-approval would allow one person to do both).</p>")  # fmt: skip
     return approver
 
 
@@ -267,16 +272,18 @@ async def _handle(listener: ReviewListener, request: Request) -> Response:
         telemetry = gate.rt.telemetry
         decided_by = approver.subject if approver is not None else "the user on the review page"
         with telemetry.decision(approval.id, channel) if telemetry is not None else contextlib.nullcontext():
-            approval, note = await _decide(gate, approval, choice == "approve", channel, decided_by)
+            approval, note = await _decide(gate, approval, choice == "approve", channel, decided_by, approver)
     signed = f"<p class=who>Signed in as {html.escape(approver.shown)}.</p>" if approver is not None else ""
     return _render(gate, approval, note + signed, nonce, secret)
 
 
-async def _decide(gate: Gate, approval: Approval, approve: bool, channel: str, decided_by: str) -> tuple[Approval, str]:
+async def _decide(
+    gate: Gate, approval: Approval, approve: bool, channel: str, decided_by: str, approver: Approver | None
+) -> tuple[Approval, str]:
     """Record the click; an approval the click decided is carried out at once (in the decision's span, which
     links to the call that asked, when telemetry is on)."""
     was = approval.status
-    after = gate.decide(approval.id, approve, channel, decided_by) or approval
+    after = gate.decide(approval.id, approve, channel, decided_by, approver) or approval
     if was != "pending" or after.status != ("approved" if approve else "declined"):
         return after, f"<p class=note>Your click changed nothing: this approval was already {after.status}.</p>"
     if after.status == "approved" and gate.rt.client is not None:
@@ -286,7 +293,11 @@ async def _decide(gate: Gate, approval: Approval, approve: bool, channel: str, d
 
 
 def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str, actions: str | None = None) -> Response:
+    from telnyx_numbers_mcp.auth.identity import requester_shown
+
     summary = f"<pre>{html.escape(a.summary)}</pre>"
+    if a.requester is not None:  # hosted: the approver sees who asked
+        summary += f"<p class=asker>Asked by {html.escape(requester_shown(a.requester, a.requester_client))}.</p>"
     if a.status == "pending" and actions is not None:
         body = f"<p>An AI agent asks to run <b>{html.escape(a.tool)}</b>. Nothing has been sent yet.</p>{summary}"
         return _page("Approve this action?", note + body + actions, nonce)

@@ -49,7 +49,8 @@ class Approval:
     executed_at: float | None = None
     outcome: dict[str, Any] | None = None
     mode: str | None = None  # what it was made under (mode.py Mode.key); None: before modes were recorded
-    requester: str | None = None  # who asked (hosted mode); None: the local user
+    requester: str | None = None  # who asked (hosted: ISSUER#SUBJECT, auth/identity.py); None: the local user
+    requester_client: str | None = None  # the client their token was issued to (client_id or azp)
 
     def expired(self, now: float | None = None) -> bool:
         """Past its expiry while still open: pending, or approved but not yet carried out."""
@@ -104,6 +105,7 @@ class ApprovalStore(ABC):
         ttl: float,
         mode: str,
         requester: str | None = None,
+        requester_client: str | None = None,
         max_pending: int | None = None,
     ) -> tuple[Approval, bool]:
         """The pending approval for this request: the one already waiting for the same tool, arguments, mode
@@ -115,6 +117,7 @@ class ApprovalStore(ABC):
         approval = Approval(
             id=new_id(), tool=tool, args_digest=args_digest, args=args, summary=summary, status="pending",
             channel=channel, created_at=now, expires_at=now + ttl, mode=mode, requester=requester,
+            requester_client=requester_client,
         )  # fmt: skip
 
         def work(run: Run) -> tuple[Approval, bool] | builtins.list[Approval]:
@@ -132,9 +135,9 @@ class ApprovalStore(ABC):
             if max_pending is not None and len(pending) >= max_pending:
                 return pending
             inserted, _ = run(self._sql(
-                f"INSERT INTO approvals ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
+                f"INSERT INTO approvals ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
                 (approval.id, tool, args_digest, json.dumps(args, sort_keys=True), summary, "pending", channel,
-                 None, now, approval.expires_at, None, None, None, mode, requester))  # fmt: skip
+                 None, now, approval.expires_at, None, None, None, mode, requester, requester_client))  # fmt: skip
             if inserted == 1:
                 return approval, True
             same = self._same(run, tool, args_digest, mode, who)  # a writer outside this lock (never ours)
@@ -281,7 +284,7 @@ class ApprovalStore(ABC):
 
 COLUMNS = (
     "id, tool, args_digest, args_json, summary, status, channel, decided_by, created_at, expires_at, "
-    "decided_at, executed_at, outcome_json, mode, requester"
+    "decided_at, executed_at, outcome_json, mode, requester, requester_client"
 )
 
 
@@ -331,10 +334,11 @@ class SqliteApprovalStore(ApprovalStore):
 
 def row_to_approval(row: tuple[Any, ...]) -> Approval:
     (id_, tool, digest, args_json, summary, status, channel, decided_by, created, expires, decided, executed,
-     outcome_json, mode, requester) = row  # fmt: skip
+     outcome_json, mode, requester, requester_client) = row  # fmt: skip
     return Approval(
         id=id_, tool=tool, args_digest=digest, args=json.loads(args_json), summary=summary,
         status=cast(Status, status), channel=channel, decided_by=decided_by, created_at=created,
         expires_at=expires, decided_at=decided, executed_at=executed,
         outcome=json.loads(outcome_json) if outcome_json else None, mode=mode, requester=requester,
+        requester_client=requester_client,
     )  # fmt: skip

@@ -2,7 +2,10 @@
 approval made under this command's mode (`--all-modes`: every mode's); `approve ID` prints the whole summary and
 asks for confirmation on a terminal (elsewhere it needs `--yes`); `decline ID` declines. The waiting server, or
 the agent's check_approval, sends an approved one. An approval made under another mode (sandbox or live, base
-URL, API key: mode.py) is refused, naming the flags a command needs to decide it."""
+URL, API key: mode.py) is refused, naming the flags a command needs to decide it. The decision records the
+operator, the OS user running the command (`os:alice`), as the approver; an approval asked on a hosted server
+(by a signed-in person) may be decided here too, since the operator holds that server's store, and the record
+says so."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from urllib.parse import urlsplit
 
 from telnyx_numbers_mcp.approvals.gate import ID_PATTERN, when
 from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
+from telnyx_numbers_mcp.auth.identity import requester_record, requester_shown
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.mode import Mode, refusal
@@ -55,9 +59,21 @@ def environment_note(settings: Settings, mode: Mode) -> str:
     return f" (with {' and '.join(needs)})" if needs else ""
 
 
+def operator() -> str:
+    """Who decides at the terminal: the OS user running this command."""
+    return f"os:{getpass.getuser()}"
+
+
+def asked_by(a: Approval) -> str:
+    """Who asked for an approval on a hosted server ('' for a local one)."""
+    return requester_shown(a.requester, a.requester_client)
+
+
 def _line(a: Approval, settings: Settings, *, with_mode: bool) -> str:
     summary = "".join(f"\n    {line}" for line in a.summary.splitlines())
     asked = "  (being asked in the MCP client: answer it there)" if a.channel == "elicitation" else ""
+    if a.requester is not None:
+        asked += f"\n    asked by {asked_by(a)}"
     made = Mode.from_key(a.mode)
     under = ""
     if with_mode:
@@ -130,11 +146,15 @@ def _decide(
     if approval.status != "pending":
         print(f"{PROG}: {approval_id} was not changed: it is already {approval.status}", file=sys.stderr)
         return 1
+    who = operator()
+    hosted = approval.requester is not None
     print(approval.summary)  # the whole of what is decided, before anything is
     print(f"\n{approval_id}: expires {when(approval.expires_at)}; made under {here.describe()}.", flush=True)
+    if hosted:
+        print(f"Asked on a hosted server by {asked_by(approval)}. You decide it as the operator ({who}) at the "
+              "server's store, not as a signed-in approver; the audit trail records it so.", flush=True)  # fmt: skip
     if approve and not assume_yes and not _confirmed():
         return 1
-    who = f"{getpass.getuser()} at the terminal"
     won = store.transition(
         approval_id, from_status="pending", to_status="approved" if approve else "declined",
         channel="terminal", decided_by=who, mode=here.key,
@@ -145,12 +165,22 @@ def _decide(
         return 1
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     audit = AuditLog(settings.audit_log, secrets=[api_key] if api_key else [], store=server_store)
+    requester = requester_record(approval.requester, approval.requester_client)
+    asked = {"requester": requester} if requester is not None else {}
+    approver = {"operator": who, **({"hosted": "decided at the server's store, not signed in on the review page"}
+                                    if hosted else {})}  # fmt: skip
     audit.append({"event": "decided", "approval_id": approval_id, "tool": approval.tool, "approved": approve,
-                  "channel": "terminal", "decided_by": who, **here.record()})  # fmt: skip
+                  "channel": "terminal", "decided_by": who, "approver": approver, **asked,
+                  **here.record()})  # fmt: skip
     if not approve:
         audit.append({"event": "refused", "approval_id": approval_id, "tool": approval.tool, "args": approval.args,
-                      "approval": {"approved": False, "how": "terminal", "detail": f"declined by {who}"}})  # fmt: skip
+                      "approval": {"approved": False, "how": "terminal", "detail": f"declined by {who}"},
+                      **asked})  # fmt: skip
         print(f"\nDeclined {approval_id}. Nothing will be sent.")
+        return 0
+    if hosted:  # only the person who asked may carry it out: a local `call check_approval` would be refused
+        print(f"\nApproved {approval_id}. The server sends it now if the agent is waiting, or when the person who "
+              f"asked ({asked_by(approval)}) calls check_approval before it expires.")  # fmt: skip
         return 0
     carry = shlex.join([PROG, "call", "check_approval", f'{{"approval_id": "{approval_id}"}}',
                         *hint_flags(settings, tool=approval.tool)])  # fmt: skip

@@ -11,6 +11,7 @@ import mcp_types as types
 from mcp.server import ServerRequestContext
 
 from telnyx_numbers_mcp.approvals.channels import Decision
+from telnyx_numbers_mcp.auth.identity import current_caller
 from telnyx_numbers_mcp.calls import requirements, results
 from telnyx_numbers_mcp.catalog import ToolSpec
 from telnyx_numbers_mcp.errors import MissingApiKey, ToolCallError, TransportError
@@ -49,6 +50,15 @@ def order_id(data: Any) -> str | None:
     return str(found) if found else None
 
 
+def _requester(decision: Decision | None) -> dict[str, Any]:
+    """The audit trail's `requester` of a call's request and outcome (hosted): who asked for the approval being
+    carried out (perhaps in an approver's request on the review page), else the caller; {} for a local call."""
+    if decision is not None and decision.requester is not None:
+        return {"requester": decision.requester}
+    caller = current_caller()
+    return {"requester": caller.record()} if caller is not None else {}
+
+
 def _ids(data: Any) -> list[str]:
     inner = data.get("data") if isinstance(data, dict) else None
     items = inner if isinstance(inner, list) else [inner if inner is not None else data]
@@ -69,13 +79,14 @@ async def execute(
     request = rt.client.prepare(wire, tool=tool.name)  # refuses a bad request before it is audited
     audited = not tool.read_only
     event_id = uuid.uuid4().hex if audited else ""
+    asked = _requester(decision) if audited else {}
     if audited:
         rt.audit.append({
             "event": "request", "id": event_id, "tool": tool.name, "kind": tool.kind, "args": args,
             "approval": None if decision is None else {"approved": decision.approved, "how": decision.how,
                                                       "detail": decision.detail},
             "approval_id": None if decision is None else decision.approval_id,
-            **rt.mode.record(),  # sandbox or live, base URL, API key fingerprint
+            **asked, **rt.mode.record(),  # who asked (hosted); sandbox or live, base URL, API key fingerprint
         })  # fmt: skip
     try:
         # never repeated: purchases and destructive calls, and billed lookups (a retry would be billed again)
@@ -87,7 +98,7 @@ async def execute(
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
                              "status": getattr(exc, "status", None),
                              "error": bounded(rt.redactor.text(str(exc)), 500),
-                             "may_have_reached": getattr(exc, "may_have_reached", None)})  # fmt: skip
+                             "may_have_reached": getattr(exc, "may_have_reached", None), **asked})  # fmt: skip
         if tool.kind == "purchase" and isinstance(exc, TransportError) and exc.may_have_reached:
             raise TransportError(
                 f"{exc} DO NOT order again: the purchase may have gone through; "
@@ -98,11 +109,12 @@ async def execute(
     except Exception as exc:  # a bug, not a refusal: the request record still gets its outcome
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False, "status": None,
-                             "error": f"internal error ({type(exc).__name__})", "may_have_reached": None})  # fmt: skip
+                             "error": f"internal error ({type(exc).__name__})", "may_have_reached": None,
+                             **asked})  # fmt: skip
         raise
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
-                         "status": answer.status, "ids": _ids(answer.json)})  # fmt: skip
+                         "status": answer.status, "ids": _ids(answer.json), **asked})  # fmt: skip
     if rt.telemetry is not None and tool.kind == "purchase":
         rt.telemetry.note(order_id=order_id(answer.json))
     rt.prices.remember(tool.name, args, answer.json)  # a later quote shows what this search showed
@@ -123,7 +135,7 @@ async def call(
     """A validated call: guarded ones ask the gate (which calls `execute` once approved), others go out.
     Billed lookups go out within --lookup-budget; past it a human approves each one, as for a purchase. A
     settings change that turns on what Telnyx bills (call forwarding, CNAM listing, ...) is guarded too."""
-    if tool.guarded or (tool.billed_settings is not None and tool.billed_settings.charges(args)):
+    if tool.asks_approval(args):
         return await rt.gate.guarded_call(ctx, params, tool, args)
     if tool.billed:
         used = rt.take_lookup()

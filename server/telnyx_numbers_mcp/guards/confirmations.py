@@ -128,21 +128,30 @@ class ConfirmationStore:
         self._clock = clock
         self._book: QuoteBook = book if book is not None else MemoryQuoteBook()
 
-    def issue(self, tool: str, args: Mapping[str, Any], summary: str) -> Quote:
-        """Remember ``args`` for ``tool`` and return a quote the human must approve."""
+    def issue(self, tool: str, args: Mapping[str, Any], summary: str, requester: str | None = None) -> Quote:
+        """Remember ``args`` for ``tool`` and return a quote the human must approve; hosted, only ``requester``
+        (who asked, auth/identity.py) may redeem it."""
         args_json = canonical_json(args)
         nonce = _b64(_secrets.token_bytes(16))
         now = self._clock()
         expires_at = now + self._ttl
-        tag = self._tag(nonce, tool, args_json, _summary_digest(summary), expires_at, self._mode_key)
+        tag = self._tag(nonce, tool, args_json, _summary_digest(summary), expires_at, self._mode_key, requester)
         quote = Quote(confirmation_id=f"{_PREFIX}{nonce}.{tag}", summary=summary, expires_at=expires_at, tool=tool)
         self._book.prune_quotes(now - self._ttl)  # forget quotes one TTL after they expired
-        self._book.put_quote(QuoteRecord(nonce, tool, args_json, summary, expires_at, mode=self._mode_key))
+        self._book.put_quote(
+            QuoteRecord(nonce, tool, args_json, summary, expires_at, mode=self._mode_key, requester=requester)
+        )
         return quote
 
-    def redeem(self, confirmation_id: str, summary: str) -> tuple[str, dict[str, Any]]:
-        """Return (tool, a fresh copy of the quoted args) and mark the id used; else ApprovalError."""
+    def redeem(self, confirmation_id: str, summary: str, requester: str | None = None) -> tuple[str, dict[str, Any]]:
+        """Return (tool, a fresh copy of the quoted args) and mark the id used; else ApprovalError. A quote
+        given to one requester is refused to every other (and to a local call), before anything of it is shown."""
         entry = self._verified(confirmation_id)
+        if entry.requester != requester:
+            raise ApprovalError(
+                f"Confirmation {confirmation_id!r} was quoted to another user; only they can confirm it. "
+                f"{_NOTHING_SENT[0].upper()}{_NOTHING_SENT[1:]}."
+            )
         if entry.mode != self._mode_key and self._mode is not None:
             raise ModeMismatch(refusal(f"Confirmation {confirmation_id!r}", Mode.from_key(entry.mode), self._mode)
                                + " Start over here to get a new quote.")  # fmt: skip
@@ -192,8 +201,9 @@ class ConfirmationStore:
                 f"never issued it, or it expired long ago; {_NOTHING_SENT}. Start over to get a new quote."
             )
         expected = self._tag(
-            entry.nonce, entry.tool, entry.args_json, _summary_digest(entry.summary), entry.expires_at, entry.mode
-        )
+            entry.nonce, entry.tool, entry.args_json, _summary_digest(entry.summary), entry.expires_at, entry.mode,
+            entry.requester,
+        )  # fmt: skip
         if not hmac.compare_digest(tag.encode("ascii", "replace"), expected.encode("ascii")):
             raise ApprovalError(
                 f"Confirmation id {confirmation_id!r} does not match its signature (altered or forged, or "
@@ -202,11 +212,21 @@ class ConfirmationStore:
         return entry
 
     def _tag(
-        self, nonce: str, tool: str, args_json: str, summary_digest: str, expires_at: float, mode: str | None
+        self,
+        nonce: str,
+        tool: str,
+        args_json: str,
+        summary_digest: str,
+        expires_at: float,
+        mode: str | None,
+        requester: str | None = None,
     ) -> str:
-        """Binds everything a quote says, its mode included: a quote whose stored mode was changed is forged."""
+        """Binds everything a quote says, its mode and requester included: a quote whose stored mode or
+        requester was changed is forged."""
         parts: list[Any] = [nonce, tool, args_json, summary_digest, repr(expires_at)]
         if mode is not None:
             parts.append(mode)
+        if requester is not None:
+            parts.append({"requester": requester})
         message = json.dumps(parts, separators=(",", ":"))
         return _b64(hmac.new(self._secret, message.encode("utf-8"), hashlib.sha256).digest())

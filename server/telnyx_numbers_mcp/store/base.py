@@ -39,6 +39,7 @@ class QuoteRecord:
     expires_at: float
     used: bool = False
     mode: str | None = None  # the issuing process's mode (mode.py); None: issued before modes were recorded
+    requester: str | None = None  # who got it (hosted: ISSUER#SUBJECT, auth/identity.py); None: a local call
 
 
 # (version, statements); the SQL is the common subset of SQLite and PostgreSQL, with {serial} and {real}
@@ -81,6 +82,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE quotes ADD COLUMN mode TEXT",
             "CREATE TABLE IF NOT EXISTS lookup_budget (day TEXT NOT NULL, requester TEXT NOT NULL,"
             " mode TEXT NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (day, requester, mode))",
+        ],
+    ),
+    (
+        4,  # who asked (hosted mode): the client the requester's token was issued to; quotes bound to requesters
+        [
+            "ALTER TABLE approvals ADD COLUMN requester_client TEXT",  # the token's client_id (or azp)
+            "ALTER TABLE quotes ADD COLUMN requester TEXT",  # ISSUER#SUBJECT of who got the quote; NULL: local
         ],
     ),
     (

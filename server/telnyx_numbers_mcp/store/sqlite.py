@@ -145,21 +145,26 @@ class SqliteStore(Store):
             yield int(store_id), str(record)
 
     def put_quote(self, record: QuoteRecord) -> None:
+        r = record
         with self._lock:
             self._db.execute(
-                "INSERT INTO quotes (nonce, tool, args_json, summary, expires_at, mode) VALUES (?, ?, ?, ?, ?, ?)",
-                (record.nonce, record.tool, record.args_json, record.summary, record.expires_at, record.mode),
+                "INSERT INTO quotes (nonce, tool, args_json, summary, expires_at, mode, requester)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (r.nonce, r.tool, r.args_json, r.summary, r.expires_at, r.mode, r.requester),
             )
 
     def get_quote(self, nonce: str) -> QuoteRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT nonce, tool, args_json, summary, expires_at, used_at, mode FROM quotes WHERE nonce = ?",
+                "SELECT nonce, tool, args_json, summary, expires_at, used_at, mode, requester FROM quotes"
+                " WHERE nonce = ?",
                 (nonce,),
             ).fetchone()
         if row is None:
             return None
-        return QuoteRecord(row[0], row[1], row[2], row[3], float(row[4]), used=row[5] is not None, mode=row[6])
+        return QuoteRecord(
+            row[0], row[1], row[2], row[3], float(row[4]), used=row[5] is not None, mode=row[6], requester=row[7]
+        )
 
     def claim_quote(self, nonce: str, now: float) -> bool:
         with self._lock:
