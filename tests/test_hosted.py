@@ -43,6 +43,7 @@ from oidc_helpers import (
 from replica_helpers import API_KEY, Replica, Upstream, audit_cli, review_link, start_replica
 from sandbox_helpers import child_env, free_port, sandbox_api_process
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
+from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL, SPENDING_TOOL
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("hosted")]
 ORDER = "number_orders_create"
@@ -55,7 +56,9 @@ INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
 def names_for(scopes: set[str]) -> set[str]:
     """What tools/list should show a token with `scopes` (the catalog's kind -> scope map)."""
     names = {t.name for t in CATALOG if t.scope in scopes}
-    return names | ({CHECK_TOOL} if "numbers:purchase" in scopes else set())
+    buys = "numbers:purchase" in scopes  # check_approval and request_mandate; spending needs numbers:read too
+    spending = {SPENDING_TOOL} if buys and "numbers:read" in scopes else set()
+    return names | ({CHECK_TOOL, MANDATE_TOOL} if buys else set()) | spending
 
 
 @dataclass

@@ -16,6 +16,8 @@ from telnyx_numbers_mcp.approvals.store import Approval, ApprovalStore
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.mode import Mode, refusal
+from telnyx_numbers_mcp.spend.terminal import Options, grant_approved, lowered
+from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL
 from telnyx_numbers_mcp.store import Store, open_store
 
 PROG = "telnyx-numbers-mcp"
@@ -69,9 +71,21 @@ def _line(a: Approval, settings: Settings, *, with_mode: bool) -> str:
 
 
 def run(
-    settings: Settings, action: str, approval_id: str | None, *, all_modes: bool = False, assume_yes: bool = False
+    settings: Settings,
+    action: str,
+    approval_id: str | None,
+    *,
+    all_modes: bool = False,
+    assume_yes: bool = False,
+    mandate: Options | None = None,
 ) -> int:
-    """Works on whichever store --store names, so an operator can decide for any replica."""
+    """Works on whichever store --store names, so an operator can decide for any replica. `mandate`: the mandate
+    options (bounds that lower a requested mandate when approving it)."""
+    mandate = mandate or Options()
+    if mandate.any and action != "approve":
+        print(f"{PROG}: the mandate options (--max-numbers, --max-total, ...) go with `approvals approve ID` (to lower "
+              "a requested mandate) or `approvals mandate grant`", file=sys.stderr)  # fmt: skip
+        return 2
     server_store = open_store(settings)
     store = server_store.approvals()
     try:
@@ -81,7 +95,7 @@ def run(
             print(f"{PROG}: approvals {action} needs an approval id like ap_0123... "
                   f"(see `{PROG} approvals`); got {approval_id!r}", file=sys.stderr)  # fmt: skip
             return 2
-        return _decide(settings, store, server_store, action, approval_id, assume_yes=assume_yes)
+        return _decide(settings, store, server_store, action, approval_id, assume_yes=assume_yes, mandate=mandate)
     finally:
         store.close()
         server_store.close()
@@ -104,7 +118,14 @@ def _list(store: ApprovalStore, settings: Settings, *, all_modes: bool) -> int:
 
 
 def _decide(
-    settings: Settings, store: ApprovalStore, server_store: Store, action: str, approval_id: str, *, assume_yes: bool
+    settings: Settings,
+    store: ApprovalStore,
+    server_store: Store,
+    action: str,
+    approval_id: str,
+    *,
+    assume_yes: bool,
+    mandate: Options,
 ) -> int:
     approve = action == "approve"
     here = Mode.of(settings)
@@ -130,14 +151,30 @@ def _decide(
     if approval.status != "pending":
         print(f"{PROG}: {approval_id} was not changed: it is already {approval.status}", file=sys.stderr)
         return 1
+    granted = None
+    if approval.tool == MANDATE_TOOL and approve:  # the operator may lower a requested mandate's bounds
+        try:
+            granted = lowered(approval, mandate)
+        except ValueError as exc:
+            print(f"{PROG}: {approval_id} was not approved: {exc} (a mandate's bounds can only be lowered)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    elif mandate.any:
+        print(f"{PROG}: {approval_id} is no mandate request ({approval.tool}); the mandate options do not apply to it",
+              file=sys.stderr)  # fmt: skip
+        return 2
     print(approval.summary)  # the whole of what is decided, before anything is
+    if granted is not None:
+        from telnyx_numbers_mcp.spend.mandates import Bounds, summary
+
+        print("\nLowered by you to:\n" + summary(Bounds.from_args(granted), sandbox=here.sandbox))
     print(f"\n{approval_id}: expires {when(approval.expires_at)}; made under {here.describe()}.", flush=True)
     if approve and not assume_yes and not _confirmed():
         return 1
     who = f"{getpass.getuser()} at the terminal"
     won = store.transition(
         approval_id, from_status="pending", to_status="approved" if approve else "declined",
-        channel="terminal", decided_by=who, mode=here.key,
+        channel="terminal", decided_by=who, mode=here.key, args=granted,
     )  # fmt: skip
     if not won:
         current = store.get(approval_id) or approval
@@ -146,11 +183,16 @@ def _decide(
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     audit = AuditLog(settings.audit_log, secrets=[api_key] if api_key else [], store=server_store)
     audit.append({"event": "decided", "approval_id": approval_id, "tool": approval.tool, "approved": approve,
-                  "channel": "terminal", "decided_by": who, **here.record()})  # fmt: skip
+                  "channel": "terminal", "decided_by": who, **({"granted": granted} if granted else {}),
+                  **here.record()})  # fmt: skip
     if not approve:
         audit.append({"event": "refused", "approval_id": approval_id, "tool": approval.tool, "args": approval.args,
                       "approval": {"approved": False, "how": "terminal", "detail": f"declined by {who}"}})  # fmt: skip
         print(f"\nDeclined {approval_id}. Nothing will be sent.")
+        return 0
+    if approval.tool == MANDATE_TOOL:  # nothing goes to Telnyx: the mandate is granted now
+        text = grant_approved(settings, store, server_store, approval_id)
+        print(f"\nApproved {approval_id}. {text or 'It was already granted.'}")
         return 0
     carry = shlex.join([PROG, "call", "check_approval", f'{{"approval_id": "{approval_id}"}}',
                         *hint_flags(settings, tool=approval.tool)])  # fmt: skip
