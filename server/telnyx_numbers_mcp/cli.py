@@ -93,6 +93,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="number lookups per UTC day (shared by every process on the store) before each needs approval "
         "(default 25)",
     )
+    g.add_argument("--spend-limit", default=S, metavar="daily=USD,monthly=USD",
+                   help="most that purchases may count per UTC day and/or month, for everyone on the store "
+                   "(upfront cost plus the first month; env TELNYX_MCP_SPEND_LIMIT)")  # fmt: skip
+    g.add_argument("--spend-limit-per-user", default=S, metavar="daily=USD,monthly=USD",
+                   help="the same per signed-in subject (hosted, --auth-issuer; env "
+                   "TELNYX_MCP_SPEND_LIMIT_PER_USER)")  # fmt: skip
     g.add_argument("--timeout", type=float, default=S, help="seconds to wait for Telnyx (default 30)")
     g.add_argument("--max-retries", type=int, default=S, help="retries for reads (default 2)")  # fmt: skip
     g.add_argument("--store", default=S, help="postgresql://... or sqlite:///PATH, without a password (env "
@@ -140,9 +146,23 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=None, help="at most this many records")
     audit.add_argument("--verify", action="store_true", help="walk the whole chain: print `ok N records`, or name the "
                        "first record that was changed, deleted or inserted and exit 1")  # fmt: skip
-    ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one")
-    ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline"])
-    ap.add_argument("approval_id", nargs="?", help="the approval to decide")
+    ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one; "
+                        "`approvals mandate grant|list|revoke` for mandates")  # fmt: skip
+    ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline", "mandate"])
+    ap.add_argument("approval_id", nargs="?", help="the approval to decide (after `mandate`: grant, list or revoke)")
+    ap.add_argument("mandate_id", nargs="?", help="after `mandate revoke`: the mandate to revoke")
+    md = ap.add_argument_group("mandates (`approvals mandate grant`; with `approvals approve ID`, they lower a "
+                               "requested mandate's bounds)")  # fmt: skip
+    md.add_argument("--max-numbers", type=int, default=None, help="the most numbers it may buy")
+    md.add_argument("--max-total", default=None, metavar="USD", help="the most USD its purchases count together "
+                    "(upfront plus the first month of each)")  # fmt: skip
+    md.add_argument("--countries", default=None, help="comma-separated ISO codes (default: any country)")
+    md.add_argument("--types", default=None, help="number types: local,toll_free,mobile,national (default: any)")
+    md.add_argument("--purchase-tools", default=None, help="the purchase tools it covers (default: all four)")
+    md.add_argument("--for", dest="for_subject", default=None, metavar="SUBJECT",
+                    help="hosted: the subject (token sub) it is for (default: the local user)")  # fmt: skip
+    md.add_argument("--expires-in", default=None, metavar="DURATION", help="e.g. 90m, 2h, 1d (at most 7d)")
+    md.add_argument("--reason", default=None, help="what it is for (shown in the audit trail and mandate list)")
     ap.add_argument(
         "--all-modes",
         action="store_true",
@@ -162,7 +182,7 @@ FLAG_KEYS = {
     "state_dir", "approval_wait", "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url",
     "lookup_budget", "store", "store_file", "state_secret", "state_secret_file", "http_token_file", "shutdown_grace",
     "auth_issuer", "auth_audience", "approver_client_id", "approver_client_secret_file", "approvers", "approver_claim",
-    "max_pending_approvals",
+    "max_pending_approvals", "spend_limit", "spend_limit_per_user",
 }  # fmt: skip
 
 
@@ -237,8 +257,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "approvals":
             from telnyx_numbers_mcp.approvals.terminal import run as run_approvals
+            from telnyx_numbers_mcp.spend.terminal import Options
+            from telnyx_numbers_mcp.spend.terminal import run as run_mandates
 
-            return run_approvals(settings, ns.action, ns.approval_id, all_modes=ns.all_modes, assume_yes=ns.yes)
+            options = Options(ns.max_numbers, ns.max_total, ns.countries, ns.types, ns.purchase_tools,
+                              ns.for_subject, ns.expires_in, ns.reason)  # fmt: skip
+            if ns.action == "mandate":
+                return run_mandates(settings, ns.approval_id or "list", ns.mandate_id, options)
+            return run_approvals(settings, ns.action, ns.approval_id, all_modes=ns.all_modes, assume_yes=ns.yes,
+                                 mandate=options)  # fmt: skip
         if command == "demo":
             from telnyx_numbers_mcp.demo import run_demo
 
@@ -332,6 +359,11 @@ def print_tools(settings: Settings) -> int:
         print(f"{'confirm_action':<42} {'confirm':<11} Confirm a quoted purchase or destructive action")
     if guarded and settings.purchase_policy in ("confirm", "elicit-only", "review-only"):
         print(f"{'check_approval':<42} {'approval':<11} Check a purchase or destructive action awaiting approval")
+    buys = any(t.kind == "purchase" for t in rt.tools.values())
+    if buys and settings.purchase_policy in ("confirm", "elicit-only", "review-only"):
+        print(f"{'request_mandate':<42} {'mandate':<11} Ask a human to approve several purchases ahead of time")
+    if buys:
+        print(f"{'spending':<42} {'read':<11} Spending, limits and mandates")
     return 0
 
 
