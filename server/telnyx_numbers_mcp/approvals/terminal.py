@@ -26,8 +26,8 @@ PROG = "telnyx-numbers-mcp"
 def hint_flags(settings: Settings, mode: Mode | None = None, *, tool: str | None = None) -> list[str]:
     """The flags a pasted command needs to reach the same store under `mode` (default: this process's own),
     so that it works and cannot cross modes. With `tool` (for `call check_approval`): also what carrying out
-    that tool's approval needs (the tool offered, even from an opt-in toolset; the same sandbox state and
-    audit file)."""
+    that tool's approval needs (the tool offered, even from an opt-in toolset; the same sandbox state, audit
+    file and spending limit)."""
     own = Mode.of(settings)
     mode = mode or own
     flags = mode.flags()
@@ -37,6 +37,8 @@ def hint_flags(settings: Settings, mode: Mode | None = None, *, tool: str | None
             flags += ["--sandbox-state", str(settings.sandbox_state)]
         if settings.audit_log:
             flags += ["--audit-log", str(settings.audit_log)]
+        if settings.spend_limit is not None:  # carrying out a purchase holds its amount under the same limit
+            flags += ["--spend-limit", settings.spend_limit.flag()]
     if settings.state_dir:
         flags += ["--state-dir", str(settings.state_dir)]
     store = settings.store.get_secret_value() if settings.store else None
