@@ -333,6 +333,9 @@ class SpendBook:
         """Take `purchase` from the first active mandate (the one ending soonest) that covers it entirely, and hold its
         amount: one transaction under the mode's lock, so concurrent purchases never take more than a mandate has.
         A purchase a mandate covers but a limit does not allow is refused; one no mandate covers is a Miss."""
+        recent = (mode, subject, time.time() - RECENT)
+        if not self._read("SELECT 1 FROM mandates WHERE mode = ? AND subject = ? AND expires_at > ? LIMIT 1", recent):
+            return Miss()  # the usual case: no mandate at all, so no write lock is taken
 
         def work(run: Run) -> Use | Miss | Refusal:
             now = time.time()

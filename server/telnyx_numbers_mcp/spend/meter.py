@@ -85,14 +85,12 @@ class Meter:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._book: SpendBook | None = None
         self._sold: tuple[float, dict[str, set[str]]] | None = None
 
     @property
     def book(self) -> SpendBook:
-        if self._book is None:
-            self._book = SpendBook(self.rt.gate.store)
-        return self._book
+        """Over the gate's approvals store as it is now (closed when the last session ends, reopened on need)."""
+        return SpendBook(self.rt.gate.store)
 
     @property
     def limits(self) -> Limits:

@@ -33,6 +33,7 @@ def mandate_tool() -> types.Tool:
                 "reason": {"type": "string", "description": "What the purchases are for, shown to the user."},
             },
             "required": ["max_numbers", "max_total_usd", "countries", "number_types", "expires_in_minutes", "reason"],
+            "additionalProperties": False,
         },
         annotations=types.ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
@@ -49,7 +50,7 @@ def spending_tool() -> types.Tool:
             "What purchases spent and hold today and this month (UTC) against the spending limits, the active "
             "mandates and what is left of each, and how many approvals wait for a human."
         ),
-        input_schema={"type": "object", "properties": {}},
+        input_schema={"type": "object", "properties": {}, "additionalProperties": False},
         annotations=types.ToolAnnotations(
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
         ),
