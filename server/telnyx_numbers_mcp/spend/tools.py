@@ -18,9 +18,9 @@ def mandate_tool() -> types.Tool:
         name=MANDATE_TOOL,
         title="Ask a human to approve several purchases ahead of time",
         description=(
-            "Asks the user to approve a mandate: purchases within its bounds then go out without asking each time. "
-            "Use it when several purchases are planned, or the user will be away. The user may lower any bound "
-            "before approving; each purchase counts its upfront cost plus its first month. May wait for the decision."
+            "Use when several purchases are planned or the user will be away: asks the user once to approve a "
+            "mandate; purchases within its bounds (each counts its upfront cost plus first month) then go out "
+            "unasked. The user may lower any bound."
         ),
         input_schema={
             "type": "object",
