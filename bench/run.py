@@ -47,8 +47,9 @@ CALL_ARGS: dict[str, Any] = {"filter": {"country_code": "US", "limit": 5}}
 # What a model pays for: clients send name, description and input schema to the model; title, annotations,
 # outputSchema and _meta stay with the client.
 MODEL_KEYS = ("name", "description", "inputSchema")
-# the server's own approval tools, not Telnyx operations: left out where the 47 operations are compared
-APPROVAL_TOOLS = ("confirm_action", "check_approval")
+# the server's own tools (approvals, mandates, spending), not Telnyx operations: left out where the 47 operations
+# are compared
+APPROVAL_TOOLS = ("confirm_action", "check_approval", "request_mandate", "spending")
 ALL_KEYS = ("name", "title", "description", "inputSchema", "annotations", "outputSchema", "_meta")
 BASELINE: dict[str, str] = {}  # {"ref": ..., "dir": ...} when --baseline is given
 BURSTS = 10  # throughput: alternating bursts of 8-in-flight calls per target
@@ -535,11 +536,11 @@ def write(report: dict[str, Any]) -> None:
         f"| Default mode: model-visible tokens (name + description + inputSchema) <= 70% of FastMCP's on the same "
         f"{ours_all['ops']} operations, 0 parameters/required/enum values lost | {ours_all['ops_tokens']:,} vs "
         f"{peer['tokens']:,} tokens: {t_ratio:.1%} ({ours_all['tokens']:,} = {ours_all['tokens'] / peer['tokens']:.1%} "
-        f"with `confirm_action` and `check_approval`); {len(nl.misses)} lost | {verdict(tl_ok)} |"
+        f"with the server's own tools); {len(nl.misses)} lost | {verdict(tl_ok)} |"
     )
     lines.append(
         f"| Discovery mode: tools/list <= 1,500 tokens | {ours_disc['tokens']:,} tokens, {ours_disc['tools']} tools "
-        f"(with the approval tools) | {verdict(ours_disc['tokens'] <= 1500)} |"
+        f"(with the server's own tools) | {verdict(ours_disc['tokens'] <= 1500)} |"
     )
     co, cf = calls.get("ours", {}), calls.get("floor (httpx GET tool)", {})
     cb = calls.get(f"baseline {BASELINE['ref']}", {}) if BASELINE else {}
@@ -624,7 +625,8 @@ def write(report: dict[str, Any]) -> None:
         "per tool `name`, `description` and `inputSchema`, as compact JSON (titles, annotations, `outputSchema`",
         "and `_meta` stay with the client). Tokens: the Claude tokenizer (`tokenizer.json` of the",
         "`anthropic==0.38.0` wheel, read offline with `tokenizers`; the `bench` extra). Ours includes",
-        '`confirm_action`/`check_approval` where purchases are offered; "without approval tools" leaves them out,',
+        "the server's own tools where purchases are offered (`confirm_action`/`check_approval`, `request_mandate`,",
+        '`spending`); "without approval tools" leaves them out,',
         "to compare the same operations.",
         "`all` = one tool per operation (default), `discover` = `--tool-mode discover`.",
         "",

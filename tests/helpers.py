@@ -27,14 +27,17 @@ from mcp import Client
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
 from telnyx_numbers_mcp.catalog import ToolSpec, load_catalog
 from telnyx_numbers_mcp.offer import Offer
+from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL, SPENDING_TOOL
 
 # Counts and guard lists come from the catalog, so adding an operation to scope.toml needs no test edits.
 ALL_CATALOG: list[ToolSpec] = load_catalog()  # including the opt-in toolsets (requirements, numbers, lookup)
 CATALOG: list[ToolSpec] = [t for t in ALL_CATALOG if not t.opt_in]  # what a server offers by default
 TOOLS: dict[str, ToolSpec] = {t.name: t for t in CATALOG}
 GUARDED: list[str] = [t.name for t in CATALOG if t.guarded]  # purchases and destructive calls
-# What a server with the default policy (confirm) lists: every default operation plus check_approval.
-DEFAULT_TOOL_NAMES: frozenset[str] = frozenset({*TOOLS, CHECK_TOOL})
+# What a server with the default policy (confirm) lists: every default operation plus check_approval, and the spend
+# tools: request_mandate (a human approves purchases ahead of time) and spending.
+SPEND_TOOLS = (MANDATE_TOOL, SPENDING_TOOL)
+DEFAULT_TOOL_NAMES: frozenset[str] = frozenset({*TOOLS, CHECK_TOOL, *SPEND_TOOLS})
 # a session offered every tool (`--toolsets all`, default policy): for rendering texts outside a server
 EVERYTHING = Offer(
     names=frozenset({*(t.name for t in ALL_CATALOG), CHECK_TOOL}),

@@ -33,7 +33,8 @@ def test_tools_prints_a_line_with_its_kind_per_tool(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == len(DEFAULT_TOOL_NAMES)
-    kinds = {t.name: t.kind for t in CATALOG} | {"check_approval": "approval"}
+    kinds = {t.name: t.kind for t in CATALOG} | {"check_approval": "approval", "request_mandate": "mandate",
+                                                 "spending": "read"}  # fmt: skip
     for line in lines:
         name, kind = line.split()[:2]
         assert kinds.pop(name) == kind, line
@@ -144,3 +145,25 @@ def test_a_purchase_at_a_terminal_asks_once_and_y_or_yes_approves(tmp_path: Path
     else:
         assert done.returncode == 1, done.stdout + done.stderr
         assert "Not approved" in done.stdout and placed == []
+
+
+def test_the_pasted_carry_out_command_holds_under_the_same_spending_limit(tmp_path: Path) -> None:
+    """Two purchases asked while each fitted daily=3 alone: the second one carried out finds the limit reached."""
+    state = str(tmp_path / "sandbox.sqlite3")
+    common = ["--sandbox", "--sandbox-state", state, "--spend-limit", "daily=3"]
+    found = run(*common, "call", "available_phone_numbers_list",
+                json.dumps({"filter": {"country_code": "US", "limit": 2}}), tmp_path=tmp_path)  # fmt: skip
+    hints = []
+    for row in json.loads(found.stdout)["data"]:
+        args = json.dumps({"phone_numbers": [{"phone_number": row["phone_number"]}]})
+        asked = run(*common, "call", "number_orders_create", args, tmp_path=tmp_path)
+        assert asked.returncode == 3, asked.stderr
+        hints.append(pasted(asked.stderr))
+    for approve, carry in hints:
+        assert "--spend-limit" in carry and carry[carry.index("--spend-limit") + 1] == "daily=3.00"
+        assert run(*approve, "--yes", tmp_path=tmp_path).returncode == 0
+    first = run(*hints[0][1], tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = run(*hints[1][1], tmp_path=tmp_path)
+    assert second.returncode == 1 and "over the daily spending limit" in second.stdout + second.stderr
+    assert "nothing was sent" in second.stdout + second.stderr

@@ -20,6 +20,7 @@ from telnyx_numbers_mcp.config import (
     shown_default,
 )
 from telnyx_numbers_mcp.errors import ConfigError
+from telnyx_numbers_mcp.spend.limits import SpendLimit
 
 SECRET = "Zq8vK2pWx7LmN4rT9yBc3HdF6jGs1QeUaX5o"  # random-looking: a state secret must have 64+ bits
 OTHER_SECRET = "Hn4Rt7Wq2Lp9Xv3Bz6Mc8Kd1Fs5Gj0YaTe"
@@ -68,7 +69,7 @@ def test_a_bad_setting_is_refused_naming_the_field(flags: dict[str, object], fie
 
 # ---------------------------------------------------------------- --help tells the truth
 
-HELP_LINE = re.compile(r"^  (--[a-z-]+)(?: [A-Z_=]+| \{[a-z,-]+\})?(?:\s+(.*))?$")
+HELP_LINE = re.compile(r"^  (--[a-z-]+)(?: [A-Za-z_=,]+| \{[a-z,-]+\})?(?:\s+(.*))?$")
 ENV_AND_DEFAULT = re.compile(r"\(env ([A-Z_]+); default: (.*)\)$")
 
 
@@ -154,6 +155,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "approvers": ("carol,dave@example.com", ("carol", "dave@example.com")),
     "approver_claim": ("groups=telnyx-approvers", ("groups", "telnyx-approvers")),
     "allow_self_approval": ("yes", True),
+    "spend_limit": ("daily=5", SpendLimit(daily=5_000_000)),  # micro-dollars
+    "spend_limit_per_user": ("monthly=20", SpendLimit(monthly=20_000_000)),
     "shutdown_grace": ("1", 1.0),
     "state_dir": ("/tmp/state", Path("/tmp/state")),
     "approval_wait": ("0", 0.0),
@@ -176,6 +179,7 @@ CONTEXT: dict[str, dict[str, str]] = {
     "approvers": {**HOSTED, "TELNYX_MCP_APPROVER_CLIENT_ID": "review-page"},
     "approver_claim": {**HOSTED, "TELNYX_MCP_APPROVER_CLIENT_ID": "review-page"},
     "allow_self_approval": HOSTED,
+    "spend_limit_per_user": HOSTED,
 }
 FILES = {  # a --...-file setting: the file's text, and the setting it fills
     "state_secret_file": (SECRET, "state_secret"),

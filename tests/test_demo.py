@@ -38,7 +38,11 @@ def test_demo_runs_the_walk_through_without_a_terminal(tmp_path: Path) -> None:
     assert re.search(r"\+1\d{10}  US local  upfront 1\.00 USD, monthly 1\.00 USD", out), out
     assert "Answering 'yes' automatically (stdin is not a terminal)" in out
     assert "Order status: " in out
-    assert len(out.splitlines()) < 40, out
+    # the sandbox story ends with a mandate: asked once, then a purchase under it without a question
+    assert "GRANT A MANDATE" in out and "Spending cap: at most 5.00 USD in all." in out
+    assert re.search(r"Paid under mandate md_[0-9a-f]{20} .*: 1 of 2 numbers and 3\.00 of 5\.00 USD left", out), out
+    assert out.count("Approve?") == 2, "the purchase under the mandate was asked about"
+    assert len(out.splitlines()) < 50, out
     assert "{" not in out, "no raw JSON in the walk-through"
     audit = (tmp_path / "audit.jsonl").read_text()
     assert "number_orders_create" in audit
@@ -77,6 +81,8 @@ def test_demo_asks_a_person_at_a_terminal(
     monkeypatch.setattr(terminal, "terminal_approval", person)
     assert demo.run_demo(Settings(audit_log=tmp_path / "audit.jsonl"), auto_approve=False) == 0
     out = capsys.readouterr().out
-    assert len(asked) == 1 and "BUY 1 phone number" in asked[0]
+    assert "BUY 1 phone number" in asked[0]
+    assert len(asked) == (2 if answer == "yes" else 1)  # then the mandate, asked once for the last purchase
+    assert answer == "no" or ("GRANT A MANDATE" in asked[1] and "Paid under mandate" in out)
     assert "Answering 'yes' automatically" not in out
     assert expected in out

@@ -91,15 +91,15 @@ async def via(client: Client, name: str, arguments: dict[str, Any]) -> types.Cal
 async def test_discover_mode_lists_three_tools_and_keeps_the_approval_tools_direct(upstream: Upstream) -> None:
     async with upstream.client("legacy", tool_mode="discover", purchase_policy="host-confirm") as blind:
         quoting = {t.name for t in (await blind.list_tools()).tools}  # no elicitation: quotes need confirm
-    assert quoting == {*DISCOVERY, "confirm_action"}
+    assert quoting == {*DISCOVERY, "confirm_action", "spending"}
     async with upstream.client("legacy", tool_mode="discover") as blind:
         listed = {t.name: t for t in (await blind.list_tools()).tools}
-    assert set(listed) == {*DISCOVERY, "check_approval"}
+    assert set(listed) == {*DISCOVERY, "check_approval", "request_mandate", "spending"}
     assert all(t.input_schema["type"] == "object" for t in listed.values())
     call = listed["call_tool"].annotations
     assert call is not None and call.destructive_hint is True and call.read_only_hint is False
     async with upstream.client("legacy", Human(), tool_mode="discover", purchase_policy="allow") as c:
-        assert {t.name for t in (await c.list_tools()).tools} == DISCOVERY
+        assert {t.name for t in (await c.list_tools()).tools} == {*DISCOVERY, "spending"}  # nothing is asked
 
 
 async def test_read_only_discover_mode_marks_call_tool_read_only(upstream: Upstream) -> None:
@@ -147,7 +147,7 @@ async def test_every_operation_through_call_tool_sends_the_direct_tools_request(
     assert len(discover_human.asked) == len(guarded) == len(direct_human.asked)
     assert discover_human.asked == direct_human.asked
     # and both audited the same changes, under the real tool names
-    strip = ("id", "ts", "seq", "event_id", "approval_id")  # approval ids are unique per approval
+    strip = ("id", "ts", "seq", "event_id", "approval_id", "spend")  # approval and ledger ids are unique
 
     def changes(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return [(r["event"], r["tool"], json.dumps({k: v for k, v in r.items() if k not in strip}, sort_keys=True))

@@ -50,6 +50,7 @@ from oidc_helpers import (
 from replica_helpers import API_KEY, SECRET, Replica, Upstream, audit_cli, cli, review_link, start_replica
 from sandbox_helpers import child_env, free_port, sandbox_api_process
 from telnyx_numbers_mcp.approvals.tools import CHECK_TOOL
+from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL, SPENDING_TOOL
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.xdist_group("hosted")]
 ORDER = "number_orders_create"
@@ -65,7 +66,9 @@ def names_for(scopes: set[str]) -> set[str]:
     """What tools/list should show a token with `scopes` (the catalog's kind -> scope map; the replicas offer
     every toolset: `--toolsets all`)."""
     names = {t.name for t in ALL_CATALOG if t.scope in scopes}
-    return names | ({CHECK_TOOL} if "numbers:purchase" in scopes else set())
+    buys = "numbers:purchase" in scopes  # check_approval and request_mandate; spending needs numbers:read too
+    spending = {SPENDING_TOOL} if buys and "numbers:read" in scopes else set()
+    return names | ({CHECK_TOOL, MANDATE_TOOL} if buys else set()) | spending
 
 
 @dataclass

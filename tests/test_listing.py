@@ -36,7 +36,7 @@ async def test_repeated_tools_lists_are_identical_and_complete(tmp_path: Path, m
     async with Client(server, mode=mode) as second:  # a new session gets the cached answer
         c = await second.list_tools()
     assert dump(a) == dump(b) == dump(c)
-    assert len(a.tools) == len(CATALOG) + 1  # the default tools and check_approval
+    assert len(a.tools) == len(CATALOG) + 3  # the default tools, check_approval, request_mandate and spending
     # the cached answer still calls: the first call after it works as usual
     async with Client(server, mode=mode) as third:
         await third.list_tools()
@@ -60,7 +60,9 @@ async def test_discover_mode_caches_its_own_three_tools(tmp_path: Path, mode: st
     async with Client(server, mode=mode) as c:
         first, again = await c.list_tools(), await c.list_tools()
     assert (
-        [t.name for t in first.tools] == [t.name for t in again.tools] == ["find_tools", "describe_tool", "call_tool"]
+        [t.name for t in first.tools]
+        == [t.name for t in again.tools]
+        == ["find_tools", "describe_tool", "call_tool", "spending"]
     )
 
 

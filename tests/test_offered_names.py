@@ -36,7 +36,15 @@ from telnyx_numbers_mcp.store import open_store
 
 pytestmark = pytest.mark.anyio
 
-SERVER_TOOLS = ("find_tools", "describe_tool", "call_tool", "check_approval", "confirm_action")
+SERVER_TOOLS = (
+    "find_tools",
+    "describe_tool",
+    "call_tool",
+    "check_approval",
+    "confirm_action",
+    "request_mandate",
+    "spending",
+)
 KNOWN = frozenset({t.name for t in ALL_CATALOG} | set(SERVER_TOOLS))
 SNAKE = re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?!\w)")  # a word that may be a tool name
 # a made-up tool name would not be in KNOWN: a word shaped like one counts too
@@ -221,6 +229,22 @@ async def walk(client: Client) -> list[tuple[str, str, tuple[str, ...]]]:
     for name in sorted(names & set(by_name)):
         await call(name, call_args(by_name[name]))
         await call(name, {"not_an_argument": 1})
+    # the spend tools: the report, a mandate request (its summary names the purchase tools it covers) and a bad one
+    if "spending" in names:
+        await call("spending", {})
+    if "request_mandate" in names:
+        await call(
+            "request_mandate",
+            {
+                "max_numbers": 2,
+                "max_total_usd": 5,
+                "countries": ["US"],
+                "number_types": ["local"],
+                "expires_in_minutes": 60,
+                "reason": "two lines",
+            },
+        )
+        await call("request_mandate", {"max_numbers": 0, "not_an_argument": 1})
     # an order that waits for regulatory requirements, and a reservation (hints of their own)
     if "available_phone_numbers_list" in names:
         found = await call("available_phone_numbers_list", {"filter": {"country_code": "DE", "limit": 2}})

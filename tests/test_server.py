@@ -15,7 +15,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 
-from helpers import ALL_CATALOG, CATALOG, TOOLS, call_args, text_of, tool_data
+from helpers import ALL_CATALOG, CATALOG, SPEND_TOOLS, TOOLS, call_args, text_of, tool_data
 from sandbox_helpers import served
 from sdk_oracle import sdk_request
 from telnyx_numbers_mcp.app import build_server
@@ -83,7 +83,8 @@ def is_cost_lookup(tool: ToolSpec, request: dict[str, Any]) -> bool:
 async def test_every_tool_sends_the_same_request_as_the_official_sdk(sb: Sandbox, connect: Connect) -> None:
     async with connect(purchase_policy="allow", toolsets=("all",)) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(listed) == {t.name for t in ALL_CATALOG}  # allow: no confirm_action, no check_approval
+        # allow: no confirm_action, no check_approval, no request_mandate (nothing is asked); spending stays
+        assert set(listed) == {t.name for t in ALL_CATALOG} | {"spending"}
         mismatches = []
         for tool in ALL_CATALOG:
             args = call_args(tool)
@@ -384,16 +385,17 @@ async def test_read_only_offers_no_write_tool(connect: Connect) -> None:
 
 
 async def test_the_default_policy_adds_check_approval_to_the_full_list(connect: Connect) -> None:
-    assert await names(connect) == set(TOOLS) | {"check_approval"}
-    assert await names(connect, purchase_policy="host-confirm") == set(TOOLS) | {"confirm_action"}
+    assert await names(connect) == set(TOOLS) | {"check_approval", *SPEND_TOOLS}
+    # host-confirm asks through confirm_action, which cannot grant a mandate: only spending comes along
+    assert await names(connect, purchase_policy="host-confirm") == set(TOOLS) | {"confirm_action", "spending"}
 
 
 async def test_opt_in_toolsets_are_offered_only_when_named(connect: Connect) -> None:
     default = await names(connect)
     assert not default & {"phone_numbers_list", "requirement_groups_create", "number_lookup_retrieve"}
     numbers = await names(connect, toolsets=("numbers",))
-    assert numbers == {t.name for t in ALL_CATALOG if t.toolset == "numbers"} | {"check_approval"}
-    assert await names(connect, toolsets=("all",)) == {t.name for t in ALL_CATALOG} | {"check_approval"}
+    assert numbers == {t.name for t in ALL_CATALOG if t.toolset == "numbers"} | {"check_approval"}  # no purchases
+    assert await names(connect, toolsets=("all",)) == {t.name for t in ALL_CATALOG} | {"check_approval", *SPEND_TOOLS}
     # naming a tool offers it without its toolset; a billed tool brings check_approval (past the lookup budget)
     assert await names(connect, tools=("number_lookup_retrieve",)) == {"number_lookup_retrieve", "check_approval"}
 

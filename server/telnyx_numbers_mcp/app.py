@@ -27,6 +27,7 @@ from telnyx_numbers_mcp.guards.redaction import bounded, redact_logs
 from telnyx_numbers_mcp.listing import ToolListCache
 from telnyx_numbers_mcp.logs import limit_repeats
 from telnyx_numbers_mcp.runtime import CONFIRM_TOOL, Runtime, build_runtime, make_client
+from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL, SPENDING_TOOL
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.catalog import ToolSpec
@@ -161,6 +162,12 @@ def build_app(
                 return await rt.gate.confirm(args)
             if name == CHECK_TOOL:
                 return await rt.gate.check(ctx, args)
+            if name == MANDATE_TOOL:
+                from telnyx_numbers_mcp.spend.asking import request_mandate
+
+                return await request_mandate(rt, ctx, params, args)
+            if name == SPENDING_TOOL:
+                return rt.spend.report()
             if rt.discover:
                 return await discover(ctx, params, name, args)
             return await run(ctx, params, rt.tools[name], args)

@@ -96,6 +96,11 @@ def _common(parser: argparse.ArgumentParser, *, port_default: str | None = None)
     add("--lookup-budget", type=int, default=S,
         help=_h("billed number lookups per UTC day (shared by every process on the store) before each needs "
                 "approval", "lookup_budget"))  # fmt: skip
+    add("--spend-limit", default=S, metavar="daily=USD,monthly=USD",
+        help=_h("most that purchases may count per UTC day and/or month, for everyone on the store (upfront cost "
+                "plus the first month)", "spend_limit"))  # fmt: skip
+    add("--spend-limit-per-user", default=S, metavar="daily=USD,monthly=USD",
+        help=_h("the same per signed-in subject (hosted, --auth-issuer)", "spend_limit_per_user"))  # fmt: skip
     add("--timeout", type=float, default=S, help=_h("seconds one request to Telnyx may take in all", "timeout"))
     add("--max-retries", type=int, default=S,
         help=_h("retries for reads (GET) on 429, 5xx and connection errors", "max_retries"))  # fmt: skip
@@ -162,9 +167,29 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=None, help="at most this many records (default: all)")
     audit.add_argument("--verify", action="store_true", help="walk the whole chain: print `ok N records`, or name the "
                        "first record that was changed, deleted or inserted and exit 1 (default: off)")  # fmt: skip
-    ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one")
-    ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline"])
-    ap.add_argument("approval_id", nargs="?", help="the approval to decide")
+    ap = sub.add_parser("approvals", parents=[common], help="list pending approvals, or approve/decline one; "
+                        "`approvals mandate grant|list|revoke` for mandates")  # fmt: skip
+    ap.add_argument("action", nargs="?", default="list", choices=["list", "approve", "decline", "mandate"])
+    ap.add_argument(
+        "approval_id", nargs="?", help="the approval to decide (after `mandate`: grant, list or revoke; default: none)"
+    )
+    ap.add_argument("mandate_id", nargs="?", help="after `mandate revoke`: the mandate to revoke (default: none)")
+    md = ap.add_argument_group("mandates (`approvals mandate grant`; with `approvals approve ID`, they lower a "
+                               "requested mandate's bounds)")  # fmt: skip
+    md.add_argument("--max-numbers", type=int, default=None, help="the most numbers it may buy (default: none)")
+    md.add_argument("--max-total", default=None, metavar="USD", help="the most USD its purchases count together "
+                    "(upfront plus the first month of each; default: none)")  # fmt: skip
+    md.add_argument("--countries", default=None, help="comma-separated ISO codes (default: any country)")
+    md.add_argument("--types", default=None, help="number types: local,toll_free,mobile,national (default: any)")
+    md.add_argument("--purchase-tools", default=None, help="the purchase tools it covers (default: all four)")
+    md.add_argument("--for", dest="for_subject", default=None, metavar="SUBJECT",
+                    help="hosted: the subject (token sub) it is for (default: the local user)")  # fmt: skip
+    md.add_argument(
+        "--expires-in", default=None, metavar="DURATION", help="e.g. 90m, 2h, 1d (at most 7d; default: none)"
+    )
+    md.add_argument(
+        "--reason", default=None, help="what it is for (shown in the audit trail and mandate list; default: none)"
+    )
     ap.add_argument(
         "--all-modes",
         action="store_true",
@@ -254,8 +279,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "approvals":
             from telnyx_numbers_mcp.approvals.terminal import run as run_approvals
+            from telnyx_numbers_mcp.spend.terminal import Options
+            from telnyx_numbers_mcp.spend.terminal import run as run_mandates
 
-            return run_approvals(settings, ns.action, ns.approval_id, all_modes=ns.all_modes, assume_yes=ns.yes)
+            options = Options(ns.max_numbers, ns.max_total, ns.countries, ns.types, ns.purchase_tools,
+                              ns.for_subject, ns.expires_in, ns.reason)  # fmt: skip
+            if ns.action == "mandate":
+                return run_mandates(settings, ns.approval_id or "list", ns.mandate_id, options)
+            return run_approvals(settings, ns.action, ns.approval_id, all_modes=ns.all_modes, assume_yes=ns.yes,
+                                 mandate=options)  # fmt: skip
         if command == "demo":
             from telnyx_numbers_mcp.demo import run_demo
 
@@ -345,7 +377,12 @@ def print_tools(settings: Settings) -> int:
 
     rt = build_runtime(settings)
     try:
-        kinds = {"confirm_action": "confirm", "check_approval": "approval"}
+        kinds = {
+            "confirm_action": "confirm",
+            "check_approval": "approval",
+            "request_mandate": "mandate",
+            "spending": "read",
+        }
         for tool in rt.visible(None):
             spec = rt.tools.get(tool.name)
             kind = spec.kind if spec else kinds.get(tool.name, "discovery")

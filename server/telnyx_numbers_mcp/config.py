@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from telnyx_numbers_mcp.errors import ConfigError
+from telnyx_numbers_mcp.spend.limits import SpendLimit
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 PurchasePolicy = Literal["confirm", "host-confirm", "elicit-only", "review-only", "deny", "allow"]
@@ -61,6 +62,7 @@ ENV_VARS = {
             "approval_ttl", "approval_port", "no_browser", "approval_notify", "public_url", "otel_include_arguments",
             "max_pending_approvals", "auth_issuer", "auth_audience", "approver_client_id",
             "approver_client_secret_file", "approvers", "approver_claim", "allow_self_approval",
+            "spend_limit", "spend_limit_per_user",
         )
     },
     "http_token_file": "MCP_HTTP_TOKEN_FILE",
@@ -85,6 +87,8 @@ DEFAULT_MEANINGS = {
     "sandbox_state": "none (in memory)",
     "auth_audience": "--public-url + /mcp",
     "approvers": "none",
+    "spend_limit": "none (no limit)",
+    "spend_limit_per_user": "none (no limit)",
 }
 
 
@@ -132,6 +136,9 @@ class Settings(BaseModel):
     max_numbers_per_order: int = Field(default=10, ge=1)
     max_order_cost: float | None = Field(default=None, gt=0)
     lookup_budget: int = Field(default=25, ge=0)  # billed lookups per UTC day (shared by the store's processes)
+    # what purchases may count per UTC day and month (spend/): everyone on the store, and each subject (hosted)
+    spend_limit: SpendLimit | None = None
+    spend_limit_per_user: SpendLimit | None = None
     audit_log: Path | None = None
     confirmation_ttl: float = Field(default=600.0, gt=0)
     elicitation_timeout: float = Field(default=300.0, gt=0)
@@ -193,6 +200,13 @@ class Settings(BaseModel):
         if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             return tuple(part.strip() for v in value for part in v.split(",") if part.strip())
         return value
+
+    @field_validator("spend_limit", "spend_limit_per_user", mode="before")
+    @classmethod
+    def _spend_limit(cls, value: Any, info: Any) -> Any:
+        """`daily=5,monthly=100` -> SpendLimit; every part is checked (spend/limits.py names the one at fault)."""
+        flag = "--" + str(info.field_name).replace("_", "-")
+        return SpendLimit.parse(value, flag) if isinstance(value, str) else value
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -277,6 +291,11 @@ class Settings(BaseModel):
     def _hosted(self) -> Settings:
         """--auth-issuer and the approver options: combinations that would not do what they say are refused."""
         approver_options = bool(self.approver_client_id or self.approvers or self.approver_claim)
+        if self.auth_issuer is None and self.spend_limit_per_user is not None:
+            raise ValueError(
+                "--spend-limit-per-user needs --auth-issuer: callers have a subject only when they sign in (hosted "
+                "mode); use --spend-limit for a limit shared by everyone on the store"
+            )
         if self.auth_issuer is None:
             if approver_options or self.auth_audience or self.allow_self_approval:
                 raise ValueError(

@@ -1,8 +1,10 @@
 """`telnyx-numbers-mcp demo`: a short scripted walk-through for a person at a terminal.
 
 It drives the real server through a real MCP client (in memory) against the built-in sandbox:
-search numbers in Chicago, reserve one, order it (showing the human approval step), check the order.
-Nothing is bought and no account or network is needed.
+search numbers in Chicago, reserve one, order it (showing the human approval step), check the order, then ask
+for a mandate (a human approves a bounded set of purchases once) and buy another number under it, unasked.
+Nothing is bought and no account or network is needed; the approvals store and the mandate live in a temporary
+folder unless --state-dir or --store says otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import mcp_types as types
 from telnyx_numbers_mcp.config import Settings
 
 RULE = "-" * 60
+MANDATE = {"max_numbers": 2, "max_total_usd": 5, "countries": ["US"], "number_types": ["local"],
+           "expires_in_minutes": 30, "reason": "the demo's second number"}  # fmt: skip
 
 
 def _interactive() -> bool:
@@ -61,6 +65,8 @@ def demo_settings(settings: Settings, audit_dir: Path) -> Settings:
     }
     if settings.audit_log is None:
         update["audit_log"] = audit_dir / "audit.jsonl"
+    if settings.state_dir is None and settings.store is None:  # the demo's mandate must not outlive it
+        update["state_dir"] = audit_dir / "state"
     return settings.model_copy(update=update)
 
 
@@ -77,7 +83,9 @@ async def _walk_through(settings: Settings, auto_approve: bool, out: Any, audit_
 
     async def approve(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         message = str(getattr(params, "message", ""))
-        say("   The server stops and asks a human before buying:")
+        ahead = "GRANT A MANDATE" in message
+        say("   The server asks a human once, ahead of the purchases:" if ahead else
+            "   The server stops and asks a human before buying:")  # fmt: skip
         if ask_person:
             return await terminal_approval(context, params)
         for line in message.strip().splitlines():
@@ -133,6 +141,27 @@ async def _walk_through(settings: Settings, auto_approve: bool, out: Any, audit_
         phones = [p for p in status.get("phone_numbers") or [] if isinstance(p, dict)]
         detail = ", ".join(f"{p.get('phone_number')} {p.get('status')}" for p in phones)
         say(f"   Order status: {status.get('status')}" + (f" ({detail})" if detail else ""))
+
+        say("\n5. Mandate: request_mandate (up to 2 US local numbers and 5 USD, for 30 minutes) - approved once")
+        mandate = await client.call_tool("request_mandate", MANDATE)
+        granted = mandate.structured_content if isinstance(mandate.structured_content, dict) else {}
+        if mandate.is_error or not granted.get("id"):
+            say(f"   Not granted: {_text(mandate)[:300]}")
+            return 0 if "Not approved" in _text(mandate) else 1
+        say(f"   Mandate {granted['id']} granted: purchases within it go out without asking.")
+
+        second = str(items[1]["phone_number"]) if len(items) > 1 else number
+        say(f"\n6. Order under the mandate: number_orders_create ({second}) - no question this time")
+        under = await client.call_tool("number_orders_create", {"phone_numbers": [{"phone_number": second}]})
+        placed = _data(under)
+        if under.is_error or not isinstance(placed, dict):
+            say(f"   Order not placed: {_text(under)[:300]}")
+            return 1
+        paid = [
+            str(getattr(b, "text", "")) for b in under.content if "Paid under mandate" in str(getattr(b, "text", ""))
+        ]
+        say(f"   Order {placed.get('id')} placed: {placed.get('status')}")
+        say(f"   {paid[0] if paid else 'Not paid under the mandate.'}")
     say(RULE)
     say(f"Done. Writes were audited to {audit_note}. Next: README.md, 'Use it from your MCP client'.")
     return 0

@@ -158,6 +158,9 @@ def _release(plan: Plan, a: Mapping[str, str]) -> None:
 
 def _review(plan: Plan, a: Mapping[str, str]) -> None:
     since = a.get("since", "").strip()
+    if plan.offer.has("spending"):
+        plan.say("Call spending: what purchases spent and hold today and this month against the spending limits, "
+                 "the active mandates and what is left of each, and how many approvals wait for a human.")  # fmt: skip
     plan.use("number_orders_list", "List number orders", (f"(filter created_at.gt={since}) " if since else "")
              + "with their status, count and whether requirements are met")  # fmt: skip
     plan.use("number_block_orders_list", "List block orders")
@@ -168,8 +171,8 @@ def _review(plan: Plan, a: Mapping[str, str]) -> None:
     if plan.offer.has("check_approval"):
         plan.say("For every approval_id of an answer in this conversation that said awaiting approval, call "
                  "check_approval and report its status.")  # fmt: skip
-    plan.say("Sum up for the user: what was bought, what is pending and what waits for them (approvals, "
-             "requirements).")  # fmt: skip
+    plan.say("Sum up for the user: what was bought and spent, what is left of the limits and mandates, what is "
+             "pending and what waits for them (approvals, requirements).")  # fmt: skip
 
 
 WORKFLOWS: tuple[Workflow, ...] = (
@@ -201,7 +204,7 @@ WORKFLOWS: tuple[Workflow, ...] = (
     ),
     Workflow(
         "review_spending_and_approvals", "Review spending and pending approvals",
-        "What was ordered, what is pending, and which approvals and requirements wait for you.",
+        "What was spent and ordered, what is left of the limits and mandates, and what waits for you.",
         (_arg("since", "Only orders created after this date (YYYY-MM-DD)."),),
         _review,
     ),

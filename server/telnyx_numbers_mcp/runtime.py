@@ -29,6 +29,7 @@ from telnyx_numbers_mcp.guards.redaction import Redactor
 from telnyx_numbers_mcp.keyring import LABELS, Keyring, hkdf_sha256
 from telnyx_numbers_mcp.mode import Mode
 from telnyx_numbers_mcp.offer import Offer
+from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL, SPENDING_TOOL, mandate_tool, spending_tool
 from telnyx_numbers_mcp.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -36,11 +37,13 @@ if TYPE_CHECKING:
     from telnyx_numbers_mcp.calls.costs import PriceCache
     from telnyx_numbers_mcp.calls.requirements import RequirementBook
     from telnyx_numbers_mcp.discovery import Ranker
+    from telnyx_numbers_mcp.spend.meter import Meter
     from telnyx_numbers_mcp.telemetry import Telemetry
 
 CONFIRM_TOOL = "confirm_action"
-SERVER_TOOLS = (CONFIRM_TOOL, CHECK_TOOL)  # tools of this server itself, not Telnyx operations
-SERVER_TOOL_SCOPE = SCOPE_BY_KIND["purchase"]  # they carry out purchases and destructive calls
+SERVER_TOOLS = (CONFIRM_TOOL, CHECK_TOOL, MANDATE_TOOL)  # tools of this server itself, not Telnyx operations
+SERVER_TOOL_SCOPE = SCOPE_BY_KIND["purchase"]  # they carry out (or approve ahead) purchases and destructive calls
+SPENDING_SCOPE = SCOPE_BY_KIND["read"]  # the spending tool only reads
 # what the offered tools depend on: (the client can elicit, the token's known scopes or None without a token)
 Variant = tuple[bool, frozenset[str] | None]
 
@@ -94,8 +97,11 @@ class Runtime:
     sessions: int = 0
     confirm: types.Tool = field(default_factory=confirm_tool)
     check: types.Tool = field(default_factory=check_tool)
+    mandate: types.Tool = field(default_factory=mandate_tool)
+    spending: types.Tool = field(default_factory=spending_tool)
     task_group: anyio.abc.TaskGroup | None = None  # where side work (the review page listener) runs
     _gate: Gate | None = field(default=None, repr=False)
+    _spend: Meter | None = field(default=None, repr=False)
     redactor: Redactor = field(default_factory=Redactor)  # masks the API key in all the server writes
     _reference_key: bytes | None = field(default=None, repr=False)
     telemetry: Telemetry | None = None  # OpenTelemetry, only with the otel extra and OTEL_* set
@@ -171,6 +177,15 @@ class Runtime:
             self._gate = Gate(self, send=lambda tool, args, decision: execute(self, tool, args, decision))
         return self._gate
 
+    @property
+    def spend(self) -> Meter:
+        """Spending limits and mandates (spend/), made on first use like the gate."""
+        if self._spend is None:
+            from telnyx_numbers_mcp.spend.meter import Meter
+
+            self._spend = Meter(self)
+        return self._spend
+
     def close_gate(self) -> None:
         """The last session ended: stop the side listener and close the store (reopened on need)."""
         if self._gate is not None:
@@ -205,6 +220,8 @@ class Runtime:
         for a name that is no tool here (the call says so). The HTTP ScopeGuard and the handler both ask it."""
         if name in SERVER_TOOLS:
             return SERVER_TOOL_SCOPE
+        if name == SPENDING_TOOL:
+            return SPENDING_SCOPE
         if self.discover and name in (discovery.FIND, discovery.DESCRIBE):
             return SCOPE_BY_KIND["read"]
         if self.discover and name == discovery.CALL:
@@ -246,6 +263,11 @@ class Runtime:
                 listed.append(self.confirm)  # the host's approval prompt on this tool is the human's approval
             if any(t.may_ask for t in offered) and policy in ("confirm", "elicit-only", "review-only") and approvals:
                 listed.append(self.check)  # approval tools stay direct in every mode: clients gate them by name
+            buys = any(t.kind == "purchase" for t in offered)
+            if buys and policy in ("confirm", "elicit-only", "review-only") and approvals:
+                listed.append(self.mandate)  # a human approves several purchases ahead, through the same channels
+            if buys and (granted is None or SPENDING_SCOPE in granted):
+                listed.append(self.spending)
             cached = self._listings[key] = listed
         return cached
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,12 +81,26 @@ def judge(answer: Any, how: str = "elicitation") -> Decision:
     return Decision(False, how, "the user did not tick 'approve'")
 
 
-def form_question(summary: str, approval_id: str) -> types.InputRequiredResult:
+@dataclass(frozen=True)
+class Form:
+    """What a form question asks: its schema, the line after the summary, and how an answer becomes a decision
+    plus, where the human may lower what was asked (a mandate's bounds: spend/mandates.py), the arguments they
+    approved (None: exactly those asked)."""
+
+    schema: dict[str, Any]
+    judge: Callable[[Any], tuple[Decision, dict[str, Any] | None]]
+    footer: str = QUESTION_FOOTER
+
+
+PLAIN = Form(APPROVE_SCHEMA, lambda answer: (judge(answer), None))
+
+
+def form_question(summary: str, approval_id: str, form: Form = PLAIN) -> types.InputRequiredResult:
     """The 2026-07-28 question: the client asks and calls again carrying this approval's own state."""
     return types.InputRequiredResult(
         input_requests={
             APPROVE_KEY: types.ElicitRequest(
-                params=types.ElicitRequestFormParams(message=summary + QUESTION_FOOTER, requested_schema=APPROVE_SCHEMA)
+                params=types.ElicitRequestFormParams(message=summary + form.footer, requested_schema=form.schema)
             )
         },
         request_state=STATE_PREFIX + approval_id,
@@ -114,20 +129,23 @@ def answered(params: types.CallToolRequestParams) -> tuple[str, Any] | None:
     return state[len(STATE_PREFIX) :], responses[APPROVE_KEY]
 
 
-async def ask_form(ctx: ServerRequestContext[Any], summary: str, *, timeout: float) -> Decision:
-    """Handshake era: a server-to-client elicitation request, bounded by `timeout`."""
+async def ask_form(
+    ctx: ServerRequestContext[Any], summary: str, *, timeout: float, form: Form = PLAIN
+) -> tuple[Decision, dict[str, Any] | None]:
+    """Handshake era: a server-to-client elicitation request, bounded by `timeout`; the decision and, for a form
+    whose bounds the human may lower, the arguments they approved."""
     if not ctx.session.can_send_request:
-        return Decision(False, "elicitation", "this transport cannot carry a question to the user")
+        return Decision(False, "elicitation", "this transport cannot carry a question to the user"), None
     try:
         with anyio.fail_after(timeout):
             answer = await ctx.session.elicit_form(
-                summary + QUESTION_FOOTER, APPROVE_SCHEMA, related_request_id=ctx.request_id
+                summary + form.footer, form.schema, related_request_id=ctx.request_id
             )
     except TimeoutError:
-        return Decision(False, "elicitation", f"no answer within {timeout:.0f} s")
+        return Decision(False, "elicitation", f"no answer within {timeout:.0f} s"), None
     except (MCPError, NoBackChannelError) as exc:
-        return Decision(False, "elicitation", f"the question could not be asked ({exc})")
-    return judge(answer)
+        return Decision(False, "elicitation", f"the question could not be asked ({exc})"), None
+    return form.judge(answer)
 
 
 async def ask_url(ctx: ServerRequestContext[Any], url: str, approval_id: str, *, timeout: float) -> str | None:

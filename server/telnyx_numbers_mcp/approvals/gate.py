@@ -193,8 +193,21 @@ class Gate:
         if s.purchase_policy == "allow":
             self.note(decision="allowed_by_policy")
             return await self.send(tool, args, Decision(True, "policy-allow", "--purchase-policy allow"))
+        cover = self.rt.spend.cover(tool, args, costs)  # a mandate a human granted ahead of time (spend/)
+        if cover.hold is not None:
+            return await self.rt.spend.send_covered(cover, tool, args, self.rt.offer(ctx))
         summary = await summarize(self.rt, tool, args, costs)  # after look-ups naming what the call acts on
         summary = await self._with_requirements(tool, args, costs, summary)
+        summary = cover.noted(summary)  # why no active mandate covers it, when one exists
+        return await self.ask(ctx, tool, args, summary)
+
+    async def ask(
+        self, ctx: Ctx, tool: ToolSpec, args: dict[str, Any], summary: str
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """Ask the human about `summary` through the first channel that works (a purchase, or a mandate request:
+        spend/asking.py), then carry out what they approved."""
+        s = self.rt.settings
+        in_client = self._in_client()
         if in_client and channels.can_form(ctx):
             return await self._form(ctx, tool, args, summary)
         if s.purchase_policy == "host-confirm":
@@ -224,13 +237,16 @@ class Gate:
                 f"{tool.name} would buy {count} numbers, over the limit of {s.max_numbers_per_order} per order "
                 "(--max-numbers-per-order); nothing was sent. Split the order or ask the operator to raise it."
             )
-        # costs are for the human's summary and the cost cap; `allow` without a cap needs neither
-        wants_costs = s.purchase_policy != "allow" or s.max_order_cost is not None
+        # costs are for the human's summary, the cost cap and the spending limits; `allow` with neither needs none
+        # (its purchases then count as of unknown cost)
+        limited = s.max_order_cost is not None or s.spend_limit is not None or s.spend_limit_per_user is not None
         costs: Costs = {}
-        if tool.kind == "purchase" and wants_costs and self.rt.client is not None:
+        if tool.kind == "purchase" and (s.purchase_policy != "allow" or limited) and self.rt.client is not None:
             costs = await lookup_costs(self.rt.client, self.rt.searches, self.rt.prices, tool.name, args)
         total = total_cost(tool.name, args, costs) if tool.kind == "purchase" else None
         self.note(cost=total)
+        if tool.kind == "purchase":
+            self.rt.spend.before_asking(tool, args, costs)  # --spend-limit: refused before anyone is asked
         if s.max_order_cost is not None and tool.kind == "purchase":
             if total is None:
                 self.note(decision="refused")
@@ -315,7 +331,7 @@ class Gate:
         caller cannot answer there is moved to the review page, once, and announced then."""
         in_client = self._in_client()
         if in_client and channels.modern(ctx) and approval.channel == "elicitation" and channels.can_form(ctx):
-            return channels.form_question(approval.summary, approval.id)
+            return channels.form_question(approval.summary, approval.id, self._form_for(approval.tool, approval.args))
         if in_client and channels.modern(ctx) and approval.channel == "url-elicitation":
             return channels.url_question(await self.review_url(approval), approval.id)
         if approval.channel == "elicitation" and self.store.rechannel(
@@ -336,15 +352,28 @@ class Gate:
         approval, created = self._create(tool, args, summary, "elicitation")
         if not created:
             return await self._resume(ctx, approval)
+        form = self._form_for(tool.name, approval.args)
         if channels.modern(ctx):
             self.note(decision="asked")
-            return channels.form_question(summary, approval.id)
+            return channels.form_question(summary, approval.id, form)
         try:
-            decision = await channels.ask_form(ctx, summary, timeout=self.rt.settings.elicitation_timeout)
+            decision, granted = await channels.ask_form(
+                ctx, summary, timeout=self.rt.settings.elicitation_timeout, form=form
+            )
         except BaseException:  # the call ended unanswered (cancelled): no one else can answer this question
             self._decide(approval, False, "elicitation", "the call ended before the user answered")
             raise
-        return await self._settle(ctx, approval, decision)
+        return await self._settle(ctx, approval, decision, granted)
+
+    def _form_for(self, tool: str, args: dict[str, Any]) -> channels.Form:
+        """The question's form: Approve alone, or for a mandate also the bounds the human may lower."""
+        from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL
+
+        if tool == MANDATE_TOOL:
+            from telnyx_numbers_mcp.spend.mandates import form
+
+            return form(args)
+        return channels.PLAIN
 
     async def _answer(
         self, ctx: Ctx, tool: ToolSpec, args: dict[str, Any], approval_id: str, answer: Any
@@ -374,14 +403,17 @@ class Gate:
                 "is taken once, so this replay was refused and nothing was sent. Call the tool again for a "
                 "new approval."
             )
-        return await self._settle(ctx, approval, channels.judge(answer))
+        return await self._settle(ctx, approval, *self._form_for(approval.tool, approval.args).judge(answer))
 
-    async def _settle(self, ctx: Ctx, approval: Approval, decision: Decision) -> types.CallToolResult:
-        """Record an in-client answer; the one that wins the store's transition goes on to execute."""
+    async def _settle(
+        self, ctx: Ctx, approval: Approval, decision: Decision, granted: dict[str, Any] | None = None
+    ) -> types.CallToolResult:
+        """Record an in-client answer (with the arguments approved, when the human lowered a mandate's bounds); the
+        one that wins the store's transition goes on to execute."""
         who = self._client_name(ctx)
         asker = requester_record(approval.requester, approval.requester_client)  # hosted: the requester decided
         if not self._decide(approval, decision.approved, decision.how, decision.detail, decided_by=who,
-                            approver=asker):  # fmt: skip
+                            approver=asker, args=granted):  # fmt: skip
             current = self.store.get(approval.id)
             status = current.status if current else "unknown"
             raise ApprovalError(
@@ -472,17 +504,24 @@ class Gate:
         return approval
 
     def decide(
-        self, approval_id: str, approve: bool, channel: str, decided_by: str, approver: Approver | None = None
+        self,
+        approval_id: str,
+        approve: bool,
+        channel: str,
+        decided_by: str,
+        approver: Approver | None = None,
+        args: dict[str, Any] | None = None,
     ) -> Approval | None:
         """A decision from outside the MCP call (review page, terminal). Returns the approval as it stands;
-        its status says whether this decision took effect. `approver`: who signed in on the review page."""
+        its status says whether this decision took effect. `approver`: who signed in on the review page; `args`:
+        what the human approved when they lowered a mandate's bounds."""
         approval = self.current(approval_id)
         if approval is None:
             return None
         if approval.status == "pending":
             detail = f"{'approved' if approve else 'declined'} by {decided_by} via {channel}"
             self._decide(approval, approve, channel, detail, decided_by=decided_by,
-                         approver=approver.record() if approver is not None else None)  # fmt: skip
+                         approver=approver.record() if approver is not None else None, args=args)  # fmt: skip
         return self.store.get(approval_id)
 
     def _decide(
@@ -494,19 +533,22 @@ class Gate:
         *,
         decided_by: str | None = None,
         approver: dict[str, Any] | None = None,
+        args: dict[str, Any] | None = None,
     ) -> bool:
-        """Record the decision once; the audit's `decided` record names the approver (who signed in, or the
-        requester answering in their own client) and the requester."""
+        """Record the decision once (the store's conditional transition); the audit's `decided` record names the
+        approver (who signed in, or the requester answering in their own client) and the requester. `args`, given
+        with an approval, replace the asked ones in that same update (a mandate whose bounds the human lowered)."""
         won = self.store.transition(
             approval.id, from_status="pending", to_status="approved" if approve else "declined",
-            channel=channel, decided_by=decided_by or detail, mode=self.rt.mode.key,
+            channel=channel, decided_by=decided_by or detail, mode=self.rt.mode.key, args=args if approve else None,
         )  # fmt: skip
         if won:
             self.note(decision="approved" if approve else "declined")
             named = {"approver": approver} if approver is not None else {}
+            lowered = {"granted": args} if approve and args is not None else {}
             self.rt.audit.append({
                 "event": "decided", "approval_id": approval.id, "tool": approval.tool, "approved": approve,
-                "channel": channel, "decided_by": decided_by or detail, "detail": detail, **named,
+                "channel": channel, "decided_by": decided_by or detail, "detail": detail, **named, **lowered,
                 **self._asked(approval), **self.rt.mode.record(),
             })  # fmt: skip
             if not approve:
@@ -635,6 +677,10 @@ class Gate:
         )
 
     async def _send_once(self, tool: ToolSpec | None, approval: Approval, decision: Decision) -> types.CallToolResult:
+        from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL
+
+        if approval.tool == MANDATE_TOOL:  # carrying out an approved mandate request grants the mandate
+            return self.rt.spend.grant(approval)
         if tool is None:
             return results.error(f"{approval.tool} is no longer offered by this server; nothing was sent.")
         try:

@@ -28,6 +28,7 @@ from telnyx_numbers_mcp.approvals import keys
 from telnyx_numbers_mcp.approvals.store import Approval
 from telnyx_numbers_mcp.connections import KEEP_ALIVE, ConnectionGuard, guarded_http, max_connections
 from telnyx_numbers_mcp.errors import ModeMismatch
+from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL
 
 if TYPE_CHECKING:
     from telnyx_numbers_mcp.approvals.gate import Gate
@@ -269,21 +270,35 @@ async def _handle(listener: ReviewListener, request: Request) -> Response:
             return _page("Refused", "<p>This decision did not carry this approval's token, so it was refused. "
                          "Nothing was approved and nothing was sent.</p>", nonce, status=403)  # fmt: skip
         channel = "url-elicitation" if approval.channel == "url-elicitation" else "review-page"
+        granted = None
+        if choice == "approve" and approval.tool == MANDATE_TOOL:  # the bounds the human kept or lowered
+            try:
+                granted = _bounds_posted(approval, form)
+            except ValueError as exc:
+                why = html.escape(str(exc))
+                return _page("Refused", f"<p>{why}. A mandate's bounds can only be lowered, never raised. Nothing "
+                             "was approved; go back to change them.</p>", nonce, status=400)  # fmt: skip
         telemetry = gate.rt.telemetry
         decided_by = approver.subject if approver is not None else "the user on the review page"
         with telemetry.decision(approval.id, channel) if telemetry is not None else contextlib.nullcontext():
-            approval, note = await _decide(gate, approval, choice == "approve", channel, decided_by, approver)
+            approval, note = await _decide(gate, approval, choice == "approve", channel, decided_by, approver, granted)
     signed = f"<p class=who>Signed in as {html.escape(approver.shown)}.</p>" if approver is not None else ""
     return _render(gate, approval, note + signed, nonce, secret)
 
 
 async def _decide(
-    gate: Gate, approval: Approval, approve: bool, channel: str, decided_by: str, approver: Approver | None
+    gate: Gate,
+    approval: Approval,
+    approve: bool,
+    channel: str,
+    decided_by: str,
+    approver: Approver | None,
+    granted: dict[str, Any] | None,
 ) -> tuple[Approval, str]:
-    """Record the click; an approval the click decided is carried out at once (in the decision's span, which
-    links to the call that asked, when telemetry is on)."""
+    """Record the click (with a mandate's bounds as the human kept or lowered them); an approval the click decided
+    is carried out at once (in the decision's span, which links to the call that asked, when telemetry is on)."""
     was = approval.status
-    after = gate.decide(approval.id, approve, channel, decided_by, approver) or approval
+    after = gate.decide(approval.id, approve, channel, decided_by, approver, args=granted) or approval
     if was != "pending" or after.status != ("approved" if approve else "declined"):
         return after, f"<p class=note>Your click changed nothing: this approval was already {after.status}.</p>"
     if after.status == "approved" and gate.rt.client is not None:
@@ -310,6 +325,7 @@ def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str, actions
             f"<p class=expiry>Expires in <span id=left data-left={left}>{left // 60} min {left % 60:02d} s</span> "
             f"(at {_utc(a.expires_at)}). After that nothing will be sent.</p>"
             f'<form method=post action="{action}"><input type=hidden name=token value="{token}">'
+            f"{_bounds_inputs(a) if a.tool == MANDATE_TOOL else ''}"
             "<button name=decision value=approve class=approve>Approve</button> "
             "<button name=decision value=decline class=decline>Decline</button></form>"
             f"<script nonce=\"{nonce}\">(function(){{var e=document.getElementById('left');var n=+e.dataset.left;"
@@ -317,9 +333,8 @@ def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str, actions
             "},1000);})();</script>"
         )
         return _page("Approve this action?", note + body, nonce)
-    titles = {
-        "approved": "Approved", "executed": "Approved and sent", "declined": "Declined", "expired": "Expired",
-    }  # fmt: skip
+    sent = "Approved: mandate granted" if a.tool == MANDATE_TOOL else "Approved and sent"
+    titles = {"approved": "Approved", "executed": sent, "declined": "Declined", "expired": "Expired"}
     late = "was approved but not carried out before it expired" if a.decided_by else "expired before anyone decided"
     lines = {
         "approved": "<p>Approved. The server sends it as soon as the agent asks for the result.</p>",
@@ -330,10 +345,60 @@ def _render(gate: Gate, a: Approval, note: str, nonce: str, secret: str, actions
     return _page(titles[a.status], note + lines[a.status] + summary, nonce)
 
 
+_NUMBER_FIELDS = ("max_numbers", "max_total_usd", "expires_in_minutes")
+_CHOICE_FIELDS = ("countries", "number_types", "tools")
+
+
+def _bounds_inputs(a: Approval) -> str:
+    """A mandate request's bounds as inputs set to what was asked: the human may lower each before approving."""
+    from telnyx_numbers_mcp.spend.mandates import Bounds
+
+    asked = Bounds.from_args(a.args)
+    fields = [
+        ("max_numbers", "At most this many numbers", str(asked.max_numbers), "1"),
+        ("max_total_usd", "At most this many USD in all", str(a.args.get("max_total_usd")), "0.01"),
+        ("expires_in_minutes", "Expires this many minutes after approving", str(asked.minutes), "1"),
+    ]
+    rows = [f'<label>{html.escape(title)} <input type=number name={name} value="{html.escape(value)}" min={low} '
+            f'max="{html.escape(value)}" step={low} required></label><br>'
+            for name, title, value, low in fields]  # fmt: skip
+    choices = (("countries", "Countries", asked.countries), ("number_types", "Number types", asked.number_types),
+               ("tools", "Purchase tools", asked.tools))  # fmt: skip
+    for name, title, values in choices:
+        if values:
+            boxes = " ".join(f'<label><input type=checkbox name={name} value="{html.escape(v)}" checked> '
+                             f"{html.escape(v)}</label>" for v in values)  # fmt: skip
+            rows.append(f"<p>{title}: {boxes}</p>")
+    return ("<fieldset><legend>Bounds: lower any of them before approving, if you like (they cannot be raised)"
+            "</legend><input type=hidden name=bounds value=1>" + "".join(rows) + "</fieldset>")  # fmt: skip
+
+
+def _bounds_posted(a: Approval, form: dict[str, list[str]]) -> dict[str, Any] | None:
+    """The bounds a decision POST approves (None: exactly those asked, when the form carried none). ValueError, naming
+    it, for a bound that was raised or is not valid."""
+    from telnyx_numbers_mcp.spend.mandates import Bounds, lower
+
+    if not form.get("bounds"):
+        return None
+    asked = Bounds.from_args(a.args)
+    fields: dict[str, Any] = {}
+    for name in _NUMBER_FIELDS:
+        value = (form.get(name) or [""])[0].strip()
+        if value:
+            fields[name] = int(value) if value.isdigit() and name != "max_total_usd" else value
+    for name in _CHOICE_FIELDS:
+        if getattr(asked, name):  # an unchecked box is not posted: none checked is an empty choice
+            fields[name] = form.get(name) or []
+    return lower(asked, fields).args()
+
+
 def _outcome(a: Approval) -> str:
     out = a.outcome
     if out is None:
         return "<p>Approved and sent; the answer has not been recorded yet. Reload this page in a moment.</p>"
+    if a.tool == MANDATE_TOOL:  # nothing was sent to Telnyx: the mandate was granted (or could not be)
+        text = "\n".join(out.get("texts") or [])[:2000]
+        return f"<p>{'Not granted' if out.get('is_error') else 'Approved'}:</p><pre>{html.escape(text)}</pre>"
     if out.get("is_error"):
         text = "\n".join(out.get("texts") or [])[:2000]
         return f"<p>Approved and sent, but it failed:</p><pre>{html.escape(text)}</pre>"

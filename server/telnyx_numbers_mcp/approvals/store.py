@@ -184,10 +184,12 @@ class ApprovalStore(ABC):
         channel: str | None = None,
         decided_by: str | None = None,
         mode: str | None = None,
+        args: dict[str, Any] | None = None,
     ) -> bool:
         """Move from `from_status` to `to_status` if, and only if, the approval is in `from_status` now (and,
         leaving `pending` or `approved`, not past its expiry unless the target is `expired`; and made under
-        `mode` when given). True if this caller won."""
+        `mode` when given). `args` replace the stored arguments in the same update: what the human approved when
+        they lowered a mandate's bounds (its digest stays the request's). True if this caller won."""
         if from_status not in STATUSES or to_status not in STATUSES:
             raise ValueError(f"unknown status {from_status!r} -> {to_status!r}")
         now = time.time()
@@ -205,6 +207,9 @@ class ApprovalStore(ABC):
         if decided_by is not None:
             sets += ["decided_by = ?"]
             values += [decided_by]
+        if args is not None:
+            sets += ["args_json = ?"]
+            values += [json.dumps(args, sort_keys=True)]
         where = "id = ? AND status = ?"
         values += [approval_id, from_status]
         if from_status in ("pending", "approved"):  # a decision, or a send, after the expiry is none

@@ -20,6 +20,8 @@ from telnyx_numbers_mcp.auth.identity import requester_record, requester_shown
 from telnyx_numbers_mcp.config import Settings
 from telnyx_numbers_mcp.guards.audit import AuditLog
 from telnyx_numbers_mcp.mode import Mode, refusal
+from telnyx_numbers_mcp.spend.terminal import Options, grant_approved, lowered
+from telnyx_numbers_mcp.spend.tools import MANDATE_TOOL
 from telnyx_numbers_mcp.store import Store, open_store
 
 PROG = "telnyx-numbers-mcp"
@@ -28,8 +30,8 @@ PROG = "telnyx-numbers-mcp"
 def hint_flags(settings: Settings, mode: Mode | None = None, *, tool: str | None = None) -> list[str]:
     """The flags a pasted command needs to reach the same store under `mode` (default: this process's own),
     so that it works and cannot cross modes. With `tool` (for `call check_approval`): also what carrying out
-    that tool's approval needs (the tool offered, even from an opt-in toolset; the same sandbox state and
-    audit file)."""
+    that tool's approval needs (the tool offered, even from an opt-in toolset; the same sandbox state, audit
+    file and spending limit)."""
     own = Mode.of(settings)
     mode = mode or own
     flags = mode.flags()
@@ -39,6 +41,8 @@ def hint_flags(settings: Settings, mode: Mode | None = None, *, tool: str | None
             flags += ["--sandbox-state", str(settings.sandbox_state)]
         if settings.audit_log:
             flags += ["--audit-log", str(settings.audit_log)]
+        if settings.spend_limit is not None:  # carrying out a purchase holds its amount under the same limit
+            flags += ["--spend-limit", settings.spend_limit.flag()]
     if settings.state_dir:
         flags += ["--state-dir", str(settings.state_dir)]
     store = settings.store.get_secret_value() if settings.store else None
@@ -85,9 +89,21 @@ def _line(a: Approval, settings: Settings, *, with_mode: bool) -> str:
 
 
 def run(
-    settings: Settings, action: str, approval_id: str | None, *, all_modes: bool = False, assume_yes: bool = False
+    settings: Settings,
+    action: str,
+    approval_id: str | None,
+    *,
+    all_modes: bool = False,
+    assume_yes: bool = False,
+    mandate: Options | None = None,
 ) -> int:
-    """Works on whichever store --store names, so an operator can decide for any replica."""
+    """Works on whichever store --store names, so an operator can decide for any replica. `mandate`: the mandate
+    options (bounds that lower a requested mandate when approving it)."""
+    mandate = mandate or Options()
+    if mandate.any and action != "approve":
+        print(f"{PROG}: the mandate options (--max-numbers, --max-total, ...) go with `approvals approve ID` (to lower "
+              "a requested mandate) or `approvals mandate grant`", file=sys.stderr)  # fmt: skip
+        return 2
     server_store = open_store(settings)
     store = server_store.approvals()
     try:
@@ -97,7 +113,7 @@ def run(
             print(f"{PROG}: approvals {action} needs an approval id like ap_0123... "
                   f"(see `{PROG} approvals`); got {approval_id!r}", file=sys.stderr)  # fmt: skip
             return 2
-        return _decide(settings, store, server_store, action, approval_id, assume_yes=assume_yes)
+        return _decide(settings, store, server_store, action, approval_id, assume_yes=assume_yes, mandate=mandate)
     finally:
         store.close()
         server_store.close()
@@ -120,7 +136,14 @@ def _list(store: ApprovalStore, settings: Settings, *, all_modes: bool) -> int:
 
 
 def _decide(
-    settings: Settings, store: ApprovalStore, server_store: Store, action: str, approval_id: str, *, assume_yes: bool
+    settings: Settings,
+    store: ApprovalStore,
+    server_store: Store,
+    action: str,
+    approval_id: str,
+    *,
+    assume_yes: bool,
+    mandate: Options,
 ) -> int:
     approve = action == "approve"
     here = Mode.of(settings)
@@ -148,7 +171,23 @@ def _decide(
         return 1
     who = operator()
     hosted = approval.requester is not None
+    granted = None
+    if approval.tool == MANDATE_TOOL and approve:  # the operator may lower a requested mandate's bounds
+        try:
+            granted = lowered(approval, mandate)
+        except ValueError as exc:
+            print(f"{PROG}: {approval_id} was not approved: {exc} (a mandate's bounds can only be lowered)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    elif mandate.any:
+        print(f"{PROG}: {approval_id} is no mandate request ({approval.tool}); the mandate options do not apply to it",
+              file=sys.stderr)  # fmt: skip
+        return 2
     print(approval.summary)  # the whole of what is decided, before anything is
+    if granted is not None:
+        from telnyx_numbers_mcp.spend.mandates import Bounds, summary
+
+        print("\nLowered by you to:\n" + summary(Bounds.from_args(granted), sandbox=here.sandbox))
     print(f"\n{approval_id}: expires {when(approval.expires_at)}; made under {here.describe()}.", flush=True)
     if hosted:
         print(f"Asked on a hosted server by {asked_by(approval)}. You decide it as the operator ({who}) at the "
@@ -157,7 +196,7 @@ def _decide(
         return 1
     won = store.transition(
         approval_id, from_status="pending", to_status="approved" if approve else "declined",
-        channel="terminal", decided_by=who, mode=here.key,
+        channel="terminal", decided_by=who, mode=here.key, args=granted,
     )  # fmt: skip
     if not won:
         current = store.get(approval_id) or approval
@@ -171,12 +210,17 @@ def _decide(
                                     if hosted else {})}  # fmt: skip
     audit.append({"event": "decided", "approval_id": approval_id, "tool": approval.tool, "approved": approve,
                   "channel": "terminal", "decided_by": who, "approver": approver, **asked,
+                  **({"granted": granted} if granted else {}),
                   **here.record()})  # fmt: skip
     if not approve:
         audit.append({"event": "refused", "approval_id": approval_id, "tool": approval.tool, "args": approval.args,
                       "approval": {"approved": False, "how": "terminal", "detail": f"declined by {who}"},
                       **asked})  # fmt: skip
         print(f"\nDeclined {approval_id}. Nothing will be sent.")
+        return 0
+    if approval.tool == MANDATE_TOOL:  # nothing goes to Telnyx: the mandate is granted now
+        text = grant_approved(settings, store, server_store, approval_id)
+        print(f"\nApproved {approval_id}. {text or 'It was already granted.'}")
         return 0
     if hosted:  # only the person who asked may carry it out: a local `call check_approval` would be refused
         print(f"\nApproved {approval_id}. The server sends it now if the agent is waiting, or when the person who "

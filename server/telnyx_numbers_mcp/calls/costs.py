@@ -4,12 +4,14 @@ can be enforced.
 Prices come, in this order, from what this server's own searches returned a moment ago (a bounded cache
 with a time limit), from a search for the number itself (with its number type, so a toll-free or mobile
 number is found), or, for orders that name no numbers, from a search with the same filters, labelled as
-an estimate. Which numbers a purchase prices is in the one per-purchase table (guards/summary.ACTIONS).
+an estimate: the highest price among the numbers it shows (spending limits count an estimate at its top).
+Which numbers a purchase prices is in the one per-purchase table (guards/summary.ACTIONS).
 A failed look-up only means 'not quoted'.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -31,6 +33,7 @@ BLOCK_SEARCH = "available_phone_number_blocks_list"
 LOOKUP_TIMEOUT = 10.0
 PRICE_TTL = 1800.0  # seconds a searched price is trusted: as long as a reservation holds a number
 PRICE_CACHE_SIZE = 10_000
+ESTIMATE_SAMPLE = 20  # numbers an estimate looks at: it takes the highest price among them
 
 _NUMBER_TYPES = {
     phonenumbers.PhoneNumberType.MOBILE: "mobile",
@@ -143,6 +146,15 @@ def _quote(item: Mapping[str, Any], kind: str) -> dict[str, str] | None:
     }
 
 
+def _upfront_and_month(quote: dict[str, str]) -> float:
+    """What a quote counts (upfront plus one month), for picking the highest; unreadable prices count as 0."""
+    total = 0.0
+    for key in ("upfront_cost", "monthly_cost"):
+        with contextlib.suppress(ValueError):
+            total += float(quote.get(key) or 0)
+    return total
+
+
 def _number_query(e164: str) -> dict[str, Any]:
     number = phonenumbers.parse(e164)
     kind = number_type(e164)
@@ -225,12 +237,16 @@ async def lookup_costs(
                 if cache.get(key) is None:
                     await search(BLOCK_SEARCH, _block_query(target.number))
             else:
-                found = await search(NUMBER_SEARCH, {"filter": {**target.filters, "limit": 1}})
+                found = await search(NUMBER_SEARCH, {"filter": {**target.filters, "limit": ESTIMATE_SAMPLE}})
                 rows = found.get("data") if isinstance(found, Mapping) else None
-                first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
-                quote = _quote(first, str(target.filters.get("phone_number_type") or "local")) if first else None
-                if quote is not None:
-                    costs[target.key] = {**quote, "estimate": "yes"}
+                kind = str(target.filters.get("phone_number_type") or "local")
+                listed = rows if isinstance(rows, list) else []
+                quotes: list[dict[str, str]] = [
+                    q for r in listed if isinstance(r, Mapping) and (q := _quote(r, kind)) is not None
+                ]
+                if quotes:  # the upper bound of what Telnyx may pick: spending limits count an estimate at it
+                    highest = max(quotes, key=_upfront_and_month)
+                    costs[target.key] = {**highest, "estimate": "yes"}
                 return
         except Exception as exc:
             log.info("cost look-up for %s failed: %s", target.key, type(exc).__name__)

@@ -5,7 +5,7 @@ app.py maps them."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server import ServerRequestContext
@@ -19,6 +19,9 @@ from telnyx_numbers_mcp.guards.redaction import bounded
 from telnyx_numbers_mcp.offer import Offer
 from telnyx_numbers_mcp.request import build
 from telnyx_numbers_mcp.runtime import Runtime
+
+if TYPE_CHECKING:
+    from telnyx_numbers_mcp.spend.book import Hold
 
 
 def look_up_first(offer: Offer, reference: Any) -> str:
@@ -66,39 +69,56 @@ def _ids(data: Any) -> list[str]:
 
 
 async def execute(
-    rt: Runtime, tool: ToolSpec, args: dict[str, Any], decision: Decision | None, offer: Offer | None = None
+    rt: Runtime,
+    tool: ToolSpec,
+    args: dict[str, Any],
+    decision: Decision | None,
+    offer: Offer | None = None,
+    *,
+    hold: Hold | None = None,
 ) -> types.CallToolResult:
     """Send one validated, approved call; writes are audited before sending and after the answer. Hints in
-    the result name only what `offer` offers (without one: what a client that cannot ask the user is offered)."""
+    the result name only what `offer` offers (without one: what a client that cannot ask the user is offered).
+    A purchase's amount is held before it is sent (`hold`: a mandate already held it) and settled by its answer."""
     offer = offer if offer is not None else rt.offer(None)
-    if rt.client is None:
-        raise ToolCallError("the server is not running (no HTTP client)")
-    if not rt.settings.api_key and not rt.sandbox:
-        raise MissingApiKey()
-    wire = build(tool, args)
-    request = rt.client.prepare(wire, tool=tool.name)  # refuses a bad request before it is audited
+    try:
+        if rt.client is None:
+            raise ToolCallError("the server is not running (no HTTP client)")
+        if not rt.settings.api_key and not rt.sandbox:
+            raise MissingApiKey()
+        wire = build(tool, args)
+        request = rt.client.prepare(wire, tool=tool.name)  # refuses a bad request before it is audited
+        # purchases: the amount is held now (spend/), or the call is refused over a limit
+        charge = await rt.spend.charge(tool, args, decision, hold)
+    except BaseException:
+        rt.spend.release(hold)  # nothing was sent: a mandate's hold is given back
+        raise
     audited = not tool.read_only
     event_id = uuid.uuid4().hex if audited else ""
     asked = _requester(decision) if audited else {}
     if audited:
-        rt.audit.append({
-            "event": "request", "id": event_id, "tool": tool.name, "kind": tool.kind, "args": args,
-            "approval": None if decision is None else {"approved": decision.approved, "how": decision.how,
-                                                      "detail": decision.detail},
-            "approval_id": None if decision is None else decision.approval_id,
-            **asked, **rt.mode.record(),  # who asked (hosted); sandbox or live, base URL, API key fingerprint
-        })  # fmt: skip
+        with rt.spend.released_on_error(charge):  # a request record that cannot be written: nothing is sent
+            rt.audit.append({
+                "event": "request", "id": event_id, "tool": tool.name, "kind": tool.kind, "args": args,
+                "approval": None if decision is None else {"approved": decision.approved, "how": decision.how,
+                                                          "detail": decision.detail},
+                "approval_id": None if decision is None else decision.approval_id,
+                **({"spend": charge.record()} if charge is not None else {}),
+                **asked, **rt.mode.record(),  # who asked (hosted); sandbox or live, base URL, API key fingerprint
+            })  # fmt: skip
     try:
         # never repeated: purchases and destructive calls, and billed lookups (a retry would be billed again)
         answer = await rt.client.send(
             wire, tool=tool.name, route=tool.path, once=tool.guarded or tool.billed, prepared=request
         )
     except ToolCallError as exc:
+        spent = rt.spend.settle(charge, exc)  # refused by Telnyx or never sent: released; may have reached it: spent
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False,
                              "status": getattr(exc, "status", None),
                              "error": bounded(rt.redactor.text(str(exc)), 500),
-                             "may_have_reached": getattr(exc, "may_have_reached", None), **asked})  # fmt: skip
+                             "may_have_reached": getattr(exc, "may_have_reached", None), **spent,
+                             **asked})  # fmt: skip
         if tool.kind == "purchase" and isinstance(exc, TransportError) and exc.may_have_reached:
             raise TransportError(
                 f"{exc} DO NOT order again: the purchase may have gone through; "
@@ -107,14 +127,16 @@ async def execute(
             ) from None
         raise
     except Exception as exc:  # a bug, not a refusal: the request record still gets its outcome
+        spent = rt.spend.settle(charge, exc)  # it may have been sent: kept as spent
         if audited:
             rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": False, "status": None,
                              "error": f"internal error ({type(exc).__name__})", "may_have_reached": None,
-                             **asked})  # fmt: skip
+                             **spent, **asked})  # fmt: skip
         raise
+    spent = rt.spend.settle(charge)  # Telnyx accepted it: spent
     if audited:
         rt.audit.append({"event": "outcome", "id": event_id, "tool": tool.name, "ok": True,
-                         "status": answer.status, "ids": _ids(answer.json), **asked})  # fmt: skip
+                         "status": answer.status, "ids": _ids(answer.json), **spent, **asked})  # fmt: skip
     if rt.telemetry is not None and tool.kind == "purchase":
         rt.telemetry.note(order_id=order_id(answer.json))
     rt.prices.remember(tool.name, args, answer.json)  # a later quote shows what this search showed

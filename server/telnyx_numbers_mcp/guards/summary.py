@@ -32,6 +32,7 @@ __all__ = [
     "count_numbers",
     "count_problems",
     "describe_action",
+    "inert",
     "plain_count",
     "price_targets",
     "total_cost",
@@ -767,6 +768,11 @@ def _inert(text: str, limit: int = VALUE_LIMIT) -> str:
     # our own total and cost labels cannot appear inside a value, even where a narrow window wraps it
     shown = _LABEL.sub(lambda m: f"{m.group(1)}{m.group(2)}{_escape(m.group(3))}", "".join(out))
     return shown if len(text) <= limit else f"{shown}… ({len(text)} chars)"
+
+
+def inert(text: str, limit: int = VALUE_LIMIT) -> str:
+    """What an agent wrote, made inert for a summary a human approves (a mandate's reason, spend/mandates.py)."""
+    return _inert(text, limit)
 
 
 def _escape(ch: str) -> str:

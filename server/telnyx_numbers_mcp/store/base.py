@@ -105,6 +105,29 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "INSERT INTO audit_chain (id, seq) VALUES (1, 0)",
         ],
     ),
+    (
+        6,  # spend controls (spend/book.py): the ledger of holds, mandates, and one lock row per mode
+        [
+            "CREATE TABLE IF NOT EXISTS spend_ledger ("
+            " id TEXT PRIMARY KEY, mode TEXT NOT NULL, subject TEXT NOT NULL, tool TEXT NOT NULL,"
+            " numbers INTEGER NOT NULL, amount_micros BIGINT,"
+            " state TEXT NOT NULL CHECK (state IN ('held','spent','released')), day TEXT NOT NULL, month TEXT NOT NULL,"
+            " mandate_id TEXT, approval_id TEXT, reference TEXT, created_at {real} NOT NULL, settled_at {real})",
+            "CREATE INDEX IF NOT EXISTS spend_ledger_day ON spend_ledger (mode, day)",
+            "CREATE INDEX IF NOT EXISTS spend_ledger_month ON spend_ledger (mode, month)",
+            # what a purchase counted when it was asked, so the process that carries it out holds the same amount
+            "CREATE TABLE IF NOT EXISTS spend_quotes ("
+            " key TEXT PRIMARY KEY, amount_micros BIGINT, subject TEXT NOT NULL, created_at {real} NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS spend_locks (mode TEXT PRIMARY KEY, at {real} NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS mandates ("
+            " id TEXT PRIMARY KEY, mode TEXT NOT NULL, subject TEXT NOT NULL, max_numbers INTEGER NOT NULL,"
+            " max_micros BIGINT NOT NULL, countries TEXT NOT NULL, number_types TEXT NOT NULL, tools TEXT NOT NULL,"
+            " reason TEXT NOT NULL, granted_by TEXT NOT NULL, approval_id TEXT UNIQUE, created_at {real} NOT NULL,"
+            " expires_at {real} NOT NULL, revoked_at {real}, revoked_by TEXT, used_numbers INTEGER NOT NULL,"
+            " used_micros BIGINT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS mandates_mode ON mandates (mode, subject, expires_at)",
+        ],
+    ),
 ]
 
 # the chain's columns, in ChainRow's and ChainHead's order
