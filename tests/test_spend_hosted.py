@@ -6,10 +6,9 @@ is a real process; the sandbox-api process is the recording upstream."""
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
@@ -18,7 +17,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from oidc_helpers import Idp, idp_running, node_package
+from oidc_helpers import Idp, idp_running, node_package, person_token
 from replica_helpers import Replica, Upstream, cli, start_replica
 from sandbox_helpers import free_port, sandbox_api_process
 
@@ -34,10 +33,13 @@ class Hosted:
     store: str
     audience: str
 
-    def token(self, subject: str) -> str:
-        now = int(time.time())
-        return self.idp.forge({"iss": self.idp.issuer, "aud": self.audience, "sub": subject, "client_id": "svc",
-                               "scope": FULL, "iat": now, "exp": now + 600})  # fmt: skip
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def token(self, subject: str) -> str:
+        """`subject`'s own access token, as their MCP client gets it from the provider (oidc_helpers.person_token)."""
+        if subject not in self.tokens:
+            self.tokens[subject] = await person_token(self.replica.url, subject)
+        return self.tokens[subject]
 
     def shell(self, *args: str) -> str:
         out = cli(self.store, *args, "--base-url", f"{self.upstream.base}/v2")
@@ -61,9 +63,10 @@ def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosted]:
 
 
 @contextlib.asynccontextmanager
-async def as_subject(hosted: Hosted, subject: str) -> AsyncIterator[Client]:
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {hosted.token(subject)}"}, timeout=60)
-    async with http, Client(streamable_http_client(hosted.replica.url, http_client=http), mode="legacy") as client:
+async def as_subject(hosted: Hosted, subject: str, elicit: Any = None) -> AsyncIterator[Client]:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {await hosted.token(subject)}"}, timeout=60)
+    target = streamable_http_client(hosted.replica.url, http_client=http)
+    async with http, Client(target, mode="legacy", elicitation_callback=elicit) as client:
         yield client
 
 
@@ -119,3 +122,21 @@ async def test_a_mandate_is_for_its_subject_and_a_per_user_limit_counts_each_per
     assert mine["everyone"]["daily"]["spent_usd"] == "4.00" and mine["everyone"]["daily"]["limit_usd"] == "100.00"
     orders = [n["phone_number"] for r in hosted.upstream.orders() for n in r["json"]["phone_numbers"]]
     assert orders == [numbers[0], numbers[3]]
+
+
+async def test_a_mandate_request_is_not_granted_in_the_requesters_own_client(hosted: Hosted) -> None:
+    """Two people decide on a hosted server: alice's client can ask her, but her own answer would be the
+    requester approving her own mandate, so the request waits for an approver (or the operator)."""
+    asked: list[str] = []
+
+    async def yes(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(getattr(params, "message", ""))
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    async with as_subject(hosted, "alice", elicit=yes) as alice:
+        request = {"max_numbers": 1, "max_total_usd": 2, "countries": ["US"], "number_types": ["local"],
+                   "expires_in_minutes": 30, "reason": "one line"}  # fmt: skip
+        waiting = await alice.call_tool("request_mandate", request)
+    assert asked == [] and data(waiting).get("status") == "awaiting_approval", text(waiting)
+    listed = hosted.shell("approvals", "mandate", "list")
+    assert "one line" not in listed  # nothing was granted
