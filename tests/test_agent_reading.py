@@ -15,7 +15,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from helpers import ALL_CATALOG, EVERYTHING, text_of, tool_data
+from helpers import ALL_CATALOG, EVERYTHING, doc_prose, text_of, tool_data
 from sandbox_helpers import client_for
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.calls.render import utc
@@ -108,6 +108,8 @@ async def test_the_canonical_flow_reads_in_40_percent_of_the_characters_with_eve
         flow = await canonical_flow(sb, client)
     total = sum(len(text_of(r)) for _, r in flow)
     assert total <= 0.40 * BASELINE_FLOW_CHARS, f"{total} characters, {total / BASELINE_FLOW_CHARS:.0%} of today's"
+    said = f"reads about {total / BASELINE_FLOW_CHARS:.0%} of the characters of the full-JSON text"
+    assert said in doc_prose("agent-view.md"), f"update docs/agent-view.md: {said}"
     for name, result in flow:
         assert not result.is_error, (name, text_of(result))
         data = result.structured_content or {}

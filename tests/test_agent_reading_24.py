@@ -15,7 +15,7 @@ import httpx
 import pytest
 from mcp import Client
 
-from helpers import Human, text_of
+from helpers import Human, doc_prose, text_of
 from telnyx_numbers_mcp.app import build_server
 from telnyx_numbers_mcp.approvals.gate import STATUS_LIMIT
 from telnyx_numbers_mcp.calls.render import utc
@@ -176,6 +176,10 @@ async def test_the_sandbox_tag_is_under_2_percent_of_the_canonical_flow(sb: Sand
     share = tags * (len(SANDBOX_TAG) + 1) / total  # the tag and the line break after it
     print(f"sandbox tag: {tags} x {len(SANDBOX_TAG)} characters = {share:.2%} of {total} characters")
     assert len(SANDBOX_TAG) <= 20 and 0 < share < 0.02
+    page = doc_prose("agent-view.md")  # what the docs say of it
+    assert f"the {len(SANDBOX_TAG)}-character tag `{SANDBOX_TAG}`" in page
+    said = f"the tag is {share:.1%} of the characters the agent reads"
+    assert said in page, f"update docs/agent-view.md: {said}"
     assert (
         guide.startswith("SANDBOX MODE:") and "nothing is bought or changed for real" in guide and SANDBOX_TAG in guide
     )

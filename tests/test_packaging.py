@@ -98,9 +98,10 @@ NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv*", "__pycache__", "*.pyc", "*.egg-info", ".*_cache", "build", "dist", "node_modules", "*.sqlite3"
 )
 # A fast subset of the sdist's own tests, run from its unpacked folder: the generator against the vendored spec
-# and tool_specs/, the server through a real MCP client, settings, the README's tool table, self-containment.
+# and tool_specs/ (and the tool table in docs/), the server through a real MCP client, settings, self-containment,
+# and the docs (every page linked from the README, every link resolving within the sdist).
 SDIST_SUBSET = ["tests/test_specgen.py", "tests/test_vendored_spec.py", "tests/test_config.py", "tests/test_server.py",
-                "tests/test_self_contained.py"]  # fmt: skip
+                "tests/test_self_contained.py", "tests/test_docs.py"]  # fmt: skip
 
 
 @pytest.mark.slow  # builds the sdist and runs part of its tests in a subprocess
@@ -120,6 +121,8 @@ def test_the_sdist_passes_twine_and_its_tests_run_from_it(tmp_path: Path) -> Non
     wanted = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("*") if p.is_file()
               and "__pycache__" not in p.parts and "node_modules" not in p.parts}  # fmt: skip
     assert wanted <= shipped, sorted(wanted - shipped)
+    docs = {p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")}
+    assert docs and docs <= shipped, sorted(docs - shipped)  # the pages the README links to
     assert {"tests/conftest.py", "tests/helpers.py", "openapi/telnyx-numbers.json", "README.md", ".ci/run",
             "manifest.json", f"server/{PKG}/tool_specs/index.json"} <= shipped  # fmt: skip
 

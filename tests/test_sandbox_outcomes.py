@@ -1,5 +1,5 @@
 """The sandbox's test numbers, through the MCP tools in sandbox mode as an agent meets them: a search that aims
-at them finds them, and each one's order, reservation or lookup ends the way the README says."""
+at them finds them, and each one's order, reservation or lookup ends the way docs/sandbox.md says."""
 
 from __future__ import annotations
 
@@ -162,11 +162,11 @@ async def test_the_sandbox_instructions_name_the_test_numbers(tmp_path: Path) ->
         assert fact in guide, fact
 
 
-def test_the_readme_lists_every_test_number() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## The sandbox", 1)[1].split("\n## ", 1)[0]
+def test_the_sandbox_page_lists_every_test_number() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "sandbox.md").read_text()
+    section = page.split("## Test numbers", 1)[1].split("\n## ", 1)[0]
     rows = {line.split("`")[1]: line for line in section.splitlines() if line.strip().startswith("| `+1")}
     assert list(rows) == [f.e164 for f in o.TEST_NUMBERS]
-    for fixed in o.TEST_NUMBERS:  # the README's row starts with what outcomes.py says of the number
+    for fixed in o.TEST_NUMBERS:  # the page's row starts with what outcomes.py says of the number
         assert fixed.outcome.split(":")[0] in rows[fixed.e164], fixed.e164
-    assert o.MARKER in section and "Each API key is an account" in section
+    assert o.MARKER in section and "Each API key is an account" in page

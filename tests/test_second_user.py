@@ -1,5 +1,5 @@
-"""The second-user recipe (README, "A second OS user on one machine"): the server runs as its own user, holding
-the Telnyx key and the state folder; the agent's user only reaches it over HTTP. Run as root (as CI does), the
+"""The second-user recipe (docs/security.md, "A second OS user on one machine"): the server runs as its own user,
+holding the Telnyx key and the state folder; the agent's user only reaches it over HTTP. Run as root (as CI does), the
 test starts the server under another uid with setpriv and the agent's side as `nobody`, and shows that the
 agent's user can call tools but cannot read the state folder, the review-link key, the server's environment
 (the key), nor approve its own purchase; the server's user, the operator, can."""

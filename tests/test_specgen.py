@@ -18,7 +18,8 @@ from spec_examples import example_args, example_of
 from telnyx_numbers_mcp.catalog import TOOL_SPECS_DIR, ToolSpec
 from telnyx_numbers_mcp.errors import SpecError
 from telnyx_numbers_mcp.request import build
-from telnyx_numbers_mcp.specgen import naming, readme
+from telnyx_numbers_mcp.specgen import __main__ as specgen_main
+from telnyx_numbers_mcp.specgen import naming, tool_table
 from telnyx_numbers_mcp.specgen.__main__ import generate_from_vendored, stale_files, write
 from telnyx_numbers_mcp.specgen.schema import Resolver, loosen_output
 from telnyx_numbers_mcp.specgen.source import load_scope, load_sdk_methods
@@ -56,9 +57,35 @@ def test_stale_check_names_the_changed_files(tmp_path: Path) -> None:
     assert stale_files(files, tmp_path) == ["a.json", "gone.json", "index.json"]
 
 
-def test_readme_tool_table_is_generated_from_tool_specs() -> None:
-    text = (ROOT / "README.md").read_text()
-    assert readme.render(text, TOOL_SPECS_DIR) == text, "README tool table is stale; run the generator"
+def test_the_tool_table_in_the_docs_is_generated_from_tool_specs() -> None:
+    text = (ROOT / tool_table.DOC).read_text()
+    assert tool_table.render(text, TOOL_SPECS_DIR) == text, f"{tool_table.DOC} is stale; run the generator"
+
+
+def test_the_generator_writes_and_checks_the_tool_table_in_docs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m telnyx_numbers_mcp.specgen` rewrites the table in docs/tools.md beside the repository's
+    tool_specs/, and `--check` fails, naming the page, while the table is stale."""
+    repo = tmp_path / "repo"
+    write(generate_from_vendored(), repo / "tool_specs")
+    page = repo / tool_table.DOC
+    page.parent.mkdir()
+    stale = f"# Tools\n\n{tool_table.START}\n| Tool |\n|---|\n| `gone` |\n{tool_table.END}\n\nAfter the table.\n"
+    page.write_text(stale)
+    monkeypatch.setattr(specgen_main, "REPO_ROOT", repo)
+    out = ["--out", str(repo / "tool_specs")]
+
+    assert specgen_main.main([*out, "--check"]) == 1
+    assert f"the tool table in {tool_table.DOC} is stale" in capsys.readouterr().err
+    assert page.read_text() == stale  # a check writes nothing
+
+    assert specgen_main.main(out) == 0
+    assert f"updated the tool table in {tool_table.DOC}" in capsys.readouterr().err
+    text = page.read_text()
+    assert "`gone`" not in text and text.endswith("After the table.\n")
+    assert tool_table.tool_table(TOOL_SPECS_DIR) in text
+    assert specgen_main.main([*out, "--check"]) == 0
 
 
 # issue #13: the opt-in toolsets, by official SDK method
@@ -351,9 +378,9 @@ def test_loosened_output_schema_still_describes_the_shape() -> None:
 def test_operations_without_an_output_schema_are_the_documented_ones(catalog: list[ToolSpec]) -> None:
     without = {t.name for t in catalog if t.output_schema is None}
     assert without == {"sub_number_orders_report_download", "requirement_groups_list"}
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / tool_table.DOC).read_text()
     for name in without:
-        assert f"`{name}`" in text.split("## Tool specs")[1]
+        assert f"`{name}`" in text.split("## Tool specs")[1].split("## The tools")[0]
 
 
 def test_tools_list_sends_no_runtime_metadata(catalog: list[ToolSpec]) -> None:

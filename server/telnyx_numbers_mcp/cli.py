@@ -117,7 +117,7 @@ def _common(parser: argparse.ArgumentParser, *, port_default: str | None = None)
                 "(they can hold phone numbers)", "otel_include_arguments"))  # fmt: skip
     add("--shutdown-grace", type=float, default=S,
         help=_h("seconds calls in flight may take to finish on SIGTERM (HTTP)", "shutdown_grace"))  # fmt: skip
-    h = parser.add_argument_group("hosted for a team (--transport http; see the README's 'Host it for a team')")
+    h = parser.add_argument_group("hosted for a team (--transport http; see docs/hosting.md, 'Host it for a team')")
     add = h.add_argument
     add("--auth-issuer", default=S,
         help=_h("OAuth 2.1 / OpenID issuer URL: clients must send its JWT access tokens (scopes numbers:read, "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from telnyx_numbers_mcp.errors import SpecError
-from telnyx_numbers_mcp.specgen import cut, naming, readme
+from telnyx_numbers_mcp.specgen import cut, naming, tool_table
 from telnyx_numbers_mcp.specgen.build import GENERATOR_VERSION, build_tool, check_lookups
 from telnyx_numbers_mcp.specgen.schema import Resolver
 from telnyx_numbers_mcp.specgen.source import Scope, load_scope, parse_sdk_methods, parse_spec, read_bytes
@@ -153,19 +153,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"specgen: {exc}", file=sys.stderr)
         return 1
     out = Path(opts.out)
+    # the repository's own tool_specs/ come with their table in docs/tools.md (an --out elsewhere has none)
+    table = REPO_ROOT / tool_table.DOC
+    table_here = out.resolve() == (REPO_ROOT / "tool_specs").resolve() and table.exists()
     if opts.check:
         stale = stale_files(files, out)
         if stale:
             print(f"specgen: {out} is stale: {', '.join(stale)}", file=sys.stderr)
+        if table_here and tool_table.render(table.read_text(), out) != table.read_text():
+            print(f"specgen: the tool table in {tool_table.DOC} is stale", file=sys.stderr)
+            stale.append(str(tool_table.DOC))
+        if stale:
             return 1
-        print(f"specgen: {out} is up to date ({len(files) - 1} tools)", file=sys.stderr)
+        print(f"specgen: {out} is up to date ({len(files) - 1} tools){', and its table' if table_here else ''}",
+              file=sys.stderr)  # fmt: skip
         return 0
     changed = write(files, out)
     print(f"specgen: wrote {len(files) - 1} tools to {out} ({len(changed)} files changed)", file=sys.stderr)
-    readme_path = REPO_ROOT / "README.md"
-    if out.resolve() == (REPO_ROOT / "tool_specs").resolve() and readme_path.exists():
-        readme_path.write_text(readme.render(readme_path.read_text(), out))
-        print("specgen: updated the tool table in README.md", file=sys.stderr)
+    if table_here:
+        table.write_text(tool_table.render(table.read_text(), out))
+        print(f"specgen: updated the tool table in {tool_table.DOC}", file=sys.stderr)
     return 0
 
 
