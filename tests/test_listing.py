@@ -85,4 +85,4 @@ async def test_the_tools_command_lists_exactly_what_the_server_offers(
         offered = [t.name for t in (await client.list_tools()).tools]
     assert printed == offered
     if flags.get("tool_mode") == "discover":
-        assert printed == ["find_tools", "describe_tool", "call_tool", "check_approval"]
+        assert printed == ["find_tools", "describe_tool", "call_tool", "check_approval", "request_mandate", "spending"]
