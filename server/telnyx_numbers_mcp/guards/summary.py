@@ -33,6 +33,7 @@ __all__ = [
     "count_problems",
     "describe_action",
     "inert",
+    "parse_money",
     "plain_count",
     "price_targets",
     "total_cost",
@@ -391,7 +392,7 @@ def _monthly(found: Found | None, kind: str) -> str:
     if found.error:
         return f"not known (could not look up the price of a {kind} number: {_inert(found.error)})"
     quote = found.record or {}
-    month, currency = _money(quote.get("monthly_cost")), quote.get("currency")
+    month, currency = parse_money(quote.get("monthly_cost")), quote.get("currency")
     if month is None or not currency:
         return f"not known ({why}, and no search found a {kind} number to compare)"
     return f"{_fmt(month)} {_inert(str(currency), 20)} (Telnyx's price for a {kind} number; {why})"
@@ -467,7 +468,7 @@ def _lookup(args: Mapping[str, Any], costs: Costs, facts: Facts) -> list[str]:
 def _estimate_text(quote: Mapping[str, str] | None) -> str:
     if not quote:
         return "estimate: none (no search with the same filters returned a price)"
-    up, month = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost"))
+    up, month = parse_money(quote.get("upfront_cost")), parse_money(quote.get("monthly_cost"))
     if up is None or month is None:
         return "estimate: none (the search with the same filters gave no usable price)"
     cur = _inert(str(quote.get("currency") or "(currency not given)"), 20)
@@ -483,7 +484,11 @@ def _estimate_total(targets: list[Priced], costs: Costs) -> str:
     monthly: dict[str, Decimal] = {}
     for target in targets:
         quote = costs.get(target.key) or {}
-        up, month, cur = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost")), quote.get("currency")
+        up, month, cur = (
+            parse_money(quote.get("upfront_cost")),
+            parse_money(quote.get("monthly_cost")),
+            quote.get("currency"),
+        )
         if up is None or month is None or not cur:
             return "Cost: not quoted by Telnyx (Telnyx picks the numbers; no search gave an estimate for every group)."
         upfront[cur] = upfront.get(cur, Decimal(0)) + up * target.size
@@ -635,7 +640,8 @@ def _numbers(args: Mapping[str, Any]) -> list[str]:
     return [_text(e.get("phone_number")) if isinstance(e, Mapping) else _text(e) for e in entries]
 
 
-def _money(value: Any) -> Decimal | None:
+def parse_money(value: Any) -> Decimal | None:
+    """An amount as Telnyx sends it ("1.00", 1.5) as a Decimal; None when it is no finite, sane number."""
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -657,7 +663,7 @@ def _cost_text(quote: Mapping[str, str] | None) -> str:
         return _NOT_QUOTED
     # Telnyx's answer is shown too, so it is made inert like the arguments
     where = " ".join(_inert(str(quote[k]), 20) for k in ("country_code", "phone_number_type") if quote.get(k))
-    upfront, monthly = _money(quote.get("upfront_cost")), _money(quote.get("monthly_cost"))
+    upfront, monthly = parse_money(quote.get("upfront_cost")), parse_money(quote.get("monthly_cost"))
     currency = _inert(str(quote.get("currency") or "(currency not given)"), 20)
     if upfront is None or monthly is None:
         return f"{where}  {_NOT_QUOTED}".strip()
@@ -676,8 +682,8 @@ def _totals(numbers: list[str], costs: Costs) -> tuple[dict[str, Decimal], dict[
         if not quote:
             return None
         up, month, currency = (
-            _money(quote.get("upfront_cost")),
-            _money(quote.get("monthly_cost")),
+            parse_money(quote.get("upfront_cost")),
+            parse_money(quote.get("monthly_cost")),
             quote.get("currency"),
         )
         if up is None or month is None or not currency:

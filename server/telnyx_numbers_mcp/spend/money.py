@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from telnyx_numbers_mcp.guards.summary import parse_money
+
 MICROS = 1_000_000
 CURRENCY = "USD"
 MAX_USD = Decimal(1_000_000)  # a limit or a mandate above this is refused as a mistake (an extra digit or two)
@@ -79,13 +81,8 @@ def usd(micros: int) -> str:
 
 def to_micros(value: Any) -> int | None:
     """A price as Telnyx sends it ("1.00", 1.5) in micro-dollars; None when it is no usable, non-negative amount."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount < 0 or amount > MAX_USD * 1000:
+    amount = parse_money(value)  # read as the summary reads Telnyx's prices
+    if amount is None or amount < 0 or amount > MAX_USD * 1000:
         return None
     return int((amount * MICROS).to_integral_value())
 
